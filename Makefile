@@ -1,0 +1,37 @@
+# RNNKit: the two commands a newcomer needs are `make demo` and `make test`.
+# Each installs the Debian packages it needs (skipping those already there) and builds first.
+
+DEBIAN_PACKAGES := libopenblas-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_FLAGS ?=
+
+.PHONY: all deps build release demo test clean
+
+all: build
+
+# Install only the missing Debian packages; on a machine without apt-get (macOS), do nothing.
+deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build $(SWIFT_FLAGS)
+
+release: deps
+	swift build -c release $(SWIFT_FLAGS)
+
+demo: release
+	.build/release/rnnkit demo forward
+
+test: deps
+	swift build $(SWIFT_FLAGS)
+	swift test $(SWIFT_FLAGS)
+
+clean:
+	rm -rf .build

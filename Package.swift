@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "RNNKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "RNNKit", targets: ["RNNKit"]),
+        .executable(name: "rnnkit", targets: ["rnnkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // The only door to BLAS: a header, no code. Exactly one Swift file (Tensor/BLAS.swift) imports it.
+        .target(
+            name: "CBLAS",
+            linkerSettings: [
+                .linkedLibrary("openblas", .when(platforms: [.linux])),
+                .linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS])),
+            ]
+        ),
+        .target(
+            name: "RNNKit",
+            dependencies: [
+                "CBLAS",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
+        ),
+        .executableTarget(
+            name: "rnnkit",
+            dependencies: [
+                "RNNKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "RNNKitTests",
+            dependencies: ["RNNKit"],
+            exclude: ["Fixtures"]
+        ),
+    ]
+)

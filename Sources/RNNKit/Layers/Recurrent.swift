@@ -1,0 +1,515 @@
+/// The recurrent cell a `RecurrentLayer` runs at every step (PyTorch's `mode`).
+public enum RecurrentCell: String, Codable, Sendable, CaseIterable {
+    /// `h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)`, PyTorch `nn.RNN(nonlinearity="tanh")`.
+    case rnnTanh = "rnn_tanh"
+    /// The same with ReLU, PyTorch `nn.RNN(nonlinearity="relu")`.
+    case rnnRelu = "rnn_relu"
+    /// PyTorch `nn.LSTM`, gate rows stacked i, f, g, o:
+    /// `i=σ(·) f=σ(· + forgetBias) g=tanh(·) o=σ(·)`, `c' = f⊙c + i⊙g`, `h' = o⊙tanh(c')`.
+    case lstm
+    /// PyTorch `nn.GRU`, gate rows stacked r, z, n:
+    /// `n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn))`, `h' = (1−z)⊙n + z⊙h`.
+    case gru
+
+    /// Gate blocks stacked in the weight matrices: 1, 4 (LSTM) or 3 (GRU).
+    public var gateCount: Int {
+        switch self {
+        case .rnnTanh, .rnnRelu: 1
+        case .lstm: 4
+        case .gru: 3
+        }
+    }
+}
+
+/// How a bidirectional layer combines its two directions' outputs at each step.
+public enum DirectionMerge: String, Codable, Sendable, CaseIterable {
+    /// `[forward, reverse]` along the features (PyTorch, Keras's default): output size 2H.
+    case concat
+    /// `forward + reverse` (Keras `merge_mode="sum"`): output size H.
+    case sum
+}
+
+/// Everything that defines a recurrent stack's architecture; stored in checkpoints.
+public struct RecurrentConfiguration: Codable, Equatable, Sendable {
+    public var cell: RecurrentCell
+    /// Features per step of the input, F.
+    public var inputSize: Int
+    /// Units per direction, H.
+    public var hiddenSize: Int
+    /// Stacked layers, L; layer k > 0 reads the D·H outputs of layer k − 1.
+    public var numLayers: Int
+    /// Whether each layer also runs from the last valid step to the first (D = 2).
+    public var isBidirectional: Bool
+    /// How the last layer's two directions are combined (between layers they are always concatenated,
+    /// as in PyTorch).
+    public var merge: DirectionMerge
+    /// TF1's constant added to the LSTM forget gate's pre-activation (seeds use 1.0; PyTorch has none).
+    public var forgetBias: Double
+    /// Dropout rate on the input sequence (TF1 `input_keep_prob = 1 − rate`).
+    public var inputDropout: Double
+    /// Dropout rate between stacked layers (PyTorch's `dropout`).
+    public var dropout: Double
+    /// Dropout rate on the output sequence (TF1 `output_keep_prob = 1 − rate`).
+    public var outputDropout: Double
+    /// When true, each sample draws one mask per dropout site and reuses it at every step
+    /// (variational dropout); otherwise every step draws its own.
+    public var variationalDropout: Bool
+
+    public init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int = 1,
+                isBidirectional: Bool = false, merge: DirectionMerge = .concat, forgetBias: Double = 0,
+                inputDropout: Double = 0, dropout: Double = 0, outputDropout: Double = 0,
+                variationalDropout: Bool = false) {
+        self.cell = cell
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.isBidirectional = isBidirectional
+        self.merge = merge
+        self.forgetBias = forgetBias
+        self.inputDropout = inputDropout
+        self.dropout = dropout
+        self.outputDropout = outputDropout
+        self.variationalDropout = variationalDropout
+    }
+
+    /// Directions per layer, D.
+    public var numDirections: Int { isBidirectional ? 2 : 1 }
+    /// Features per step of the output: D·H when concatenating, H otherwise.
+    public var outputSize: Int { isBidirectional && merge == .concat ? 2 * hiddenSize : hiddenSize }
+
+    /// Checks every size and rate.
+    /// - Throws: `RNNKitError.invalidValue` naming the first field out of range.
+    public func validate() throws(RNNKitError) {
+        try requirePositive(inputSize, "inputSize")
+        try requirePositive(hiddenSize, "hiddenSize")
+        try requirePositive(numLayers, "numLayers")
+        for (name, rate) in [("inputDropout", inputDropout), ("dropout", dropout), ("outputDropout", outputDropout)] {
+            guard rate >= 0 && rate < 1 else {
+                throw .invalidValue(argument: name, expected: "a rate in [0, 1)", found: "\(rate)",
+                                    hint: "A dropout rate is the fraction of units zeroed; TF1's keep_prob k is rate 1 − k.")
+            }
+        }
+        guard forgetBias.isFinite else {
+            throw .invalidValue(argument: "forgetBias", expected: "a finite number", found: "\(forgetBias)", hint: "TF1 uses 1.0.")
+        }
+        guard forgetBias == 0 || cell == .lstm else {
+            throw .invalidValue(argument: "forgetBias", expected: "0 for a \(cell.rawValue) cell", found: "\(forgetBias)",
+                                hint: "Only an LSTM has a forget gate.")
+        }
+    }
+}
+
+/// The recurrent state of a stack, PyTorch's layout: `h` is `(L·D, B, H)` with layer l, direction d
+/// at index `l·D + d`; `c` (LSTM only) has the same shape.
+public struct RecurrentState<Value> {
+    public var h: Value
+    public var c: Value?
+    public init(h: Value, c: Value? = nil) {
+        self.h = h
+        self.c = c
+    }
+}
+
+/// What a recurrent stack returns: every step's output `(B, T, outputSize)` and the final state.
+public struct RecurrentOutput<Value> {
+    public var output: Value
+    public var state: RecurrentState<Value>
+}
+
+/// A stack of simple RNN, LSTM or GRU layers over a whole batch of sequences: PyTorch's
+/// `nn.RNN` / `nn.LSTM` / `nn.GRU` with `batch_first=True`, plus TF1's forget bias, input and output
+/// dropout, variational dropout, and `dynamic_rnn`'s per-sample lengths.
+///
+/// Shapes: input `(B, T, F)`; output `(B, T, D·H)` (or `(B, T, H)` when merging by sum);
+/// states `(L·D, B, H)`. Each layer and direction is one recorded operation whose backward pass is
+/// backpropagation through time.
+///
+/// Parameters (PyTorch names, `_reverse` for the reverse direction): `weight_ih_l{k}` `(gH, F_k)`,
+/// `weight_hh_l{k}` `(gH, H)`, `bias_ih_l{k}` `(gH)`, `bias_hh_l{k}` `(gH)`, where g is the cell's
+/// gate count and `F_0 = F`, `F_k = D·H`. All are initialised U(−1/√H, 1/√H), as in PyTorch.
+public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
+    public let configuration: RecurrentConfiguration
+    /// `[layer][direction]` → `[weight_ih, weight_hh, bias_ih, bias_hh]`
+    private let cellParameters: [[[Variable<Scalar>]]]
+
+    /// Builds a stack with PyTorch's default initialisation drawn from `generator`.
+    /// - Throws: `RNNKitError.invalidValue` when the configuration is out of range.
+    public init(_ configuration: RecurrentConfiguration, generator: inout SeededGenerator) throws(RNNKitError) {
+        try configuration.validate()
+        self.configuration = configuration
+        let (H, D, gH) = (configuration.hiddenSize, configuration.numDirections,
+                          configuration.cell.gateCount * configuration.hiddenSize)
+        let k = 1 / Scalar(H).squareRoot()
+        var layers: [[[Variable<Scalar>]]] = []
+        for l in 0..<configuration.numLayers {
+            let inSize = l == 0 ? configuration.inputSize : D * H
+            var directions: [[Variable<Scalar>]] = []
+            for _ in 0..<D {
+                var params: [Variable<Scalar>] = []
+                for shape in [[gH, inSize], [gH, H], [gH], [gH]] {
+                    params.append(Variable(try Tensor.uniform(shape: shape, low: -k, high: k, generator: &generator),
+                                           requiresGrad: true))
+                }
+                directions.append(params)
+            }
+            layers.append(directions)
+        }
+        cellParameters = layers
+    }
+
+    /// Shorthand for the common case; see `RecurrentConfiguration` for the rest.
+    public convenience init(_ cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int = 1,
+                            isBidirectional: Bool = false, generator: inout SeededGenerator) throws(RNNKitError) {
+        try self.init(RecurrentConfiguration(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize,
+                                             numLayers: numLayers, isBidirectional: isBidirectional),
+                      generator: &generator)
+    }
+
+    public var namedParameters: [(name: String, variable: Variable<Scalar>)] {
+        var list: [(name: String, variable: Variable<Scalar>)] = []
+        for (l, directions) in cellParameters.enumerated() {
+            for (d, params) in directions.enumerated() {
+                let suffix = "_l\(l)" + (d == 1 ? "_reverse" : "")
+                for (base, p) in zip(["weight_ih", "weight_hh", "bias_ih", "bias_hh"], params) {
+                    list.append((base + suffix, p))
+                }
+            }
+        }
+        return list
+    }
+
+    // MARK: public forward passes
+
+    /// Runs the stack in evaluation mode (no dropout) and records it for `backward()`.
+    /// - Parameters:
+    ///   - input: `(B, T, F)`.
+    ///   - initialState: `h` (and `c` for an LSTM) of shape `(L·D, B, H)`; zeros when nil.
+    ///   - lengths: valid steps per sample, each in `0...T`; all `T` when nil.
+    public func callAsFunction(
+        _ input: Variable<Scalar>, initialState: RecurrentState<Variable<Scalar>>? = nil, lengths: [Int]? = nil
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        var none: SeededGenerator? = nil
+        return try recordedForward(input, initialState: initialState, lengths: lengths, generator: &none)
+    }
+
+    /// Runs the stack in training mode: dropout masks are drawn from `generator`.
+    public func callAsFunction(
+        _ input: Variable<Scalar>, initialState: RecurrentState<Variable<Scalar>>? = nil, lengths: [Int]? = nil,
+        training generator: inout SeededGenerator
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        var g: SeededGenerator? = generator
+        defer { generator = g! }
+        return try recordedForward(input, initialState: initialState, lengths: lengths, generator: &g)
+    }
+
+    /// Runs the stack on tensors in evaluation mode, recording nothing (inference).
+    public func callAsFunction(
+        _ input: Tensor<Scalar>, initialState: RecurrentState<Tensor<Scalar>>? = nil, lengths: [Int]? = nil
+    ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
+        let lengths = try checkInputs(input.shape, h: initialState?.h.shape, c: initialState?.c?.shape, lengths: lengths)
+        var none: SeededGenerator? = nil
+        let result = run(input, h0: initialState?.h, c0: initialState?.c, lengths: lengths, generator: &none, record: false)
+        return RecurrentOutput(output: result.output, state: RecurrentState(h: result.h, c: result.c))
+    }
+
+    /// Advances a unidirectional stack by one step, for sampling and streaming. Gives the same numbers
+    /// as the sequence API, through the same kernels.
+    /// - Parameters:
+    ///   - input: `(B, F)`, one step of each sequence.
+    ///   - state: `(L, B, H)` states from the previous step; zeros when nil.
+    /// - Returns: the step's output `(B, H)` and the new state.
+    /// - Throws: `RNNKitError.invalidValue` for a bidirectional stack, which needs the whole sequence.
+    public func step(
+        _ input: Tensor<Scalar>, state: RecurrentState<Tensor<Scalar>>? = nil
+    ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
+        guard !configuration.isBidirectional else {
+            throw .invalidValue(argument: "step", expected: "a unidirectional stack", found: "a bidirectional one",
+                                hint: "The reverse direction reads the sequence from its end; run the whole sequence instead.")
+        }
+        guard input.rank == 2 else {
+            throw .shapeMismatch(argument: "input", expected: "(B, \(configuration.inputSize))", found: input.shape,
+                                 hint: "step takes one time step per sample; use the sequence API for (B, T, F).")
+        }
+        let sequence = try input.reshaped([input.shape[0], 1, input.shape[1]])
+        let result = try self(sequence, initialState: state)
+        return RecurrentOutput(output: try result.output.reshaped([input.shape[0], configuration.outputSize]),
+                               state: result.state)
+    }
+
+    // MARK: validation
+
+    /// Checks the shapes of a call and returns the lengths to use.
+    private func checkInputs(_ x: [Int], h: [Int]?, c: [Int]?, lengths: [Int]?) throws(RNNKitError) -> [Int] {
+        let cfg = configuration
+        guard x.count == 3, x[2] == cfg.inputSize, x[0] > 0, x[1] > 0 else {
+            throw .shapeMismatch(argument: "input", expected: "(B, T, \(cfg.inputSize)) with B, T ≥ 1", found: x,
+                                 hint: "Inputs are batch-first: (batch, steps, features), features = inputSize.")
+        }
+        let (B, T) = (x[0], x[1])
+        let stateShape = [cfg.numLayers * cfg.numDirections, B, cfg.hiddenSize]
+        if let h, h != stateShape {
+            throw .shapeMismatch(argument: "initialState.h", expected: shapeString(stateShape), found: h,
+                                 hint: "States are (numLayers·numDirections, batch, hiddenSize), as in PyTorch.")
+        }
+        if cfg.cell == .lstm, h != nil, c == nil {
+            throw .invalidValue(argument: "initialState.c", expected: "a cell state for an LSTM", found: "nil",
+                                hint: "Pass both h and c, each \(shapeString(stateShape)).")
+        }
+        if let c {
+            guard cfg.cell == .lstm else {
+                throw .invalidValue(argument: "initialState.c", expected: "nil for a \(cfg.cell.rawValue) cell",
+                                    found: "a tensor", hint: "Only an LSTM has a cell state.")
+            }
+            guard c == stateShape else {
+                throw .shapeMismatch(argument: "initialState.c", expected: shapeString(stateShape), found: c,
+                                     hint: "States are (numLayers·numDirections, batch, hiddenSize), as in PyTorch.")
+            }
+        }
+        guard let lengths else { return Array(repeating: T, count: B) }
+        guard lengths.count == B else {
+            throw .shapeMismatch(argument: "lengths", expected: "(\(B)), one per sample", found: [lengths.count],
+                                 hint: "Give the number of valid steps of every sequence in the batch.")
+        }
+        if let (b, n) = lengths.enumerated().first(where: { $0.element < 0 || $0.element > T }) {
+            throw .invalidValue(argument: "lengths[\(b)]", expected: "a length in 0...\(T)", found: "\(n)",
+                                hint: "A length counts the valid steps at the start of a sequence padded to T = \(T).")
+        }
+        return lengths
+    }
+
+    // MARK: the stack, forward above backward
+
+    /// What one forward pass of the whole stack keeps for its backward pass.
+    private struct StackTrace {
+        var layerInputs: [Tensor<Scalar>]    // per layer (T, B, F_l), after dropout
+        var inputMasks: [Tensor<Scalar>?]    // per layer (T, B, F_l), scaled by 1/(1−p)
+        var outputMask: Tensor<Scalar>?      // (T, B, outputSize)
+        var weights: [[CellWeights<Scalar>]]
+        var directions: [[DirectionTrace<Scalar>]]
+        var lengths: [Int]
+    }
+
+    private struct StackResult {
+        var output: Tensor<Scalar>           // (B, T, outputSize)
+        var h: Tensor<Scalar>                // (L·D, B, H)
+        var c: Tensor<Scalar>?
+        var trace: StackTrace?
+    }
+
+    private func recordedForward(
+        _ input: Variable<Scalar>, initialState: RecurrentState<Variable<Scalar>>?, lengths: [Int]?,
+        generator: inout SeededGenerator?
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        let lengths = try checkInputs(input.shape, h: initialState?.h.shape, c: initialState?.c?.shape, lengths: lengths)
+        let result = run(input.value, h0: initialState?.h.value, c0: initialState?.c?.value, lengths: lengths,
+                         generator: &generator, record: true)
+        let trace = result.trace!
+        let stateInputs = [initialState?.h, initialState?.c].compactMap { $0 }
+        let params = cellParameters.flatMap { $0.flatMap { $0 } }
+        let hasH = initialState != nil, hasC = initialState?.c != nil
+        let outputs = [result.output, result.h] + (result.c.map { [$0] } ?? [])
+        let variables = TapeNode.record(inputs: [input] + stateInputs + params, outputs: outputs) { [self] grads in
+            let g = backward(trace, dOutput: grads[0], dh: grads[1], dc: grads.count > 2 ? grads[2] : nil)
+            return [g.dx] + (hasH ? [g.dh0] : []) + (hasC ? [g.dc0] : []) + g.weights
+        }
+        return RecurrentOutput(output: variables[0],
+                               state: RecurrentState(h: variables[1], c: variables.count > 2 ? variables[2] : nil))
+    }
+
+    private func currentWeights() -> [[CellWeights<Scalar>]] {
+        cellParameters.map { $0.map { p in CellWeights(wih: p[0].value, whh: p[1].value, bih: p[2].value, bhh: p[3].value) } }
+    }
+
+    /// The forward pass of the whole stack on validated inputs.
+    private func run(
+        _ input: Tensor<Scalar>, h0: Tensor<Scalar>?, c0: Tensor<Scalar>?, lengths: [Int],
+        generator: inout SeededGenerator?, record: Bool
+    ) -> StackResult {
+        let cfg = configuration
+        let (B, T, H, D, L) = (input.shape[0], input.shape[1], cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
+        let isLSTM = cfg.cell == .lstm
+        let weights = currentWeights()
+        let stateCount = B * H
+        var hFinal = [Scalar](), cFinal = [Scalar]()  // (L·D, B, H)
+        var trace = StackTrace(layerInputs: [], inputMasks: [], outputMask: nil, weights: weights,
+                               directions: [], lengths: lengths)
+
+        var layerInput = swapLeadingAxes(input)  // (T, B, F)
+        for l in 0..<L {
+            let rate = l == 0 ? cfg.inputDropout : cfg.dropout
+            var mask: Tensor<Scalar>? = nil
+            if rate > 0, generator != nil {
+                let m: Tensor<Scalar> = dropoutMask(rate: rate, shape: layerInput.shape, variational: cfg.variationalDropout,
+                                    generator: &generator!)
+                layerInput = multiply(layerInput, m)
+                mask = m
+            }
+            var outputs: [Tensor<Scalar>] = []
+            var traces: [DirectionTrace<Scalar>] = []
+            for d in 0..<D {
+                let slot = l * D + d
+                let h = h0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                    ?? Array(repeating: 0, count: stateCount)
+                let c = isLSTM ? (c0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                    ?? Array(repeating: 0, count: stateCount)) : nil
+                let r = RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
+                                                input: layerInput, weights: weights[l][d], h0: h, c0: c,
+                                                lengths: lengths, record: record)
+                outputs.append(r.output)
+                hFinal += r.h
+                if let rc = r.c { cFinal += rc }
+                if let t = r.trace { traces.append(t) }
+            }
+            if record {
+                trace.layerInputs.append(layerInput)
+                trace.inputMasks.append(mask)
+                trace.directions.append(traces)
+            }
+            layerInput = D == 1 ? outputs[0] : concatenateFeatures(outputs[0], outputs[1])
+            if l == L - 1, D == 2, cfg.merge == .sum {
+                layerInput = add(outputs[0], outputs[1])
+            }
+        }
+        var output = layerInput  // (T, B, outputSize)
+        if cfg.outputDropout > 0, generator != nil {
+            let m: Tensor<Scalar> = dropoutMask(rate: cfg.outputDropout, shape: output.shape, variational: cfg.variationalDropout,
+                                generator: &generator!)
+            output = multiply(output, m)
+            trace.outputMask = m
+        }
+        return StackResult(output: swapLeadingAxes(output),
+                           h: Tensor(validShape: [L * D, B, H], scalars: hFinal),
+                           c: isLSTM ? Tensor(validShape: [L * D, B, H], scalars: cFinal) : nil,
+                           trace: record ? trace : nil)
+    }
+
+    /// Backpropagation through the whole stack: returns the gradients of the input `(B, T, F)`, the
+    /// initial states `(L·D, B, H)` and every parameter in `namedParameters` order.
+    private func backward(
+        _ trace: StackTrace, dOutput: Tensor<Scalar>?, dh: Tensor<Scalar>?, dc: Tensor<Scalar>?
+    ) -> (dx: Tensor<Scalar>, dh0: Tensor<Scalar>, dc0: Tensor<Scalar>, weights: [Tensor<Scalar>]) {
+        let cfg = configuration
+        let (H, D, L) = (cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
+        let B = trace.layerInputs[0].shape[1]
+        let stateCount = B * H
+        var dh0 = Tensor<Scalar>(zeros: [L * D, B, H]), dc0 = Tensor<Scalar>(zeros: [L * D, B, H])
+        var weightGrads = [[Tensor<Scalar>]](repeating: [], count: L * D)
+
+        // Gradient with respect to the last layer's (T, B, D·H) output, zero when the output was unused.
+        var dLayerOutput: Tensor<Scalar>? = dOutput.map { swapLeadingAxes($0) }
+        if let m = trace.outputMask, let d = dLayerOutput { dLayerOutput = multiply(d, m) }
+        if D == 2, cfg.merge == .sum, let d = dLayerOutput { dLayerOutput = concatenateFeatures(d, d) }
+
+        var dx = Tensor<Scalar>(zeros: [0])
+        for l in (0..<L).reversed() {
+            let x = trace.layerInputs[l]
+            var dInput = Tensor<Scalar>(zeros: x.shape)
+            let dOuts: [Tensor<Scalar>?] = D == 1 ? [dLayerOutput]
+                : dLayerOutput.map { let (a, b) = splitFeatures($0, H); return [a, b] } ?? [nil, nil]
+            for d in 0..<D {
+                let slot = l * D + d
+                let dhSlice = dh.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                let dcSlice = dc.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                let g = RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
+                                                 lengths: trace.lengths, trace: trace.directions[l][d],
+                                                 dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice)
+                dInput = D == 1 ? g.dx : add(dInput, g.dx)
+                dh0.withUnsafeMutableBufferPointer { p in
+                    for i in 0..<stateCount { p[slot * stateCount + i] = g.dh0[i] }
+                }
+                if let gc = g.dc0 {
+                    dc0.withUnsafeMutableBufferPointer { p in
+                        for i in 0..<stateCount { p[slot * stateCount + i] = gc[i] }
+                    }
+                }
+                weightGrads[slot] = [g.weights.wih, g.weights.whh, g.weights.bih, g.weights.bhh]
+            }
+            if let m = trace.inputMasks[l] { dInput = multiply(dInput, m) }
+            if l == 0 { dx = swapLeadingAxes(dInput) } else { dLayerOutput = dInput }
+        }
+        return (dx, dh0, dc0, weightGrads.flatMap { $0 })
+    }
+}
+
+// MARK: helpers on (T, B, ·) buffers
+
+/// `(A, B, C) → (B, A, C)`: batch-first to time-major and back.
+func swapLeadingAxes<S: TensorScalar>(_ t: Tensor<S>) -> Tensor<S> {
+    let (a, b, c) = (t.shape[0], t.shape[1], t.shape[2])
+    var out = Tensor<S>(zeros: [b, a, c])
+    out.withUnsafeMutableBufferPointer { dst in
+        t.withUnsafeBufferPointer { src in
+            for i in 0..<a {
+                for j in 0..<b {
+                    (dst.baseAddress! + (j * a + i) * c).update(from: src.baseAddress! + (i * b + j) * c, count: c)
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// `(…, H1)` and `(…, H2)` with the same leading dimensions → `(…, H1 + H2)`.
+func concatenateFeatures<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
+    let (n, p) = (x.shape.last!, y.shape.last!)
+    let rows = x.count / n
+    var out = Tensor<S>(zeros: Array(x.shape.dropLast()) + [n + p])
+    out.withUnsafeMutableBufferPointer { dst in
+        x.withUnsafeBufferPointer { a in
+            y.withUnsafeBufferPointer { b in
+                for r in 0..<rows {
+                    (dst.baseAddress! + r * (n + p)).update(from: a.baseAddress! + r * n, count: n)
+                    (dst.baseAddress! + r * (n + p) + n).update(from: b.baseAddress! + r * p, count: p)
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// The inverse of `concatenateFeatures` for two halves of `first` and the rest.
+func splitFeatures<S: TensorScalar>(_ t: Tensor<S>, _ first: Int) -> (Tensor<S>, Tensor<S>) {
+    let n = t.shape.last!, rows = t.count / n, rest = n - first
+    var a = Tensor<S>(zeros: Array(t.shape.dropLast()) + [first])
+    var b = Tensor<S>(zeros: Array(t.shape.dropLast()) + [rest])
+    t.withUnsafeBufferPointer { src in
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in
+                for r in 0..<rows {
+                    (a.baseAddress! + r * first).update(from: src.baseAddress! + r * n, count: first)
+                    (b.baseAddress! + r * rest).update(from: src.baseAddress! + r * n + first, count: rest)
+                }
+            }
+        }
+    }
+    return (a, b)
+}
+
+func add<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
+    precondition(x.shape == y.shape)
+    return Tensor(validShape: x.shape, scalars: zip(x.scalars, y.scalars).map { $0 + $1 })
+}
+
+func multiply<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
+    precondition(x.shape == y.shape)
+    return Tensor(validShape: x.shape, scalars: zip(x.scalars, y.scalars).map { $0 * $1 })
+}
+
+/// An inverted-dropout mask for a `(T, B, F)` buffer: each entry 0 with probability `rate`, else
+/// `1/(1 − rate)`. Variational masks draw one `(B, F)` mask and reuse it at every step, per sample
+/// (not one mask for the whole batch, which is TF1's DropoutWrapper bug).
+func dropoutMask<S: TensorScalar>(rate: Double, shape: [Int], variational: Bool,
+                                  generator: inout SeededGenerator) -> Tensor<S> {
+    let (T, rowSize) = (shape[0], shape[1] * shape[2])
+    let keep = S(1 / (1 - rate))
+    func draw() -> S { generator.nextUnit() < rate ? 0 : keep }
+    var values = [S]()
+    values.reserveCapacity(T * rowSize)
+    if variational {
+        let row = (0..<rowSize).map { _ in draw() }
+        for _ in 0..<T { values += row }
+    } else {
+        for _ in 0..<(T * rowSize) { values.append(draw()) }
+    }
+    return Tensor(validShape: shape, scalars: values)
+}

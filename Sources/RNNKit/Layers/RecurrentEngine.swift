@@ -1,0 +1,310 @@
+import RealModule
+
+// The sequence engine: one layer, one direction, a whole (T, B, F) batch per call.
+//
+// Shape letters: T steps, B batch, F input features of this layer, H hidden units, g gates
+// (1 simple RNN, 4 LSTM in order i f g o, 3 GRU in order r z n), gH = g·H.
+// Inside the engine everything is time-major, so step t of the batch is one contiguous (B, ·) block.
+//
+// Forward: one product X·W_ihᵀ for all steps, then per step one product h·W_hhᵀ and one fused
+// pass of gate arithmetic. Backward walks the same steps in reverse and accumulates each weight
+// gradient with one product over the whole sequence. No allocation happens inside the time loop.
+//
+// Variable lengths (TF dynamic_rnn): sample b is active at step t iff t < lengths[b], in both
+// directions. Inactive steps output zero and leave the state alone, so the forward direction ends
+// on the state after the last valid step and the reverse direction starts on the valid prefix.
+
+/// The four parameters of one layer and direction, PyTorch's layout.
+struct CellWeights<Scalar: TensorScalar> {
+    var wih: Tensor<Scalar>  // (gH, F)
+    var whh: Tensor<Scalar>  // (gH, H)
+    var bih: Tensor<Scalar>  // (gH)
+    var bhh: Tensor<Scalar>  // (gH)
+}
+
+/// What the forward pass of one direction keeps for its backward pass.
+struct DirectionTrace<Scalar: TensorScalar> {
+    var gates: Tensor<Scalar>        // (T, B, gH) gate activations (simple RNN: h itself)
+    var hPrev: Tensor<Scalar>        // (T, B, H) state before step t
+    var cPrev: Tensor<Scalar>?       // (T, B, H) LSTM cell before step t
+    var tanhC: Tensor<Scalar>?       // (T, B, H) LSTM tanh(c) after step t
+    var hiddenN: Tensor<Scalar>?     // (T, B, H) GRU W_hn·h + b_hn at step t
+}
+
+struct DirectionResult<Scalar: TensorScalar> {
+    var output: Tensor<Scalar>       // (T, B, H), zero at inactive steps
+    var h: [Scalar]                  // (B, H) final state
+    var c: [Scalar]?                 // (B, H) final LSTM cell
+    var trace: DirectionTrace<Scalar>?
+}
+
+struct DirectionGradients<Scalar: TensorScalar> {
+    var dx: Tensor<Scalar>           // (T, B, F)
+    var weights: CellWeights<Scalar> // gradients in the weights' layout
+    var dh0: [Scalar]                // (B, H)
+    var dc0: [Scalar]?               // (B, H)
+}
+
+/// Calls `body` with the tensor's element pointer, or with nil when there is no tensor.
+@inline(__always)
+func withOptionalBuffer<S: TensorScalar, R>(_ tensor: Tensor<S>?, _ body: (UnsafePointer<S>?) -> R) -> R {
+    guard let tensor else { return body(nil) }
+    return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+@inline(__always) private func sigmoid<S: TensorScalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
+
+enum RecurrentEngine<Scalar: TensorScalar> {
+
+    // MARK: forward
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func forward(
+        cell: RecurrentCell, forgetBias: Scalar, reverse: Bool,
+        input x: Tensor<Scalar>,          // (T, B, F)
+        weights w: CellWeights<Scalar>,
+        h0: [Scalar], c0: [Scalar]?,      // (B, H)
+        lengths: [Int],                   // (B)
+        record: Bool
+    ) -> DirectionResult<Scalar> {
+        let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
+        let gH = w.whh.shape[0], H = w.whh.shape[1]
+        let isGRU = cell == .gru, isLSTM = cell == .lstm
+
+        // G (T, B, gH) = X·W_ihᵀ + b_ih (+ b_hh, except GRU whose b_hn sits inside r ⊙ (·)).
+        var gates = Tensor<Scalar>(zeros: [T, B, gH])
+        var output = Tensor<Scalar>(zeros: [T, B, H])
+        var hPrev = Tensor<Scalar>(zeros: record ? [T, B, H] : [0])
+        var cPrev = Tensor<Scalar>(zeros: record && isLSTM ? [T, B, H] : [0])
+        var side = Tensor<Scalar>(zeros: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
+        var h = h0, c = c0 ?? []
+        var hw = [Scalar](repeating: 0, count: B * gH)  // (B, gH) recurrent product of one step
+
+        gates.withUnsafeMutableBufferPointer { g in
+            let g = g.baseAddress!
+            w.bih.withUnsafeBufferPointer { bih in
+                w.bhh.withUnsafeBufferPointer { bhh in
+                    for r in 0..<(T * B) {
+                        let row = g + r * gH
+                        for j in 0..<gH { row[j] = isGRU ? bih[j] : bih[j] + bhh[j] }
+                    }
+                }
+            }
+            x.withUnsafeBufferPointer { x in
+                w.wih.withUnsafeBufferPointer { wih in
+                    Scalar.gemm(transposeA: false, transposeB: true, m: T * B, n: gH, k: F,
+                                alpha: 1, a: x.baseAddress!, lda: F, b: wih.baseAddress!, ldb: F,
+                                beta: 1, c: g, ldc: gH)
+                }
+            }
+        }
+
+        gates.withUnsafeMutableBufferPointer { gBuf in
+        output.withUnsafeMutableBufferPointer { yBuf in
+        hPrev.withUnsafeMutableBufferPointer { hpBuf in
+        cPrev.withUnsafeMutableBufferPointer { cpBuf in
+        side.withUnsafeMutableBufferPointer { sBuf in
+        h.withUnsafeMutableBufferPointer { hBuf in
+        c.withUnsafeMutableBufferPointer { cBuf in
+        hw.withUnsafeMutableBufferPointer { hwBuf in
+        w.whh.withUnsafeBufferPointer { whh in
+        w.bhh.withUnsafeBufferPointer { bhh in
+            let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
+            for s in 0..<T {
+                let t = reverse ? T - 1 - s : s
+                let gt = gBuf.baseAddress! + t * B * gH, yt = yBuf.baseAddress! + t * B * H
+                if record {
+                    (hpBuf.baseAddress! + t * B * H).update(from: h, count: B * H)
+                    if isLSTM { (cpBuf.baseAddress! + t * B * H).update(from: cBuf.baseAddress!, count: B * H) }
+                }
+                // hw (B, gH) = h · W_hhᵀ (+ b_hh for GRU)
+                if isGRU {
+                    for b in 0..<B { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
+                }
+                Scalar.gemm(transposeA: false, transposeB: true, m: B, n: gH, k: H,
+                            alpha: 1, a: h, lda: H, b: whh.baseAddress!, ldb: H,
+                            beta: isGRU ? 1 : 0, c: hw, ldc: gH)
+                let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
+                for b in 0..<B where t < lengths[b] {
+                    let gb = gt + b * gH, hwb = hw + b * gH, hb = h + b * H, yb = yt + b * H
+                    switch cell {
+                    case .lstm:
+                        let cb = cBuf.baseAddress! + b * H
+                        for j in 0..<H {
+                            let i = sigmoid(gb[j] + hwb[j])
+                            let f = sigmoid(gb[H + j] + hwb[H + j] + forgetBias)
+                            let gg = Scalar.tanh(gb[2 * H + j] + hwb[2 * H + j])
+                            let o = sigmoid(gb[3 * H + j] + hwb[3 * H + j])
+                            let cNew = f * cb[j] + i * gg
+                            let tc = Scalar.tanh(cNew)
+                            cb[j] = cNew
+                            hb[j] = o * tc
+                            yb[j] = o * tc
+                            gb[j] = i; gb[H + j] = f; gb[2 * H + j] = gg; gb[3 * H + j] = o
+                            st?[b * H + j] = tc
+                        }
+                    case .gru:
+                        for j in 0..<H {
+                            let r = sigmoid(gb[j] + hwb[j])
+                            let z = sigmoid(gb[H + j] + hwb[H + j])
+                            let hn = hwb[2 * H + j]
+                            let n = Scalar.tanh(gb[2 * H + j] + r * hn)
+                            let hNew = (1 - z) * n + z * hb[j]
+                            hb[j] = hNew
+                            yb[j] = hNew
+                            gb[j] = r; gb[H + j] = z; gb[2 * H + j] = n
+                            st?[b * H + j] = hn
+                        }
+                    case .rnnTanh:
+                        for j in 0..<H {
+                            let v = Scalar.tanh(gb[j] + hwb[j])
+                            hb[j] = v; yb[j] = v; gb[j] = v
+                        }
+                    case .rnnRelu:
+                        for j in 0..<H {
+                            let v = max(0, gb[j] + hwb[j])
+                            hb[j] = v; yb[j] = v; gb[j] = v
+                        }
+                    }
+                }
+            }
+        }}}}}}}}}}
+
+        let trace = record
+            ? DirectionTrace(gates: gates, hPrev: hPrev, cPrev: isLSTM ? cPrev : nil,
+                             tanhC: isLSTM ? side : nil, hiddenN: isGRU ? side : nil)
+            : nil
+        return DirectionResult(output: output, h: h, c: isLSTM ? c : nil, trace: trace)
+    }
+
+    // MARK: backward
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func backward(
+        cell: RecurrentCell, reverse: Bool,
+        input x: Tensor<Scalar>,          // (T, B, F)
+        weights w: CellWeights<Scalar>,
+        lengths: [Int],
+        trace: DirectionTrace<Scalar>,
+        dOutput: Tensor<Scalar>?,         // (T, B, H)
+        dhFinal: [Scalar]?, dcFinal: [Scalar]?  // (B, H)
+    ) -> DirectionGradients<Scalar> {
+        let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
+        let gH = w.whh.shape[0], H = w.whh.shape[1]
+        let isGRU = cell == .gru, isLSTM = cell == .lstm
+
+        // Gradients of the pre-activations, for all steps: (T, B, gH). They differ between the
+        // input and recurrent products only for the GRU's n gate (r ⊙ (W_hn·h + b_hn)).
+        var dGih = Tensor<Scalar>(zeros: [T, B, gH])
+        var dGhhStorage = Tensor<Scalar>(zeros: isGRU ? [T, B, gH] : [0])
+        var dh = dhFinal ?? [Scalar](repeating: 0, count: B * H)
+        var dc = isLSTM ? (dcFinal ?? [Scalar](repeating: 0, count: B * H)) : []
+
+        dGih.withUnsafeMutableBufferPointer { dgiBuf in
+        dGhhStorage.withUnsafeMutableBufferPointer { dghBuf in
+        dh.withUnsafeMutableBufferPointer { dhBuf in
+        dc.withUnsafeMutableBufferPointer { dcBuf in
+        trace.gates.withUnsafeBufferPointer { gBuf in
+        trace.hPrev.withUnsafeBufferPointer { hpBuf in
+        withOptionalBuffer(trace.cPrev) { cPrev in
+        withOptionalBuffer(trace.tanhC) { tanhC in
+        withOptionalBuffer(trace.hiddenN) { hiddenN in
+        withOptionalBuffer(dOutput) { dY in
+        w.whh.withUnsafeBufferPointer { whh in
+            let dh = dhBuf.baseAddress!
+            let dGhhBase = isGRU ? dghBuf.baseAddress! : dgiBuf.baseAddress!
+            for s in 0..<T {
+                let t = reverse ? s : T - 1 - s
+                let off = t * B * H
+                let gt = gBuf.baseAddress! + t * B * gH
+                let dgi = dgiBuf.baseAddress! + t * B * gH, dgh = dGhhBase + t * B * gH
+                for b in 0..<B where t < lengths[b] {
+                    let gb = gt + b * gH, dgib = dgi + b * gH, dghb = dgh + b * gH
+                    let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H }
+                    switch cell {
+                    case .lstm:
+                        let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H
+                        let dcb = dcBuf.baseAddress! + b * H
+                        for j in 0..<H {
+                            let i = gb[j], f = gb[H + j], gg = gb[2 * H + j], o = gb[3 * H + j], tc = tcb[j]
+                            let dht = dhb[j] + (dyb?[j] ?? 0)
+                            let dct = dcb[j] + dht * o * (1 - tc * tc)
+                            dgib[j] = dct * gg * i * (1 - i)
+                            dgib[H + j] = dct * cpb[j] * f * (1 - f)
+                            dgib[2 * H + j] = dct * i * (1 - gg * gg)
+                            dgib[3 * H + j] = dht * tc * o * (1 - o)
+                            dcb[j] = dct * f
+                            dhb[j] = 0
+                        }
+                    case .gru:
+                        let hpb = hpBuf.baseAddress! + off + b * H
+                        let hnb = hiddenN! + off + b * H
+                        for j in 0..<H {
+                            let r = gb[j], z = gb[H + j], n = gb[2 * H + j]
+                            let dht = dhb[j] + (dyb?[j] ?? 0)
+                            let dnPre = dht * (1 - z) * (1 - n * n)
+                            let drPre = dnPre * hnb[j] * r * (1 - r)
+                            let dzPre = dht * (hpb[j] - n) * z * (1 - z)
+                            dgib[j] = drPre; dghb[j] = drPre
+                            dgib[H + j] = dzPre; dghb[H + j] = dzPre
+                            dgib[2 * H + j] = dnPre; dghb[2 * H + j] = dnPre * r
+                            dhb[j] = dht * z
+                        }
+                    case .rnnTanh, .rnnRelu:
+                        for j in 0..<H {
+                            let v = gb[j]
+                            let dht = dhb[j] + (dyb?[j] ?? 0)
+                            let slope: Scalar = cell == .rnnTanh ? 1 - v * v : (v > 0 ? 1 : 0)
+                            dgib[j] = dht * slope
+                            dhb[j] = 0
+                        }
+                    }
+                }
+                // dh (B, H) += dG_hh[t] (B, gH) · W_hh (gH, H); inactive rows have zero dG and pass dh through.
+                Scalar.gemm(transposeA: false, transposeB: false, m: B, n: H, k: gH,
+                            alpha: 1, a: dgh, lda: gH, b: whh.baseAddress!, ldb: H,
+                            beta: 1, c: dh, ldc: H)
+            }
+        }}}}}}}}}}}
+
+        // Weight gradients, one product each over all T·B rows.
+        var grads = CellWeights(wih: Tensor<Scalar>(zeros: w.wih.shape), whh: Tensor<Scalar>(zeros: w.whh.shape),
+                                bih: Tensor<Scalar>(zeros: [gH]), bhh: Tensor<Scalar>(zeros: [gH]))
+        var dx = Tensor<Scalar>(zeros: [T, B, F])
+        let dGhh = isGRU ? dGhhStorage : dGih
+        dGih.withUnsafeBufferPointer { dgi in
+            x.withUnsafeBufferPointer { xb in
+                grads.wih.withUnsafeMutableBufferPointer { dw in   // dW_ih (gH, F) = dG_ihᵀ · X
+                    Scalar.gemm(transposeA: true, transposeB: false, m: gH, n: F, k: T * B,
+                                alpha: 1, a: dgi.baseAddress!, lda: gH, b: xb.baseAddress!, ldb: F,
+                                beta: 0, c: dw.baseAddress!, ldc: F)
+                }
+            }
+            w.wih.withUnsafeBufferPointer { wih in
+                dx.withUnsafeMutableBufferPointer { dxb in          // dX (TB, F) = dG_ih · W_ih
+                    Scalar.gemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
+                                alpha: 1, a: dgi.baseAddress!, lda: gH, b: wih.baseAddress!, ldb: F,
+                                beta: 0, c: dxb.baseAddress!, ldc: F)
+                }
+            }
+            grads.bih.withUnsafeMutableBufferPointer { db in
+                addColumnSums(dgi.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!)
+            }
+        }
+        dGhh.withUnsafeBufferPointer { dgh in
+            trace.hPrev.withUnsafeBufferPointer { hp in
+                grads.whh.withUnsafeMutableBufferPointer { dw in   // dW_hh (gH, H) = dG_hhᵀ · H_prev
+                    Scalar.gemm(transposeA: true, transposeB: false, m: gH, n: H, k: T * B,
+                                alpha: 1, a: dgh.baseAddress!, lda: gH, b: hp.baseAddress!, ldb: H,
+                                beta: 0, c: dw.baseAddress!, ldc: H)
+                }
+            }
+            grads.bhh.withUnsafeMutableBufferPointer { db in
+                addColumnSums(dgh.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!)
+            }
+        }
+        return DirectionGradients(dx: dx, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct RNNKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rnnkit",
+        abstract: "Recurrent neural networks (simple RNN, LSTM, GRU) in Swift: train, evaluate, sample, benchmark.",
+        subcommands: [Demo.self]
+    )
+}
