@@ -326,7 +326,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         generator: inout SeededGenerator?, record: Bool
     ) -> StackResult {
         let cfg = configuration
-        let (B, T, H, D, L) = (input.shape[0], input.shape[1], cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
+        let (B, H, D, L) = (input.shape[0], cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
         let isLSTM = cfg.cell == .lstm
         let weights = currentWeights()
         let stateCount = B * H

@@ -1,0 +1,124 @@
+import RNNKit
+import Testing
+
+/// Finite-difference checks in Double with odd, distinct sizes (B=3, T=5, F=4, H=6), so a transposed
+/// matrix or a swapped axis cannot hide.
+@Suite struct GradientCheckTests {
+    static let tolerance = 1e-6
+
+    @Test func dense() throws {
+        var g = SeededGenerator(seed: 1)
+        let layer = try Dense<Double>(inputSize: 4, outputSize: 6, generator: &g)
+        let x = Variable<Double>(try randomTensor([3, 5, 4], &g), requiresGrad: true)
+        let report = try checkGradients([("input", x)] + layer.namedParameters) {
+            try projection(try layer(x), seed: 2)
+        }
+        #expect(report.checked == 3 * 5 * 4 + 6 * 4 + 6)
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+    }
+
+    @Test func embeddingWithRepeatedIds() throws {
+        var g = SeededGenerator(seed: 3)
+        let layer = try Embedding<Double>(vocabularySize: 7, embeddingSize: 5, generator: &g)
+        let ids = [0, 3, 3, 6, 1, 3]  // id 3 three times: its gradient sums three rows
+        let report = try checkGradients(layer.namedParameters) {
+            try projection(try layer(ids: ids, shape: [2, 3]), seed: 4)
+        }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+    }
+
+    @Test func elementwiseOperations() throws {
+        var g = SeededGenerator(seed: 5)
+        let a = Variable<Double>(try randomTensor([3, 4], &g), requiresGrad: true)
+        let b = Variable<Double>(try randomTensor([3, 4], &g), requiresGrad: true)
+        let report = try checkGradients([("a", a), ("b", b)]) {
+            // a is used twice, so its gradient accumulates along two paths.
+            try projection(try (a * b) + a, seed: 6)
+        }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+    }
+
+    struct RecurrentCase: CustomTestStringConvertible, Sendable {
+        var cell: RecurrentCell
+        var numLayers: Int
+        var isBidirectional: Bool
+        var withState: Bool
+        var withLengths: Bool
+        var testDescription: String {
+            "\(cell.rawValue) L=\(numLayers) \(isBidirectional ? "bi" : "uni") "
+                + "\(withState ? "state" : "zero-state") \(withLengths ? "lengths" : "full")"
+        }
+    }
+
+    static let recurrentCases: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
+        [1, 2].flatMap { layers in
+            [false, true].flatMap { bi in
+                [false, true].flatMap { state in
+                    [false, true].map { lengths in
+                        RecurrentCase(cell: cell, numLayers: layers, isBidirectional: bi, withState: state, withLengths: lengths)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gradients of a loss that reads every output step and both final states, with respect to the
+    /// input, the initial states and every parameter.
+    @Test(arguments: recurrentCases)
+    func recurrent(_ c: RecurrentCase) throws {
+        let (B, T, F, H) = (3, 5, 4, 6)
+        var g = SeededGenerator(seed: 7)
+        let config = RecurrentConfiguration(cell: c.cell, inputSize: F, hiddenSize: H, numLayers: c.numLayers,
+                                            isBidirectional: c.isBidirectional,
+                                            forgetBias: c.cell == .lstm ? 1.0 : 0)
+        let layer = try RecurrentLayer<Double>(config, generator: &g)
+        let x = Variable<Double>(try randomTensor([B, T, F], &g), requiresGrad: true)
+        let stateShape = [c.numLayers * config.numDirections, B, H]
+        let h0 = Variable<Double>(try randomTensor(stateShape, &g, low: -0.5, high: 0.5), requiresGrad: true)
+        let c0 = Variable<Double>(try randomTensor(stateShape, &g, low: -0.5, high: 0.5), requiresGrad: true)
+        let state = c.withState ? RecurrentState(h: h0, c: c.cell == .lstm ? c0 : nil) : nil
+        let lengths = c.withLengths ? [T, 1, 3] : nil  // a full length, a length of 1, one in between
+
+        var checked: [(name: String, variable: Variable<Double>)] = [("input", x)]
+        if c.withState { checked.append(("h0", h0)) }
+        if c.withState && c.cell == .lstm { checked.append(("c0", c0)) }
+        checked += layer.namedParameters
+
+        // ReLU has a kink at 0: a smaller step keeps the stencil on one side of it.
+        let report = try checkGradients(checked, step: c.cell == .rnnRelu ? 1e-5 : 1e-3) {
+            let r = try layer(x, initialState: state, lengths: lengths)
+            var loss = try (try projection(r.output, seed: 8)) + (try projection(r.state.h, seed: 9))
+            if let cN = r.state.c { loss = try loss + (try projection(cN, seed: 10)) }
+            return loss
+        }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+
+        if c.withLengths {
+            // No gradient flows into padding: steps at or past a sample's length get exactly zero.
+            let dx = try #require(x.grad)
+            for (b, n) in [T, 1, 3].enumerated() {
+                for t in n..<T {
+                    for f in 0..<F { #expect(dx[b, t, f] == 0) }
+                }
+            }
+        }
+    }
+
+    /// Dropout in training mode is part of the function: with the generator replayed for every
+    /// evaluation the masks stay fixed, and the gradient must still match.
+    @Test(arguments: [false, true])
+    func recurrentWithDropout(variational: Bool) throws {
+        var g = SeededGenerator(seed: 11)
+        let config = RecurrentConfiguration(cell: .lstm, inputSize: 4, hiddenSize: 6, numLayers: 2, isBidirectional: true,
+                                            inputDropout: 0.3, dropout: 0.4, outputDropout: 0.2,
+                                            variationalDropout: variational)
+        let layer = try RecurrentLayer<Double>(config, generator: &g)
+        let x = Variable<Double>(try randomTensor([3, 5, 4], &g), requiresGrad: true)
+        let report = try checkGradients([("input", x)] + layer.namedParameters) {
+            var masks = SeededGenerator(seed: 12)
+            let r = try layer(x, lengths: [5, 2, 4], training: &masks)
+            return try (try projection(r.output, seed: 13)) + (try projection(r.state.h, seed: 14))
+        }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+    }
+}
