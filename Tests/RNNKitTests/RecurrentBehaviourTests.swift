@@ -1,0 +1,141 @@
+import RNNKit
+import Testing
+
+@Suite struct RecurrentBehaviourTests {
+    /// Feeding a sequence one step at a time through `step` gives the sequence API's numbers.
+    @Test(arguments: RecurrentCell.allCases)
+    func stepMatchesSequence(cell: RecurrentCell) throws {
+        let (B, T, F, H, L) = (3, 5, 4, 6, 2)
+        var g = SeededGenerator(seed: 21)
+        let layer = try RecurrentLayer<Float>(cell, inputSize: F, hiddenSize: H, numLayers: L, generator: &g)
+        let x: Tensor<Float> = try randomTensor([B, T, F], &g)
+        let h0: Tensor<Float> = try randomTensor([L, B, H], &g)
+        let c0: Tensor<Float>? = cell == .lstm ? try randomTensor([L, B, H], &g) : nil
+        let whole = try layer(x, initialState: RecurrentState(h: h0, c: c0))
+
+        var state = RecurrentState(h: h0, c: c0)
+        var worst: Float = 0
+        for t in 0..<T {
+            let xt = try Tensor(shape: [B, F], scalars: (0..<B).flatMap { b in (0..<F).map { x[b, t, $0] } })
+            let r = try layer.step(xt, state: state)
+            #expect(r.output.shape == [B, H])
+            for b in 0..<B {
+                for j in 0..<H { worst = max(worst, abs(r.output[b, j] - whole.output[b, t, j])) }
+            }
+            state = r.state
+        }
+        #expect(worst <= 1e-6)
+        #expect(try state.h.maxAbsDifference(whole.state.h) <= 1e-6)
+        if let c = state.c { #expect(try c.maxAbsDifference(try #require(whole.state.c)) <= 1e-6) }
+    }
+
+    static func dropoutConfiguration(rate: Double, variational: Bool = false) -> RecurrentConfiguration {
+        RecurrentConfiguration(cell: .gru, inputSize: 4, hiddenSize: 6, numLayers: 2, isBidirectional: true,
+                               inputDropout: rate, dropout: rate, outputDropout: rate, variationalDropout: variational)
+    }
+
+    @Test func dropoutRateZeroInTrainingChangesNothing() throws {
+        var g = SeededGenerator(seed: 22)
+        let layer = try RecurrentLayer<Float>(Self.dropoutConfiguration(rate: 0), generator: &g)
+        let x = Variable<Float>(try randomTensor([3, 5, 4], &g))
+        var masks = SeededGenerator(seed: 23)
+        let training = try layer(x, lengths: [5, 3, 1], training: &masks)
+        let evaluation = try layer(x, lengths: [5, 3, 1])
+        #expect(training.output.value == evaluation.output.value)
+        #expect(training.state.h.value == evaluation.state.h.value)
+    }
+
+    @Test func evaluationModeIgnoresDropout() throws {
+        // Dropout draws nothing at construction, so the same seed gives the same weights.
+        var g1 = SeededGenerator(seed: 24), g2 = SeededGenerator(seed: 24)
+        let plain = try RecurrentLayer<Float>(Self.dropoutConfiguration(rate: 0), generator: &g1)
+        let dropping = try RecurrentLayer<Float>(Self.dropoutConfiguration(rate: 0.5), generator: &g2)
+        var gx = SeededGenerator(seed: 25)
+        let x: Tensor<Float> = try randomTensor([3, 5, 4], &gx)
+        #expect(try plain(x).output == dropping(x).output)
+        #expect(try plain(Variable(x)).output.value == dropping(Variable(x)).output.value)
+
+        var masks = SeededGenerator(seed: 26)
+        let trained = try dropping(Variable(x), training: &masks)
+        #expect(try trained.output.value != plain(x).output, "training mode with rate 0.5 must drop something")
+    }
+
+    @Test func sameSeedIsBitIdentical() throws {
+        func run() throws -> (weights: [Tensor<Float>], output: Tensor<Float>, grad: Tensor<Float>?) {
+            var g = SeededGenerator(seed: 27)
+            let layer = try RecurrentLayer<Float>(Self.dropoutConfiguration(rate: 0.3, variational: true), generator: &g)
+            let x = Variable<Float>(try randomTensor([3, 5, 4], &g))
+            let r = try layer(x, lengths: [4, 5, 2], training: &g)
+            try projectionFloat(r.output).backward()
+            return (layer.namedParameters.map(\.variable.value), r.output.value,
+                    layer.parameter(named: "weight_hh_l1_reverse")?.grad)
+        }
+        let (a, b) = (try run(), try run())
+        #expect(a.weights == b.weights)
+        #expect(a.output == b.output)
+        #expect(a.grad != nil && a.grad == b.grad)
+    }
+
+    /// With `W_ih = I`, `W_hh = 0` and zero biases, a simple RNN outputs tanh(mask ⊙ x), so the zeros
+    /// of its output show the input dropout mask.
+    @Test(arguments: [false, true])
+    func variationalMasksRepeatOverTimeNotOverBatch(variational: Bool) throws {
+        let (B, T, H) = (4, 6, 32)
+        let config = RecurrentConfiguration(cell: .rnnTanh, inputSize: H, hiddenSize: H, inputDropout: 0.5,
+                                            variationalDropout: variational)
+        var g = SeededGenerator(seed: 28)
+        let layer = try RecurrentLayer<Float>(config, generator: &g)
+        let identity = (0..<(H * H)).map { $0 / H == $0 % H ? Float(1) : 0 }
+        try layer.setParameter(named: "weight_ih_l0", to: Tensor(shape: [H, H], scalars: identity))
+        try layer.setParameter(named: "weight_hh_l0", to: Tensor(repeating: 0, shape: [H, H]))
+        try layer.setParameter(named: "bias_ih_l0", to: Tensor(repeating: 0, shape: [H]))
+        try layer.setParameter(named: "bias_hh_l0", to: Tensor(repeating: 0, shape: [H]))
+        let x = Variable(try Tensor<Float>(repeating: 0.5, shape: [B, T, H]))
+        let y = try layer(x, training: &g).output.value
+
+        func pattern(_ b: Int, _ t: Int) -> [Bool] { (0..<H).map { y[b, t, $0] == 0 } }
+        let sameOverTime = (0..<B).allSatisfy { b in (1..<T).allSatisfy { pattern(b, $0) == pattern(b, 0) } }
+        let samplesDiffer = (1..<B).contains { pattern($0, 0) != pattern(0, 0) }
+        #expect(sameOverTime == variational)
+        #expect(samplesDiffer, "each sample draws its own mask")
+        // Kept units are scaled by 1/(1 − rate): tanh(0.5 · 2).
+        let kept = (0..<H).map { y[0, 0, $0] }.filter { $0 != 0 }
+        #expect(!kept.isEmpty && kept.allSatisfy { abs($0 - Float.tanh(1)) < 1e-6 })
+    }
+
+    /// TF dynamic_rnn semantics: zero outputs past a sample's length, final state at its last valid
+    /// step, and a length of 0 returns the initial state.
+    @Test func lengthsFreezeStateAndZeroOutputs() throws {
+        var g = SeededGenerator(seed: 29)
+        let layer = try RecurrentLayer<Float>(.lstm, inputSize: 3, hiddenSize: 5, isBidirectional: true, generator: &g)
+        let x: Tensor<Float> = try randomTensor([3, 6, 3], &g)
+        let h0: Tensor<Float> = try randomTensor([2, 3, 5], &g)
+        let c0: Tensor<Float> = try randomTensor([2, 3, 5], &g)
+        let r = try layer(x, initialState: RecurrentState(h: h0, c: c0), lengths: [6, 2, 0])
+
+        // Sample 1 alone, cut to its 2 valid steps, gives the same outputs and final states.
+        let x1 = try Tensor(shape: [1, 2, 3], scalars: (0..<2).flatMap { t in (0..<3).map { x[1, t, $0] } })
+        let state1 = RecurrentState(h: try Tensor(shape: [2, 1, 5], scalars: (0..<2).flatMap { d in (0..<5).map { h0[d, 1, $0] } }),
+                                    c: try Tensor(shape: [2, 1, 5], scalars: (0..<2).flatMap { d in (0..<5).map { c0[d, 1, $0] } }))
+        let alone = try layer(x1, initialState: state1)
+        for t in 0..<6 {
+            for j in 0..<10 {
+                let expected: Float = t < 2 ? alone.output[0, t, j] : 0
+                #expect(abs(r.output[1, t, j] - expected) <= 1e-6)
+                #expect(r.output[2, t, j] == 0)
+            }
+        }
+        for d in 0..<2 {
+            for j in 0..<5 {
+                #expect(abs(r.state.h[d, 1, j] - alone.state.h[d, 0, j]) <= 1e-6)
+                #expect(r.state.h[d, 2, j] == h0[d, 2, j])
+                #expect(r.state.c![d, 2, j] == c0[d, 2, j])
+            }
+        }
+    }
+}
+
+func projectionFloat(_ value: Variable<Float>) throws -> Variable<Float> {
+    var g = SeededGenerator(seed: 99)
+    return try (value * Variable(randomTensor(value.shape, &g))).sum()
+}
