@@ -1,0 +1,73 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// Seed 001's published numbers (design.md §2, row "forward"), to 8 significant digits.
+private let published: [(pre: [Double], state: [Double], output: [Double])] = [
+    ([0.6, 0.5], [0.53704957, 0.46211716], [0.24612839]),
+    ([1.2923401, 1.3922568], [0.85973818, 0.88366641], [0.36270710]),
+]
+
+/// Half a unit in the 8th significant digit of the published values.
+private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 5e-8 * max(1, abs(b)) }
+
+@Suite struct DemoTests {
+    @Test func forwardDemoMatchesTheSeed() throws {
+        let steps = try SeedForwardDemo.run()
+        #expect(steps.count == published.count)
+        for (step, expected) in zip(steps, published) {
+            for (a, b) in zip(step.preActivation, expected.pre) { #expect(close(a, b), "pre-activation \(a) vs \(b)") }
+            for (a, b) in zip(step.state, expected.state) { #expect(close(a, b), "state \(a) vs \(b)") }
+            for (a, b) in zip(step.output, expected.output) { #expect(close(a, b), "output \(a) vs \(b)") }
+        }
+    }
+
+    /// `rnnkit demo forward` prints those numbers; parse every bracketed list and compare.
+    @Test func forwardDemoCommandPrintsTheSeedNumbers() throws {
+        let result = try runRNNKit(["demo", "forward"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        func values(_ label: String) -> [[Double]] {
+            lines.filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }.map { line in
+                let inside = line.split(separator: "[").last!.split(separator: "]").first!
+                return inside.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            }
+        }
+        let (pre, state, output) = (values("before activation:"), values("state:"), values("output:"))
+        #expect(pre.count == 2 && state.count == 2 && output.count == 2, "\(result.stdout)")
+        for (i, expected) in published.enumerated() where i < min(pre.count, state.count, output.count) {
+            #expect(zip(pre[i], expected.pre).allSatisfy(close) && pre[i].count == 2)
+            #expect(zip(state[i], expected.state).allSatisfy(close) && state[i].count == 2)
+            #expect(zip(output[i], expected.output).allSatisfy(close) && output[i].count == 1)
+        }
+    }
+
+    @Test func unknownSubcommandFailsWithUsage() throws {
+        let result = try runRNNKit(["demo", "backward"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("Usage") || result.stderr.contains("Unexpected argument"), "\(result.stderr)")
+    }
+}
+
+/// Runs the built `rnnkit` executable, which SwiftPM places beside the test bundle.
+func runRNNKit(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let buildDirectory = Bundle.main.bundleURL.pathExtension == "xctest"
+        ? Bundle.main.bundleURL.deletingLastPathComponent() : Bundle.main.bundleURL
+    let candidates = [buildDirectory, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        .map { $0.appendingPathComponent("rnnkit") }
+    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey:
+            "rnnkit not found at \(candidates.map(\.path)); run `swift build` before `swift test`"])
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, stdout, stderr)
+}
