@@ -31,7 +31,7 @@ demo: release
 
 test: deps
 	swift build $(SWIFT_FLAGS)
-	swift test $(SWIFT_FLAGS)
+	swift test --disable-xctest $(SWIFT_FLAGS)
 
 clean:
 	rm -rf .build
