@@ -25,6 +25,7 @@ import Testing
             try projection(try layer(ids: ids, shape: [2, 3]), seed: 4)
         }
         #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+        #expect(try layer.lookup(ids: ids, shape: [2, 3]) == layer(ids: ids, shape: [2, 3]).value)
     }
 
     @Test func elementwiseOperations() throws {
@@ -102,6 +103,21 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Bidirectional stacks that sum the last layer's directions (Keras `merge_mode="sum"`).
+    @Test(arguments: [RecurrentCell.lstm, .gru])
+    func bidirectionalSum(cell: RecurrentCell) throws {
+        var g = SeededGenerator(seed: 15)
+        let config = RecurrentConfiguration(cell: cell, inputSize: 4, hiddenSize: 6, numLayers: 2, isBidirectional: true,
+                                            merge: .sum)
+        let layer = try RecurrentLayer<Double>(config, generator: &g)
+        let x = Variable<Double>(try randomTensor([3, 5, 4], &g), requiresGrad: true)
+        let report = try checkGradients([("input", x)] + layer.namedParameters) {
+            let r = try layer(x, lengths: [5, 1, 3])
+            return try (try projection(r.output, seed: 16)) + (try projection(r.state.h, seed: 17))
+        }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
     }
 
     /// Dropout in training mode is part of the function: with the generator replayed for every

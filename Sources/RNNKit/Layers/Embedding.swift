@@ -24,8 +24,8 @@ public final class Embedding<Scalar: TensorScalar>: ParameterContainer {
 
     public var namedParameters: [(name: String, variable: Variable<Scalar>)] { [("weight", weight)] }
 
-    /// Looks up `ids` (row-major, of the given shape) without recording a gradient.
-    public func callAsFunction(ids: [Int], shape: [Int]) throws(RNNKitError) -> Tensor<Scalar> {
+    /// Looks up `ids` (row-major, of the given shape) without recording a gradient (inference).
+    public func lookup(ids: [Int], shape: [Int]) throws(RNNKitError) -> Tensor<Scalar> {
         try check(ids: ids, shape: shape)
         return Self.forward(ids: ids, shape: shape, weight: weight.value)
     }
