@@ -1,7 +1,7 @@
 # RNNKit: the two commands a newcomer needs are `make demo` and `make test`.
 # Each installs the Debian packages it needs (skipping those already there) and builds first.
 
-DEBIAN_PACKAGES := libopenblas-dev
+DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FLAGS ?=
 

@@ -21,10 +21,13 @@ let package = Package(
                 .linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS])),
             ]
         ),
+        // zlib's inflate for .gz data files; imported only by Data/Gzip.swift.
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "RNNKit",
             dependencies: [
                 "CBLAS",
+                "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
