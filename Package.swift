@@ -23,11 +23,15 @@ let package = Package(
         ),
         // zlib's inflate for .gz data files; imported only by Data/Gzip.swift.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // One system call Swift's Glibc does not expose (atomic folder exchange); imported only by
+        // Checkpoint/AtomicFolder.swift.
+        .target(name: "CPlatform"),
         .target(
             name: "RNNKit",
             dependencies: [
                 "CBLAS",
                 "CZlib",
+                "CPlatform",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),

@@ -69,20 +69,8 @@ extension Variable {
     /// Step `t` of a batch-first sequence: `(B, T, F) → (B, F)`. `t` may be negative, counting from
     /// the end as Python does (`-1` is the last step, the seeds' `outputs[-1]`).
     public func selectingStep(_ t: Int) throws(RNNKitError) -> Variable {
-        guard shape.count == 3 else {
-            throw .shapeMismatch(argument: "self", expected: "(B, T, F)", found: shape, hint: "selectingStep reads a sequence.")
-        }
+        let (out, step) = try value.selectingStep(t)
         let (B, T, F) = (shape[0], shape[1], shape[2])
-        guard t >= -T && t < T else {
-            throw .invalidValue(argument: "t", expected: "a step in -\(T)..<\(T)", found: "\(t)", hint: "The sequence has \(T) steps.")
-        }
-        let step = t < 0 ? T + t : t
-        var out = Tensor<Scalar>(zeros: [B, F])
-        value.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { o in
-                for b in 0..<B { (o.baseAddress! + b * F).update(from: x.baseAddress! + (b * T + step) * F, count: F) }
-            }
-        }
         return TapeNode.record(inputs: [self], outputs: [out]) { grads in
             guard let g = grads[0] else { return [nil] }
             var dx = Tensor<Scalar>(zeros: [B, T, F])
@@ -98,22 +86,9 @@ extension Variable {
     /// The last layer's final states side by side, `(L·D, B, H) → (B, D·H)`: `[forward, reverse]` per
     /// sample, the state each direction ends on (for the reverse direction, after step 0).
     public func lastLayerStates(numDirections D: Int) throws(RNNKitError) -> Variable {
-        guard shape.count == 3, D >= 1, shape[0] % D == 0, shape[0] >= D else {
-            throw .shapeMismatch(argument: "self", expected: "(L·\(D), B, H)", found: shape,
-                                 hint: "Pass a recurrent state in PyTorch's layout and its number of directions.")
-        }
+        let out = try value.lastLayerStates(numDirections: D)
         let (LD, B, H) = (shape[0], shape[1], shape[2])
         let first = LD - D
-        var out = Tensor<Scalar>(zeros: [B, D * H])
-        value.withUnsafeBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { o in
-                for d in 0..<D {
-                    for b in 0..<B {
-                        (o.baseAddress! + b * D * H + d * H).update(from: s.baseAddress! + ((first + d) * B + b) * H, count: H)
-                    }
-                }
-            }
-        }
         return TapeNode.record(inputs: [self], outputs: [out]) { grads in
             guard let g = grads[0] else { return [nil] }
             var ds = Tensor<Scalar>(zeros: [LD, B, H])
@@ -128,5 +103,47 @@ extension Variable {
             }
             return [ds]
         }[0]
+    }
+}
+
+extension Tensor {
+    /// Step `t` (negative counts from the end) of a `(B, T, F)` sequence, and the step it resolved to.
+    func selectingStep(_ t: Int) throws(RNNKitError) -> (Tensor, Int) {
+        guard shape.count == 3 else {
+            throw .shapeMismatch(argument: "self", expected: "(B, T, F)", found: shape, hint: "selectingStep reads a sequence.")
+        }
+        let (B, T, F) = (shape[0], shape[1], shape[2])
+        guard t >= -T && t < T else {
+            throw .invalidValue(argument: "t", expected: "a step in -\(T)..<\(T)", found: "\(t)", hint: "The sequence has \(T) steps.")
+        }
+        let step = t < 0 ? T + t : t
+        var out = Tensor(zeros: [B, F])
+        withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in
+                for b in 0..<B { (o.baseAddress! + b * F).update(from: x.baseAddress! + (b * T + step) * F, count: F) }
+            }
+        }
+        return (out, step)
+    }
+
+    /// `(L·D, B, H) → (B, D·H)`: the last layer's states, directions side by side.
+    func lastLayerStates(numDirections D: Int) throws(RNNKitError) -> Tensor {
+        guard shape.count == 3, D >= 1, shape[0] % D == 0, shape[0] >= D else {
+            throw .shapeMismatch(argument: "self", expected: "(L·\(D), B, H)", found: shape,
+                                 hint: "Pass a recurrent state in PyTorch's layout and its number of directions.")
+        }
+        let (LD, B, H) = (shape[0], shape[1], shape[2])
+        let first = LD - D
+        var out = Tensor(zeros: [B, D * H])
+        withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                for d in 0..<D {
+                    for b in 0..<B {
+                        (o.baseAddress! + b * D * H + d * H).update(from: s.baseAddress! + ((first + d) * B + b) * H, count: H)
+                    }
+                }
+            }
+        }
+        return out
     }
 }

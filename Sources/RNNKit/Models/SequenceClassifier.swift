@@ -1,0 +1,103 @@
+/// Which recurrent result feeds the classifier.
+public enum Readout: String, Codable, Sendable, CaseIterable {
+    /// The output at the last step (the seeds' `outputs[-1]`); for a bidirectional stack the reverse
+    /// half is its output at that step, after reading one step.
+    case last
+    /// The final hidden state of each direction of the last layer, side by side (PyTorch's `h_n`).
+    case final
+}
+
+/// The architecture of a `SequenceClassifier`; stored as the `model` object of `config.json`.
+public struct SequenceClassifierConfiguration: Codable, Equatable, Sendable {
+    /// Features per step of the input (28 pixels for an image row).
+    public var features: Int
+    /// When set, a dense layer `features → projection` applied to every step first (seed 004).
+    public var projection: Int?
+    /// The recurrent stack; its `inputSize` is `projection ?? features`.
+    public var recurrent: RecurrentConfiguration
+    public var readout: Readout
+    public var classes: Int
+
+    public init(features: Int, projection: Int? = nil, recurrent: RecurrentConfiguration, readout: Readout = .last,
+                classes: Int) {
+        self.features = features
+        self.projection = projection
+        self.recurrent = recurrent
+        self.readout = readout
+        self.classes = classes
+    }
+
+    /// Checks the sizes and that the stack reads what comes before it.
+    public func validate() throws(RNNKitError) {
+        try requirePositive(features, "features")
+        try requirePositive(classes, "classes")
+        if let projection { try requirePositive(projection, "projection") }
+        try recurrent.validate()
+        guard recurrent.inputSize == (projection ?? features) else {
+            throw .invalidValue(argument: "recurrent.inputSize", expected: "\(projection ?? features) (projection ?? features)",
+                                found: "\(recurrent.inputSize)", hint: "The stack reads the projection's output, or the raw features.")
+        }
+    }
+
+    /// Features the readout hands to the final dense layer.
+    public var readoutSize: Int {
+        readout == .final ? recurrent.numDirections * recurrent.hiddenSize : recurrent.outputSize
+    }
+}
+
+/// Classifies whole sequences: an optional dense projection on every step, a recurrent stack,
+/// a readout, and a dense layer to class logits.
+///
+/// Shapes: input `(B, T, features)`, logits `(B, classes)`. Parameters under PyTorch state-dict names
+/// of the module in README: `proj.weight`, `proj.bias`, `rnn.weight_ih_l0`, …, `fc.weight`, `fc.bias`.
+public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer {
+    public let configuration: SequenceClassifierConfiguration
+    public let projection: Dense<Scalar>?
+    public let rnn: RecurrentLayer<Scalar>
+    public let fc: Dense<Scalar>
+
+    /// Builds the model with PyTorch's default initialisation drawn from `generator`.
+    public init(_ configuration: SequenceClassifierConfiguration, generator: inout SeededGenerator) throws(RNNKitError) {
+        try configuration.validate()
+        self.configuration = configuration
+        projection = try configuration.projection.map { (p: Int) throws(RNNKitError) in
+            try Dense<Scalar>(inputSize: configuration.features, outputSize: p, generator: &generator)
+        }
+        rnn = try RecurrentLayer(configuration.recurrent, generator: &generator)
+        fc = try Dense(inputSize: configuration.readoutSize, outputSize: configuration.classes, generator: &generator)
+    }
+
+    public var namedParameters: [(name: String, variable: Variable<Scalar>)] {
+        let prefixed = { (prefix: String, list: [(name: String, variable: Variable<Scalar>)]) in
+            list.map { (name: prefix + $0.name, variable: $0.variable) }
+        }
+        return prefixed("proj.", projection?.namedParameters ?? []) + prefixed("rnn.", rnn.namedParameters)
+            + prefixed("fc.", fc.namedParameters)
+    }
+
+    /// Logits `(B, classes)`, recorded for `backward()`; dropout is on when `generator` is given.
+    public func callAsFunction(_ input: Variable<Scalar>, training generator: inout SeededGenerator?) throws(RNNKitError)
+        -> Variable<Scalar> {
+        let x = try projection.map { (p: Dense<Scalar>) throws(RNNKitError) in try p(input) } ?? input
+        let r: RecurrentOutput<Variable<Scalar>>
+        if generator != nil {
+            r = try rnn(x, training: &generator!)
+        } else {
+            r = try rnn(x)
+        }
+        let features = configuration.readout == .last
+            ? try r.output.selectingStep(-1)
+            : try r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections)
+        return try fc(features)
+    }
+
+    /// Logits `(B, classes)` for inference: no dropout, nothing recorded.
+    public func logits(_ input: Tensor<Scalar>) throws(RNNKitError) -> Tensor<Scalar> {
+        let x = try projection.map { (p: Dense<Scalar>) throws(RNNKitError) in try p(input) } ?? input
+        let r = try rnn(x)
+        let features = configuration.readout == .last
+            ? try r.output.selectingStep(-1).0
+            : try r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections)
+        return try fc(features)
+    }
+}
