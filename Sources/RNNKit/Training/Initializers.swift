@@ -2,7 +2,7 @@ import RealModule
 
 /// Ways to draw initial weights. Layers start with PyTorch's defaults; apply one of these to a
 /// parameter to match another framework (the seeds use truncated normal σ 0.1 for dense weights).
-public enum Initializer: Equatable, Sendable {
+public enum Initializer: Codable, Equatable, Sendable {
     /// U(−1/√fanIn, 1/√fanIn) for a `(fanOut, fanIn)` weight, PyTorch's `nn.Linear` default
     /// (recurrent layers use 1/√H for every parameter, which their initializer already does).
     case pytorchDefault

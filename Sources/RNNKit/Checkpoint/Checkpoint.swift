@@ -1,0 +1,222 @@
+import Foundation
+
+/// Facts about the data a model was trained on, kept in `config.json`.
+public struct DataDescription: Codable, Equatable, Sendable {
+    /// Steps per example (image rows).
+    public var steps: Int
+    /// Features per step (image columns).
+    public var features: Int
+    /// One name per class, in label order.
+    public var classNames: [String]
+    /// Where the training data came from.
+    public var source: String
+
+    public init(steps: Int, features: Int, classNames: [String], source: String) {
+        self.steps = steps
+        self.features = features
+        self.classNames = classNames
+        self.source = source
+    }
+}
+
+/// `config.json` of a checkpoint folder.
+public struct CheckpointConfiguration: Codable, Equatable, Sendable {
+    /// Always "rnnkit"; marks a folder RNNKit may overwrite.
+    public var format = "rnnkit"
+    public var version = 1
+    /// "mnist" for image-row classifiers.
+    public var task: String
+    /// The architecture. `recurrent.forgetBias` is already folded into `bias_ih` in model.safetensors.
+    public var model: SequenceClassifierConfiguration
+    public var data: DataDescription
+    /// The options training ran with (absent for a model saved elsewhere, e.g. by PyTorch).
+    public var training: TrainingOptions?
+
+    public init(task: String, model: SequenceClassifierConfiguration, data: DataDescription, training: TrainingOptions?) {
+        self.task = task
+        self.model = model
+        self.data = data
+        self.training = training
+    }
+}
+
+/// Where training stands, saved beside the weights so `--resume` continues exactly.
+public struct TrainingProgress: Codable, Equatable, Sendable {
+    /// Epochs completed.
+    public var epoch: Int
+    /// Optimizer steps taken.
+    public var step: Int
+    /// Training examples consumed.
+    public var samplesSeen: Int
+    /// The generator's state after the last completed epoch (shuffles and dropout masks continue from it).
+    public var generator: SeededGenerator
+    /// The learning rate for the next step (after decay).
+    public var learningRate: Double
+    /// Seconds spent training so far.
+    public var seconds: Double
+}
+
+/// The files of a checkpoint folder.
+public enum CheckpointFile {
+    public static let configuration = "config.json"
+    public static let model = "model.safetensors"
+    public static let trainingState = "training_state.safetensors"
+    public static let metrics = "metrics.jsonl"
+    public static let curves = "curves.svg"
+}
+
+/// Saves and loads classifier checkpoint folders (design: a Hugging Face-like model folder).
+public enum ClassifierCheckpoint {
+    /// Writes the whole folder atomically: afterwards it holds either everything from before or
+    /// everything from this call.
+    public static func save(
+        to directory: String, configuration: CheckpointConfiguration, model: SequenceClassifier<Float>,
+        optimizer: Optimizer<Float>?, progress: TrainingProgress?, metrics: [String], curves: String?
+    ) throws(DataError) {
+        let forgetBias = Float(configuration.model.recurrent.forgetBias)
+        var weights: [String: Tensor<Float>] = [:]
+        var rawBiases: [String: Tensor<Float>] = [:]
+        let H = configuration.model.recurrent.hiddenSize
+        for (name, p) in model.namedParameters {
+            var value = p.value
+            if forgetBias != 0, name.hasPrefix("rnn.bias_ih_") {
+                rawBiases["raw." + name] = value
+                // PyTorch has no forget bias: fold it into the f block (rows H..<2H) of b_ih.
+                value.withUnsafeMutableBufferPointer { b in for j in H..<(2 * H) { b[j] += forgetBias } }
+            }
+            weights[name] = value
+        }
+        var files: [String: [UInt8]] = [:]
+        files[CheckpointFile.configuration] = encodeJSON(configuration)
+        files[CheckpointFile.model] = SafeTensors.encode(weights, metadata: ["format": "pt"])
+        if let optimizer, let progress {
+            var state = rawBiases
+            for (key, t) in optimizer.state { state["optimizer." + key] = t }
+            let meta = String(decoding: encodeJSON(progress), as: UTF8.self)
+            files[CheckpointFile.trainingState] = SafeTensors.encode(
+                state, metadata: ["progress": meta, "optimizer_steps": "\(optimizer.stepCount)"])
+        }
+        files[CheckpointFile.metrics] = Array(metrics.map { $0 + "\n" }.joined().utf8)
+        if let curves { files[CheckpointFile.curves] = Array(curves.utf8) }
+        try AtomicFolder.write(files, to: directory)
+    }
+
+    /// A loaded checkpoint; `progress`, `optimizerState` and `metrics` are there when it can be resumed.
+    public struct Loaded {
+        public var configuration: CheckpointConfiguration
+        public var model: SequenceClassifier<Float>
+        public var progress: TrainingProgress?
+        public var optimizerSteps: Int
+        public var optimizerState: [String: Tensor<Float>]
+        public var metrics: [String]
+    }
+
+    /// Loads a folder for evaluation (`forResume: false`: the forget bias stays folded into the
+    /// biases, exactly the function PyTorch computes) or to continue training (`true`: the unfolded
+    /// biases and the optimizer state are restored so the run continues bit for bit).
+    public static func load(from directory: String, forResume: Bool) throws(DataError) -> Loaded {
+        let configPath = directory + "/" + CheckpointFile.configuration
+        let configuration: CheckpointConfiguration = try decodeJSON(readFile(configPath), path: configPath)
+        do {
+            try configuration.model.validate()
+        } catch {
+            throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
+                             found: error.description, hint: "Fix the model object of config.json.")
+        }
+        let trainedForgetBias = configuration.model.recurrent.forgetBias
+        let modelPath = directory + "/" + CheckpointFile.model
+        let weights = try SafeTensors.read(path: modelPath, as: Float.self).tensors
+
+        var stateTensors: [String: Tensor<Float>] = [:]
+        var progress: TrainingProgress? = nil
+        var optimizerSteps = 0
+        if forResume {
+            let statePath = directory + "/" + CheckpointFile.trainingState
+            let (tensors, metadata) = try SafeTensors.read(path: statePath, as: Float.self)
+            guard let text = metadata["progress"], let steps = metadata["optimizer_steps"].flatMap(Int.init) else {
+                throw .malformed(path: statePath, problem: "missing training progress", expected: "progress and optimizer_steps metadata",
+                                 found: "\(metadata.keys.sorted())", hint: "This folder cannot be resumed; train again with --out.")
+            }
+            progress = try decodeJSON(Array(text.utf8), path: statePath)
+            optimizerSteps = steps
+            stateTensors = tensors
+        }
+
+        var modelConfiguration = configuration.model
+        if !forResume { modelConfiguration.recurrent.forgetBias = 0 }  // folded into the biases
+        var generator = SeededGenerator(seed: 0)
+        let model: SequenceClassifier<Float>
+        do {
+            model = try SequenceClassifier(modelConfiguration, generator: &generator)
+        } catch {
+            throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
+                             found: error.description, hint: "Fix the model object of config.json.")
+        }
+        let expected = Set(model.namedParameters.map(\.name)), found = Set(weights.keys)
+        guard expected == found else {
+            let missing = expected.subtracting(found).sorted(), extra = found.subtracting(expected).sorted()
+            throw .malformed(path: modelPath, problem: "tensors do not match config.json",
+                             expected: "\(expected.count) tensors" + (missing.isEmpty ? "" : ", missing \(missing)"),
+                             found: "\(found.count)" + (extra.isEmpty ? "" : ", extra \(extra)"),
+                             hint: "The weights were saved for another architecture; check config.json's model.")
+        }
+        for (name, p) in model.namedParameters {
+            var value = weights[name]!
+            if forResume && trainedForgetBias != 0 && name.hasPrefix("rnn.bias_ih_") {
+                guard let raw = stateTensors["raw." + name] else {
+                    throw .malformed(path: directory + "/" + CheckpointFile.trainingState, problem: "missing raw." + name,
+                                     expected: "the unfolded LSTM biases", found: "none", hint: "This folder cannot be resumed.")
+                }
+                value = raw
+            }
+            guard value.shape == p.shape else {
+                throw .malformed(path: modelPath, problem: "tensor '\(name)' has the wrong shape",
+                                 expected: shapeString(p.shape), found: shapeString(value.shape),
+                                 hint: "config.json's sizes do not match the weights.")
+            }
+            p.value = value
+        }
+        var optimizerState: [String: Tensor<Float>] = [:]
+        for (key, t) in stateTensors where key.hasPrefix("optimizer.") { optimizerState[String(key.dropFirst(10))] = t }
+        let metricsPath = directory + "/" + CheckpointFile.metrics
+        let metrics = (try? readFile(metricsPath)).map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
+        return Loaded(configuration: configuration, model: model, progress: progress, optimizerSteps: optimizerSteps,
+                      optimizerState: optimizerState, metrics: metrics)
+    }
+
+    /// Whether `directory` may be written: it does not exist, is empty, or is an RNNKit checkpoint.
+    public static func checkWritable(_ directory: String) throws(DataError) {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: directory) else { return }
+        let contents = (try? fm.contentsOfDirectory(atPath: directory)) ?? ["?"]
+        if contents.isEmpty { return }
+        let configPath = directory + "/" + CheckpointFile.configuration
+        if let bytes = try? readFile(configPath), let c: CheckpointConfiguration = try? decodeJSON(bytes, path: configPath),
+           c.format == "rnnkit" {
+            return
+        }
+        throw .malformed(path: directory, problem: "refusing to overwrite a folder that is not an RNNKit checkpoint",
+                         expected: "a new, empty or RNNKit folder", found: "\(contents.count) other entries",
+                         hint: "Choose another --out folder; RNNKit replaces its output folder as a whole.")
+    }
+}
+
+func encodeJSON<T: Encodable>(_ value: T) -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return Array(try! encoder.encode(value))  // plain structs of numbers and strings always encode
+}
+
+func decodeJSON<T: Decodable>(_ bytes: [UInt8], path: String) throws(DataError) -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
+    } catch let DecodingError.keyNotFound(key, context) {
+        throw .malformed(path: path, problem: "missing field", expected: "'\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'",
+                         found: "none", hint: "See README for the fields of config.json.")
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        throw .malformed(path: path, problem: "wrong type", expected: "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' \(context.debugDescription)",
+                         found: "another type", hint: "See README for the fields of config.json.")
+    } catch {
+        throw .malformed(path: path, problem: "invalid JSON", expected: "a JSON object", found: "\(error)", hint: "Check the file's syntax.")
+    }
+}

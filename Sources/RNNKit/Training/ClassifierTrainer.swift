@@ -1,0 +1,147 @@
+import Foundation
+
+/// What one epoch measured; one line of `metrics.jsonl`.
+public struct EpochMetrics: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    public var samplesPerSecond: Double
+    public var seconds: Double
+    public var learningRate: Double
+}
+
+/// Loss, accuracy and confusion matrix of a model on a data set.
+public struct Evaluation: Sendable {
+    public var loss: Double
+    public var accuracy: Double
+    /// `confusion[true][predicted]` counts.
+    public var confusion: [[Int]]
+}
+
+/// A training step in flight, for progress displays.
+public struct StepReport: Sendable {
+    public var epoch: Int
+    public var step: Int
+    public var stepsInEpoch: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var samplesPerSecond: Double
+}
+
+/// A loss or gradient stopped being a finite number.
+public struct NonFiniteLoss: Error, CustomStringConvertible {
+    public var step: Int
+    public var epoch: Int
+    public var description: String {
+        "the training loss became NaN or infinite at step \(step) (epoch \(epoch)); the last checkpoint is kept. "
+            + "Lower the learning rate (--lr) or clip gradients (--clip 5)."
+    }
+}
+
+/// Trains a `SequenceClassifier` on image rows with minibatches in a seeded random order.
+public final class ClassifierTrainer {
+    public let model: SequenceClassifier<Float>
+    public let optimizer: Optimizer<Float>
+    public let options: TrainingOptions
+    public private(set) var progress: TrainingProgress
+    public let train: ImageClassificationData
+    public let validation: ImageClassificationData
+
+    /// Starts training from fresh weights or continues from a checkpoint's progress.
+    public init(model: SequenceClassifier<Float>, options: TrainingOptions, train: ImageClassificationData,
+                validation: ImageClassificationData, resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])? = nil)
+        throws(RNNKitError) {
+        try options.validate()
+        self.model = model
+        self.options = options
+        self.train = train
+        self.validation = validation
+        optimizer = try Optimizer(options.optimizer)
+        if let resume {
+            progress = resume.progress
+            try optimizer.restore(stepCount: resume.steps, state: resume.state)
+            optimizer.learningRate = resume.progress.learningRate
+        } else {
+            progress = TrainingProgress(epoch: 0, step: 0, samplesSeen: 0, generator: SeededGenerator(seed: options.seed &+ 1),
+                                        learningRate: options.optimizer.learningRate, seconds: 0)
+        }
+    }
+
+    /// Examples in the whole run: `samples`, or `epochs` passes over the training set.
+    public var totalSamples: Int { options.samples ?? options.epochs * train.count }
+    /// Epochs in the whole run (the last may be partial under a sample budget).
+    public var totalEpochs: Int { (totalSamples + train.count - 1) / max(train.count, 1) }
+    public var isFinished: Bool { progress.samplesSeen >= totalSamples }
+
+    /// Runs one epoch (or what remains of the sample budget) and evaluates on the validation set.
+    public func runEpoch(onStep: (StepReport) -> Void = { _ in }) throws -> EpochMetrics {
+        let epoch = progress.epoch + 1
+        let examples = min(train.count, totalSamples - progress.samplesSeen)
+        var order = Array(0..<train.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) {  // Fisher–Yates with the run's generator
+            order.swapAt(i, Int(progress.generator.next() % UInt64(i + 1)))
+        }
+        let batch = options.batchSize
+        let steps = (examples + batch - 1) / batch
+        let parameters = model.namedParameters
+        var lossSum = 0.0, correct = 0, seen = 0
+        let start = Date()
+        for s in 0..<steps {
+            let indices = order[(s * batch)..<min((s + 1) * batch, examples)]
+            let (images, labels) = train.batch(indices)
+            var generator: SeededGenerator? = progress.generator
+            let logits = try model(Variable(images), training: &generator)
+            progress.generator = generator!
+            let loss = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
+            let value = Double(loss.value.scalars[0])
+            guard value.isFinite else { throw NonFiniteLoss(step: progress.step + 1, epoch: epoch) }
+            model.zeroGrad()
+            try loss.backward()
+            if let clip = options.clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clip) }
+            optimizer.step(parameters)
+            progress.step += 1
+            lossSum += value * Double(labels.count)
+            correct += zip(logits.value.argmaxRows(), labels).filter { $0 == $1 }.count
+            seen += labels.count
+            onStep(StepReport(epoch: epoch, step: s + 1, stepsInEpoch: steps, loss: lossSum / Double(seen),
+                              accuracy: Double(correct) / Double(seen),
+                              samplesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        progress.epoch = epoch
+        progress.samplesSeen += seen
+        progress.seconds += seconds
+        let rate = optimizer.learningRate
+        if let decay = options.learningRateDecay {
+            optimizer.learningRate *= decay
+            progress.learningRate = optimizer.learningRate
+        }
+        let v = validation.count > 0 ? try evaluate(model, on: validation) : nil
+        return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: Double(correct) / Double(max(seen, 1)),
+                            validationLoss: v?.loss, validationAccuracy: v?.accuracy,
+                            samplesPerSecond: Double(seen) / max(seconds, 1e-9), seconds: seconds, learningRate: rate)
+    }
+}
+
+/// Evaluates a classifier in batches (inference path: no dropout, nothing recorded).
+public func evaluate(_ model: SequenceClassifier<Float>, on data: ImageClassificationData, batchSize: Int = 500)
+    throws(RNNKitError) -> Evaluation {
+    let classes = model.configuration.classes
+    var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
+    var lossSum = 0.0, correct = 0
+    var start = 0
+    while start < data.count {
+        let (images, labels) = data.batch(start..<min(start + batchSize, data.count))
+        let logits = try model.logits(images)
+        lossSum += Double(try Loss.softmaxCrossEntropy(logits: Variable(logits), labels: labels).value.scalars[0]) * Double(labels.count)
+        for (p, y) in zip(logits.argmaxRows(), labels) {
+            confusion[y][p] += 1
+            if p == y { correct += 1 }
+        }
+        start += batchSize
+    }
+    let n = Double(max(data.count, 1))
+    return Evaluation(loss: lossSum / n, accuracy: Double(correct) / n, confusion: confusion)
+}

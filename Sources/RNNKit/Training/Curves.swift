@@ -1,0 +1,41 @@
+import Foundation
+
+/// An SVG of loss and accuracy per epoch (train and validation), readable in any browser.
+public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
+    let (width, height, pad) = (420.0, 260.0, 44.0)
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    }
+    func panel(_ name: String, x0: Double, series: [(String, String, [Double?])], fixedRange: (Double, Double)?) -> String {
+        let values = series.flatMap { $0.2.compactMap { $0 } }.filter(\.isFinite)
+        var (low, high) = fixedRange ?? (values.min() ?? 0, values.max() ?? 1)
+        if high - low < 1e-9 { high = low + 1 }
+        if fixedRange == nil { low = max(0, low - 0.05 * (high - low)) }
+        let n = max(metrics.count, 2)
+        func px(_ i: Int) -> Double { x0 + pad + Double(i) / Double(n - 1) * (width - 1.5 * pad) }
+        func py(_ v: Double) -> Double { height - pad - (v - low) / (high - low) * (height - 1.7 * pad) }
+        var out = "<g font-family=\"sans-serif\" font-size=\"11\">"
+        out += "<rect x=\"\(x0 + pad)\" y=\"\(0.7 * pad)\" width=\"\(width - 1.5 * pad)\" height=\"\(height - 1.7 * pad)\" fill=\"none\" stroke=\"#999\"/>"
+        out += "<text x=\"\(x0 + width / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(name)</text>"
+        for k in 0...4 {
+            let v = low + Double(k) / 4 * (high - low)
+            out += "<text x=\"\(x0 + pad - 4)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>"
+        }
+        out += "<text x=\"\(x0 + width / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">epoch (1–\(metrics.count))</text>"
+        for (k, (label, color, ys)) in series.enumerated() {
+            let points = ys.enumerated().compactMap { i, v in v.map { "\(px(i)),\(py($0))" } }.joined(separator: " ")
+            out += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            for (i, v) in ys.enumerated() { if let v { out += "<circle cx=\"\(px(i))\" cy=\"\(py(v))\" r=\"2.5\" fill=\"\(color)\"/>" } }
+            out += "<text x=\"\(x0 + pad + 8)\" y=\"\(0.7 * pad + 16 + 14 * Double(k))\" fill=\"\(color)\">\(label)</text>"
+        }
+        return out + "</g>"
+    }
+    var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(2 * width)\" height=\"\(height + 20)\" viewBox=\"0 0 \(2 * width) \(height + 20)\">"
+    svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
+    svg += "<text x=\"\(width)\" y=\"\(height + 14)\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"11\">\(escape(title))</text>"
+    svg += panel("loss", x0: 0, series: [("train", "#1f77b4", metrics.map { $0.trainLoss }),
+                                         ("validation", "#d62728", metrics.map { $0.validationLoss })], fixedRange: nil)
+    svg += panel("accuracy", x0: width, series: [("train", "#1f77b4", metrics.map { $0.trainAccuracy }),
+                                                 ("validation", "#d62728", metrics.map { $0.validationAccuracy })], fixedRange: nil)
+    return svg + "</svg>\n"
+}
