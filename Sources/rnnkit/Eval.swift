@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import RNNKit
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self])
+}
+
+struct EvalMNIST: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist", abstract: "Test loss, accuracy and confusion matrix of a saved image-row classifier.")
+
+    @Option(help: "Checkpoint folder (config.json and model.safetensors).") var model: String
+    @Option(help: "Folder with the MNIST files (default: the one the model was trained on).") var data: String?
+    @Flag(help: "End with one line of JSON holding the results.") var json = false
+
+    func run() throws {
+        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false)
+        let directory = data ?? loaded.configuration.data.source
+        let test = try MNIST.load(directory: directory, split: .test)
+        guard test.columns == loaded.configuration.model.features else {
+            throw ValidationError("\(directory): images have \(test.columns) columns but the model reads \(loaded.configuration.model.features) features per step.")
+        }
+        let e = try evaluate(loaded.model, on: test)
+        let names = loaded.configuration.data.classNames
+        print(String(format: "test loss %.4f  test accuracy %.2f%%  (%d images from %@)", e.loss, 100 * e.accuracy, test.count, directory))
+        print("confusion matrix (rows: true class, columns: predicted):")
+        let width = max(5, String(e.confusion.flatMap { $0 }.max() ?? 0).count + 1)
+        print(String(repeating: " ", count: 14) + (0..<e.confusion.count).map { pad(String($0), width) }.joined())
+        for (i, row) in e.confusion.enumerated() {
+            let label = i < names.count ? names[i] : String(i)
+            print(pad(String(label.prefix(12)), 12, left: true) + "  " + row.map { pad(String($0), width) }.joined())
+        }
+        if json {
+            printJSONLine(["test_accuracy": e.accuracy, "test_loss": e.loss, "epochs": loaded.progress?.epoch ?? NSNull(),
+                           "confusion": e.confusion, "model": model, "images": test.count])
+        }
+    }
+
+    private func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, n - s.count))
+        return left ? s + fill : fill + s
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import RNNKit
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Predict with a saved model.", subcommands: [PredictMNIST.self])
+}
+
+struct PredictMNIST: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist", abstract: "Draw one test image in the terminal and show the model's class probabilities.")
+
+    @Option(help: "Checkpoint folder.") var model: String
+    @Option(help: "Folder with the MNIST files (default: the one the model was trained on).") var data: String?
+    @Option(help: "Which test image (0-based).") var index: Int
+
+    func run() throws {
+        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false)
+        let directory = data ?? loaded.configuration.data.source
+        let test = try MNIST.load(directory: directory, split: .test)
+        guard index >= 0 && index < test.count else {
+            throw ValidationError("--index must be in 0..<\(test.count) for the \(test.count) test images (found \(index)).")
+        }
+        let (image, labels) = test.batch([index])
+        let shades = Array(" ░▒▓█")
+        for r in 0..<test.rows {
+            print(String((0..<test.columns).flatMap { c -> [Character] in
+                let s = shades[min(shades.count - 1, Int(image[0, r, c] * Float(shades.count)))]
+                return [s, s]
+            }))
+        }
+        let names = loaded.configuration.data.classNames
+        func name(_ i: Int) -> String { i < names.count ? names[i] : String(i) }
+        let probabilities = try loaded.model.logits(image).softmaxRows()
+        let predicted = probabilities.argmaxRows()[0]
+        print("test image \(index): true class \(labels[0]) (\(name(labels[0]))), predicted \(predicted) (\(name(predicted)))")
+        for c in 0..<probabilities.shape[1] {
+            let p = Double(probabilities[0, c])
+            print(String(format: "%2d %-12@ %6.2f%% ", c, name(c), 100 * p) + String(repeating: "█", count: Int((p * 40).rounded())))
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import ArgumentParser
+import Foundation
+import RNNKit
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model.",
+        subcommands: [TrainMNIST.self]
+    )
+}
+
+enum CellOption: String, ExpressibleByArgument, CaseIterable {
+    case lstm, gru, rnn, rnnRelu = "rnn-relu"
+    var cell: RecurrentCell {
+        switch self {
+        case .lstm: .lstm
+        case .gru: .gru
+        case .rnn: .rnnTanh
+        case .rnnRelu: .rnnRelu
+        }
+    }
+}
+
+extension Readout: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+
+struct TrainMNIST: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist",
+        abstract: "Train a recurrent classifier that reads MNIST-format images row by row (28 steps of 28 pixels).",
+        discussion: """
+        Defaults: LSTM 128, one layer, Adam 1e-3, batch 128, 10 epochs, seed 0, on Fashion-MNIST from
+        \(MNIST.defaultDirectory). A preset sets a seed experiment's settings; flags given with it override them.
+        Presets: \(MNISTPreset.allCases.map(\.rawValue).joined(separator: ", ")).
+        """
+    )
+
+    @Option(help: "Folder with the four MNIST files (raw or .gz).") var data = MNIST.defaultDirectory
+    @Option(help: "A seed experiment's settings: \(MNISTPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset: String?
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.") var cell: CellOption?
+    @Option(help: "Units per direction.") var hidden: Int?
+    @Option(help: "Stacked layers.") var layers: Int?
+    @Flag(help: "Read each image from both ends.") var bidirectional = false
+    @Option(help: "Dropout rate after each recurrent layer (TF1 DropoutWrapper output_keep_prob = 1 − rate).")
+    var dropout: Double?
+    @Option(help: "Dense projection of every row to this size before the recurrent stack (seed 004).") var projection: Int?
+    @Option(help: "What feeds the classifier: last (output at the last step) or final (final hidden states).")
+    var readout: Readout?
+    @Option(help: "Passes over the training set.") var epochs: Int?
+    @Option(help: "Train on this many examples instead of whole epochs.") var samples: Int?
+    @Option(help: "Examples per step.") var batch: Int?
+    @Option(help: "sgd, momentum, adam or rmsprop.") var optimizer: OptimizerKind?
+    @Option(help: "Learning rate.") var lr: Double?
+    @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after every epoch.") var lrDecay: Double?
+    @Option(help: "Clip gradients to this global norm.") var clip: Double?
+    @Option(help: "Training examples held out for validation.") var validation: Int?
+    @Option(help: "Seed of every random draw (weights, order, dropout).") var seed: UInt64?
+    @Option(help: "Checkpoint folder (default: runs/mnist-<date>-<time>).") var out: String?
+    @Option(help: "Continue the run saved in this folder.") var resume: String?
+    @Flag(help: "End with one line of JSON holding the results.") var json = false
+
+    func validate() throws {
+        if let preset, MNISTPreset(rawValue: preset) == nil {
+            throw ValidationError("unknown preset '\(preset)'; choose one of \(MNISTPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        if epochs != nil && samples != nil {
+            throw ValidationError("--epochs and --samples both set the training budget; give one of them.")
+        }
+        for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--projection", projection), ("--epochs", epochs),
+                              ("--samples", samples), ("--batch", batch)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be at least 1 (found \(value)).") }
+        }
+        if let dropout, !(dropout >= 0 && dropout < 1) {
+            throw ValidationError("--dropout must be a rate in [0, 1) (found \(dropout)); TF1's keep_prob k is rate 1 − k.")
+        }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive (found \(lr)).") }
+        if let validation, validation < 0 { throw ValidationError("--validation must be 0 or more (found \(validation)).") }
+        if resume != nil && (preset != nil || cell != nil || hidden != nil || layers != nil || bidirectional || projection != nil
+                             || readout != nil || dropout != nil) {
+            throw ValidationError("--resume continues a saved model; its architecture cannot be changed (drop the model flags).")
+        }
+    }
+
+    /// The model and training settings from the preset (or defaults) and the flags.
+    func settings() -> (SequenceClassifierConfiguration, TrainingOptions) {
+        var (model, training) = preset.flatMap(MNISTPreset.init(rawValue:))?.settings()
+            ?? (SequenceClassifierConfiguration(features: 28, recurrent: RecurrentConfiguration(cell: .lstm, inputSize: 28, hiddenSize: 128),
+                                                classes: MNIST.classCount), TrainingOptions())
+        var r = model.recurrent
+        if let cell {
+            r.cell = cell.cell
+            if cell != .lstm { r.forgetBias = 0 }
+        }
+        if let hidden { r.hiddenSize = hidden }
+        if let layers { r.numLayers = layers }
+        if bidirectional { r.isBidirectional = true }
+        if let dropout {
+            r.dropout = dropout
+            r.outputDropout = dropout
+        }
+        if let projection { model.projection = projection }
+        r.inputSize = model.projection ?? model.features
+        model.recurrent = r
+        if let readout { model.readout = readout }
+        if let epochs {
+            training.epochs = epochs
+            training.samples = nil
+        }
+        if let samples { training.samples = samples }
+        if let batch { training.batchSize = batch }
+        if let optimizer, optimizer != training.optimizer.kind {
+            training.optimizer = OptimizerConfiguration(kind: optimizer, learningRate: defaultLearningRate(optimizer))
+        }
+        if let lr { training.optimizer.learningRate = lr }
+        if let lrDecay { training.learningRateDecay = lrDecay }
+        if let clip { training.clipNorm = clip }
+        if let validation { training.validationCount = validation }
+        if let seed { training.seed = seed }
+        return (model, training)
+    }
+
+    private func defaultLearningRate(_ kind: OptimizerKind) -> Double {
+        switch kind {
+        case .sgd, .momentum: 0.01
+        case .adam, .rmsprop: 1e-3
+        }
+    }
+
+    func run() throws {
+        let trainSet = try MNIST.load(directory: data, split: .train)
+        let testSet = try MNIST.load(directory: data, split: .test)
+
+        let directory: String
+        let trainer: ClassifierTrainer
+        var checkpoint: CheckpointConfiguration
+        var metrics: [EpochMetrics] = []
+        var metricLines: [String] = []
+        if let resume {
+            let loaded = try ClassifierCheckpoint.load(from: resume, forResume: true)
+            guard var options = loaded.configuration.training, let progress = loaded.progress else {
+                throw ValidationError("\(resume) holds no training state to resume from.")
+            }
+            if let epochs { options.epochs = epochs; options.samples = nil }
+            if let samples { options.samples = samples }
+            checkpoint = loaded.configuration
+            checkpoint.training = options
+            directory = out ?? resume
+            let (validationSet, trainingSet) = split(trainSet, holdOut: options.validationCount)
+            trainer = try ClassifierTrainer(model: loaded.model, options: options, train: trainingSet, validation: validationSet,
+                                            resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            metricLines = loaded.metrics
+            metrics = loaded.metrics.compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
+            log("resuming \(resume) after epoch \(progress.epoch) (\(progress.samplesSeen) samples)")
+        } else {
+            var (modelConfiguration, options) = settings()
+            modelConfiguration.features = trainSet.columns
+            if modelConfiguration.projection == nil { modelConfiguration.recurrent.inputSize = trainSet.columns }
+            try options.validate()
+            directory = out ?? "runs/mnist-" + timestamp()
+            try ClassifierCheckpoint.checkWritable(directory)
+            var generator = SeededGenerator(seed: options.seed)
+            let model = try SequenceClassifier<Float>(modelConfiguration, generator: &generator)
+            if let w = options.fcWeightInitializer { try model.fc.initialize("weight", with: w, generator: &generator) }
+            if let b = options.fcBiasInitializer { try model.fc.initialize("bias", with: b, generator: &generator) }
+            if let p = options.projectionInitializer, let projection = model.projection {
+                try projection.initialize("weight", with: p, generator: &generator)
+                try projection.initialize("bias", with: p, generator: &generator)
+            }
+            let (validationSet, trainingSet) = split(trainSet, holdOut: options.validationCount)
+            trainer = try ClassifierTrainer(model: model, options: options, train: trainingSet, validation: validationSet)
+            checkpoint = CheckpointConfiguration(
+                task: "mnist", model: modelConfiguration,
+                data: DataDescription(steps: trainSet.rows, features: trainSet.columns,
+                                      classNames: classNames(forDataAt: data, classes: modelConfiguration.classes), source: data),
+                training: options)
+            let r = modelConfiguration.recurrent
+            log("model: \(modelConfiguration.projection.map { "dense \(trainSet.columns)→\($0), " } ?? "")"
+                + "\(r.cell.rawValue) \(r.hiddenSize)\(r.isBidirectional ? "×2" : "") × \(r.numLayers) layer(s), readout \(modelConfiguration.readout.rawValue), "
+                + "\(model.namedParameters.reduce(0) { $0 + $1.variable.value.count }) parameters")
+            log("data: \(data): \(trainingSet.count) training, \(validationSet.count) validation, \(testSet.count) test images")
+            log("training: \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize), "
+                + (options.samples.map { "\($0) samples" } ?? "\(options.epochs) epochs") + ", seed \(options.seed); saving to \(directory)")
+        }
+
+        var progressLine = ProgressLine()
+        while !trainer.isFinished {
+            let epochStart = Date()
+            let m = try trainer.runEpoch { progressLine.update($0, totalEpochs: trainer.totalEpochs, epochStart: epochStart) }
+            progressLine.clear()
+            metrics.append(m)
+            metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))
+            log(String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", m.epoch, trainer.totalEpochs, m.trainLoss, 100 * m.trainAccuracy)
+                + (m.validationLoss.map { String(format: "  val loss %.4f acc %.2f%%", $0, 100 * (m.validationAccuracy ?? 0)) } ?? "")
+                + String(format: "  %.0f samples/s  %.1f s", m.samplesPerSecond, m.seconds))
+            try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.model, optimizer: trainer.optimizer,
+                                          progress: trainer.progress, metrics: metricLines,
+                                          curves: curvesSVG(metrics, title: "rnnkit train mnist: \(directory)"))
+        }
+        let test = try evaluate(trainer.model, on: testSet)
+        let samplesPerSecond = Double(trainer.progress.samplesSeen) / max(trainer.progress.seconds, 1e-9)
+        log(String(format: "test loss %.4f  test accuracy %.2f%%  (%d images)  model saved in %@",
+                   test.loss, 100 * test.accuracy, testSet.count, directory))
+        if json {
+            printJSONLine(["test_accuracy": test.accuracy, "test_loss": test.loss, "epochs": trainer.progress.epoch,
+                           "train_samples_per_s": samplesPerSecond, "samples": trainer.progress.samplesSeen,
+                           "validation_accuracy": metrics.last?.validationAccuracy ?? NSNull(),
+                           "seconds": trainer.progress.seconds, "model": directory])
+        }
+    }
+
+    private func split(_ data: ImageClassificationData, holdOut: Int) -> (validation: ImageClassificationData, train: ImageClassificationData) {
+        let holdOut = min(holdOut, data.count - 1)
+        let (train, validation) = data.split(at: data.count - holdOut)
+        return (validation, train)
+    }
+
+    private func timestamp() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}
+
+/// Human-readable lines go to stdout; with --json the JSON object is printed after them, last.
+func log(_ line: String) {
+    print(line)
+    fflush(nil)  // all streams: Swift 6 forbids touching the global `stdout`
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+}
