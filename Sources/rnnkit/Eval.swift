@@ -13,6 +13,9 @@ struct EvalMNIST: ParsableCommand {
     @Option(help: "Checkpoint folder (config.json and model.safetensors).") var model: String
     @Option(help: "Folder with the MNIST files (default: the one the model was trained on).") var data: String?
     @Flag(help: "End with one line of JSON holding the results.") var json = false
+    @Option(help: "Also write the logits of the first N test images to this safetensors file (tensor 'logits').")
+    var saveLogits: String?
+    @Option(help: "How many test images --save-logits covers.") var logitsCount = 1000
 
     func run() throws {
         let loaded = try ClassifierCheckpoint.load(from: model, forResume: false)
@@ -20,6 +23,11 @@ struct EvalMNIST: ParsableCommand {
         let test = try MNIST.load(directory: directory, split: .test)
         guard test.columns == loaded.configuration.model.features else {
             throw ValidationError("\(directory): images have \(test.columns) columns but the model reads \(loaded.configuration.model.features) features per step.")
+        }
+        if let saveLogits {
+            let (images, _) = test.batch(0..<min(logitsCount, test.count))
+            let logits = try loaded.model.logits(images)
+            try Data(SafeTensors.encode(["logits": logits])).write(to: URL(fileURLWithPath: saveLogits), options: .atomic)
         }
         let e = try evaluate(loaded.model, on: test)
         let names = loaded.configuration.data.classNames

@@ -203,7 +203,7 @@ public enum ClassifierCheckpoint {
 
 func encodeJSON<T: Encodable>(_ value: T) -> [UInt8] {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array(try! encoder.encode(value))  // plain structs of numbers and strings always encode
 }
 

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Checks that RNNKit checkpoints and PyTorch agree, both ways.
+
+1. PyTorch defines the module shown in README, loads RNNKit's model.safetensors with strict=True,
+   and its logits on the first N test images must equal RNNKit's (`rnnkit eval mnist --save-logits`).
+2. PyTorch initialises the same module with its own weights, saves model.safetensors and a
+   config.json as README describes, and RNNKit must evaluate that folder to the same logits.
+
+Run:  scripts/pytorch-check.sh --model runs/mnist-...   (makes a venv with torch on first use)
+The test suite never needs this script or torch.
+"""
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+
+class SequenceClassifier(nn.Module):
+    """The PyTorch module with RNNKit's state-dict names (README, "Loading in PyTorch")."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        r = cfg["recurrent"]
+        self.readout = cfg["readout"]
+        self.directions = 2 if r["isBidirectional"] else 1
+        self.proj = nn.Linear(cfg["features"], cfg["projection"]) if cfg.get("projection") else None
+        kind = {"lstm": nn.LSTM, "gru": nn.GRU}.get(r["cell"])
+        if kind is None:
+            self.rnn = nn.RNN(r["inputSize"], r["hiddenSize"], r["numLayers"], batch_first=True,
+                              bidirectional=r["isBidirectional"], nonlinearity=r["cell"][4:])
+        else:
+            self.rnn = kind(r["inputSize"], r["hiddenSize"], r["numLayers"], batch_first=True,
+                            bidirectional=r["isBidirectional"])
+        size = r["hiddenSize"] * self.directions
+        if self.readout == "last" and r["isBidirectional"] and r.get("merge") == "sum":
+            size = r["hiddenSize"]
+        self.fc = nn.Linear(size, cfg["classes"])
+
+    def forward(self, x):                      # x: (B, T, F), pixels in [0, 1]
+        if self.proj is not None:
+            x = self.proj(x)
+        out, state = self.rnn(x)
+        h = state[0] if isinstance(state, tuple) else state
+        if self.readout == "last":
+            features = out[:, -1]
+        else:
+            features = torch.cat([h[-self.directions + d] for d in range(self.directions)], dim=1)
+        return self.fc(features)
+
+
+def read_idx_images(path, n):
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        data = f.read()
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(data[3])]
+    images = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
+    return torch.tensor(images[:n].astype(np.float32) / 255.0)
+
+
+def test_images_path(folder):
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"):
+        if os.path.exists(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    sys.exit(f"{folder}: no t10k-images-idx3-ubyte[.gz]")
+
+
+def rnnkit_logits(rnnkit, model_dir, data, n, workdir):
+    out = os.path.join(workdir, "logits.safetensors")
+    subprocess.run([rnnkit, "eval", "mnist", "--model", model_dir, "--data", data, "--save-logits", out,
+                    "--logits-count", str(n)], check=True, stdout=subprocess.DEVNULL)
+    return load_file(out)["logits"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True, help="an RNNKit checkpoint folder")
+    p.add_argument("--rnnkit", default=".build/release/rnnkit")
+    p.add_argument("--data", default=None)
+    p.add_argument("--count", type=int, default=1000)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    cfg = json.load(open(os.path.join(args.model, "config.json")))
+    data = args.data or cfg["data"]["source"]
+    x = read_idx_images(test_images_path(data), args.count)
+
+    # 1. RNNKit → PyTorch
+    module = SequenceClassifier(cfg["model"]).eval()
+    module.load_state_dict(load_file(os.path.join(args.model, "model.safetensors")), strict=True)
+    with torch.no_grad():
+        theirs = module(x)
+    with tempfile.TemporaryDirectory() as work:
+        ours = rnnkit_logits(args.rnnkit, args.model, data, args.count, work)
+        d1 = (ours - theirs).abs().max().item()
+        print(f"RNNKit checkpoint loaded by PyTorch (strict=True): max |logit difference| over {args.count} images = {d1:.3g}")
+
+        # 2. PyTorch → RNNKit
+        torch.manual_seed(0)
+        fresh = SequenceClassifier(cfg["model"]).eval()
+        folder = os.path.join(work, "from-pytorch")
+        os.makedirs(folder)
+        save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, os.path.join(folder, "model.safetensors"),
+                  metadata={"format": "pt"})
+        config = {"format": "rnnkit", "version": 1, "task": "mnist", "model": dict(cfg["model"]), "data": cfg["data"]}
+        config["model"]["recurrent"] = dict(cfg["model"]["recurrent"], forgetBias=0)
+        json.dump(config, open(os.path.join(folder, "config.json"), "w"), indent=1)
+        with torch.no_grad():
+            theirs = fresh(x)
+        ours = rnnkit_logits(args.rnnkit, folder, data, args.count, work)
+        d2 = (ours - theirs).abs().max().item()
+        print(f"PyTorch-saved model.safetensors evaluated by RNNKit: max |logit difference| over {args.count} images = {d2:.3g}")
+    ok = d1 <= 1e-4 and d2 <= 1e-4
+    print("agree to 1e-4" if ok else "DISAGREE beyond 1e-4")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
