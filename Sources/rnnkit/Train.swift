@@ -35,7 +35,8 @@ struct TrainMNIST: ParsableCommand {
         """
     )
 
-    @Option(help: "Folder with the four MNIST files (raw or .gz).") var data = MNIST.defaultDirectory
+    @Option(help: "Folder with the four MNIST files, raw or .gz (default: \(MNIST.defaultDirectory), or the resumed run's).")
+    var data: String?
     @Option(help: "A seed experiment's settings: \(MNISTPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: String?
     @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.") var cell: CellOption?
@@ -128,6 +129,8 @@ struct TrainMNIST: ParsableCommand {
     }
 
     func run() throws {
+        let resumed = try resume.map { try ClassifierCheckpoint.load(from: $0, forResume: true) }
+        let data = self.data ?? resumed?.configuration.data.source ?? MNIST.defaultDirectory
         let trainSet = try MNIST.load(directory: data, split: .train)
         let testSet = try MNIST.load(directory: data, split: .test)
 
@@ -136,8 +139,7 @@ struct TrainMNIST: ParsableCommand {
         var checkpoint: CheckpointConfiguration
         var metrics: [EpochMetrics] = []
         var metricLines: [String] = []
-        if let resume {
-            let loaded = try ClassifierCheckpoint.load(from: resume, forResume: true)
+        if let resume, let loaded = resumed {
             guard var options = loaded.configuration.training, let progress = loaded.progress else {
                 throw ValidationError("\(resume) holds no training state to resume from.")
             }

@@ -65,3 +65,24 @@ func projection(_ value: Variable<Double>, seed: UInt64) throws -> Variable<Doub
 func fixtureURL(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name)
 }
+
+/// A toy MNIST-format folder: images of `rows × columns` where class c lights row c (plus noise),
+/// so a small recurrent model can learn it exactly. Returns the folder's path.
+func writeToyMNIST(train: Int = 200, test: Int = 50, rows: Int = 10, columns: Int = 4, seed: UInt64 = 1) throws -> String {
+    let dir = NSTemporaryDirectory() + "rnnkit-toy-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var g = SeededGenerator(seed: seed)
+    for (split, n) in [("train", train), ("t10k", test)] {
+        var pixels = [UInt8](), labels = [UInt8]()
+        for i in 0..<n {
+            let label = i % 10
+            labels.append(UInt8(label))
+            for r in 0..<rows {
+                for _ in 0..<columns { pixels.append(r == label ? 200 + UInt8(g.next() % 56) : UInt8(g.next() % 40)) }
+            }
+        }
+        try IDX.write(IDXArray(dimensions: [n, rows, columns], bytes: pixels), to: dir + "/\(split)-images-idx3-ubyte.gz", compressed: true)
+        try IDX.write(IDXArray(dimensions: [n], bytes: labels), to: dir + "/\(split)-labels-idx1-ubyte", compressed: false)
+    }
+    return dir
+}
