@@ -1,3 +1,4 @@
+import Foundation
 import RNNKit
 import Testing
 
@@ -20,5 +21,40 @@ import Testing
         #expect(r.state.h.shape == [4, 32, 128])
         #expect(logits.shape == [32, 28, 10])
         #expect(lstm.parameter(named: "weight_hh_l1_reverse")?.grad?.shape == [512, 128])
+    }
+
+    /// README's "Training from Swift" example, on toy data instead of Fashion-MNIST.
+    @Test func trainingExample() throws {
+        let dataFolder = try writeToyMNIST(train: 100, test: 20)
+        defer { try? FileManager.default.removeItem(atPath: dataFolder) }
+        let (F, outFolder, epochs, learningRate) = (4, dataFolder + "/gru", 25, 0.01)
+        var accuracy = 0.0
+
+        let (validation, train) = try MNIST.load(directory: dataFolder, split: .train).split(at: 20)
+        var generator = SeededGenerator(seed: 0)
+        let model = try SequenceClassifier<Float>(
+            SequenceClassifierConfiguration(features: F, recurrent: RecurrentConfiguration(cell: .gru, inputSize: F, hiddenSize: 64),
+                                            readout: .final, classes: 10),
+            generator: &generator)
+        let optimizer = try Optimizer<Float>(OptimizerConfiguration(kind: .adam, learningRate: learningRate))
+        for epoch in 1...epochs {
+            for start in stride(from: 0, to: train.count, by: 32) {
+                let (images, labels) = train.batch(start..<min(start + 32, train.count))
+                let loss = try Loss.softmaxCrossEntropy(logits: model(Variable(images), training: &generator), labels: labels)
+                model.zeroGrad()
+                try loss.backward()
+                try clipGradientsByGlobalNorm(model.namedParameters, maxNorm: 5)
+                optimizer.step(model.namedParameters)
+            }
+            accuracy = try evaluate(model, on: validation).accuracy
+            print("epoch \(epoch): validation accuracy \(accuracy)")
+        }
+        let data = DataDescription(steps: train.rows, features: F, classNames: (0..<10).map(String.init), source: dataFolder)
+        try ClassifierCheckpoint.save(to: outFolder, configuration: CheckpointConfiguration(task: "mnist", model: model.configuration, data: data, training: nil),
+                                      model: model, optimizer: nil, progress: nil, metrics: [], curves: nil)
+
+        #expect(accuracy > 0.9)
+        let loaded = try ClassifierCheckpoint.load(from: outFolder, forResume: false)
+        #expect(try loaded.model.logits(validation.batch(0..<5).images) == model.logits(validation.batch(0..<5).images))
     }
 }

@@ -75,9 +75,21 @@ public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer 
             + prefixed("fc.", fc.namedParameters)
     }
 
-    /// Logits `(B, classes)`, recorded for `backward()`; dropout is on when `generator` is given.
-    public func callAsFunction(_ input: Variable<Scalar>, training generator: inout SeededGenerator?) throws(RNNKitError)
+    /// Logits `(B, classes)` in evaluation mode (no dropout), recorded for `backward()`.
+    public func callAsFunction(_ input: Variable<Scalar>) throws(RNNKitError) -> Variable<Scalar> {
+        var none: SeededGenerator? = nil
+        return try forward(input, generator: &none)
+    }
+
+    /// Logits `(B, classes)` in training mode: dropout masks are drawn from `generator`.
+    public func callAsFunction(_ input: Variable<Scalar>, training generator: inout SeededGenerator) throws(RNNKitError)
         -> Variable<Scalar> {
+        var g: SeededGenerator? = generator
+        defer { generator = g! }
+        return try forward(input, generator: &g)
+    }
+
+    private func forward(_ input: Variable<Scalar>, generator: inout SeededGenerator?) throws(RNNKitError) -> Variable<Scalar> {
         let x = try projection.map { (p: Dense<Scalar>) throws(RNNKitError) in try p(input) } ?? input
         let r: RecurrentOutput<Variable<Scalar>>
         if generator != nil {

@@ -91,9 +91,7 @@ public final class ClassifierTrainer {
         for s in 0..<steps {
             let indices = order[(s * batch)..<min((s + 1) * batch, examples)]
             let (images, labels) = train.batch(indices)
-            var generator: SeededGenerator? = progress.generator
-            let logits = try model(Variable(images), training: &generator)
-            progress.generator = generator!
+            let logits = try model(Variable(images), training: &progress.generator)
             let loss = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
             let value = Double(loss.value.scalars[0])
             guard value.isFinite else { throw NonFiniteLoss(step: progress.step + 1, epoch: epoch) }
