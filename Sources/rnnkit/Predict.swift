@@ -36,7 +36,8 @@ struct PredictMNIST: ParsableCommand {
         print("test image \(index): true class \(labels[0]) (\(name(labels[0]))), predicted \(predicted) (\(name(predicted)))")
         for c in 0..<probabilities.shape[1] {
             let p = Double(probabilities[0, c])
-            print(String(format: "%2d %-12@ %6.2f%% ", c, name(c), 100 * p) + String(repeating: "█", count: Int((p * 40).rounded())))
+            let label = name(c).padding(toLength: 12, withPad: " ", startingAt: 0)
+            print(String(format: "%2d ", c) + label + String(format: " %6.2f%% ", 100 * p) + String(repeating: "█", count: Int((p * 40).rounded())))
         }
     }
 }
