@@ -17,16 +17,19 @@ public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
         var out = "<g font-family=\"sans-serif\" font-size=\"11\">"
         out += "<rect x=\"\(x0 + pad)\" y=\"\(0.7 * pad)\" width=\"\(width - 1.5 * pad)\" height=\"\(height - 1.7 * pad)\" fill=\"none\" stroke=\"#999\"/>"
         out += "<text x=\"\(x0 + width / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(name)</text>"
+        // Enough decimals that the five tick labels differ.
+        let decimals = max(0, Int((-log10((high - low) / 4)).rounded(.up)) + 1)
         for k in 0...4 {
             let v = low + Double(k) / 4 * (high - low)
-            out += "<text x=\"\(x0 + pad - 4)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>"
+            out += "<text x=\"\(x0 + pad - 4)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.\(decimals)f", v))</text>"
         }
         out += "<text x=\"\(x0 + width / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">epoch (1–\(metrics.count))</text>"
         for (k, (label, color, ys)) in series.enumerated() {
             let points = ys.enumerated().compactMap { i, v in v.map { "\(px(i)),\(py($0))" } }.joined(separator: " ")
             out += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             for (i, v) in ys.enumerated() { if let v { out += "<circle cx=\"\(px(i))\" cy=\"\(py(v))\" r=\"2.5\" fill=\"\(color)\"/>" } }
-            out += "<text x=\"\(x0 + pad + 8)\" y=\"\(0.7 * pad + 16 + 14 * Double(k))\" fill=\"\(color)\">\(label)</text>"
+            // Legend in the title row, right-aligned, so it never covers a curve.
+            out += "<text x=\"\(x0 + width - 0.5 * pad - 80 * Double(series.count - 1 - k))\" y=\"16\" text-anchor=\"end\" fill=\"\(color)\">— \(label)</text>"
         }
         return out + "</g>"
     }
