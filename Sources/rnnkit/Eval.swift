@@ -10,20 +10,14 @@ struct EvalMNIST: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist", abstract: "Test loss, accuracy and confusion matrix of a saved image-row classifier.")
 
-    @Option(help: "Checkpoint folder (config.json and model.safetensors).") var model: String
-    @Option(help: "Folder with the MNIST files (default: the one the model was trained on).") var data: String?
+    @OptionGroup var saved: SavedModelOptions
     @Flag(help: "End with one line of JSON holding the results.") var json = false
     @Option(help: "Also write the logits of the first N test images to this safetensors file (tensor 'logits').")
     var saveLogits: String?
     @Option(help: "How many test images --save-logits covers.") var logitsCount = 1000
 
     func run() throws {
-        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false)
-        let directory = data ?? loaded.configuration.data.source
-        let test = try MNIST.load(directory: directory, split: .test)
-        guard test.columns == loaded.configuration.model.features else {
-            throw ValidationError("\(directory): images have \(test.columns) columns but the model reads \(loaded.configuration.model.features) features per step.")
-        }
+        let (loaded, test, directory) = try saved.load()
         if let saveLogits {
             let (images, _) = test.batch(0..<min(logitsCount, test.count))
             let logits = try loaded.model.logits(images)
@@ -41,7 +35,7 @@ struct EvalMNIST: ParsableCommand {
         }
         if json {
             printJSONLine(["test_accuracy": e.accuracy, "test_loss": e.loss, "epochs": loaded.progress?.epoch ?? NSNull(),
-                           "confusion": e.confusion, "model": model, "images": test.count])
+                           "confusion": e.confusion, "model": saved.model, "images": test.count])
         }
     }
 

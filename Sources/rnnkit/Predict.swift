@@ -10,14 +10,11 @@ struct PredictMNIST: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist", abstract: "Draw one test image in the terminal and show the model's class probabilities.")
 
-    @Option(help: "Checkpoint folder.") var model: String
-    @Option(help: "Folder with the MNIST files (default: the one the model was trained on).") var data: String?
+    @OptionGroup var saved: SavedModelOptions
     @Option(help: "Which test image (0-based).") var index: Int
 
     func run() throws {
-        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false)
-        let directory = data ?? loaded.configuration.data.source
-        let test = try MNIST.load(directory: directory, split: .test)
+        let (loaded, test, _) = try saved.load()
         guard index >= 0 && index < test.count else {
             throw ValidationError("--index must be in 0..<\(test.count) for the \(test.count) test images (found \(index)).")
         }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import RNNKit
 
@@ -39,4 +40,22 @@ func classNames(forDataAt directory: String, classes: Int) -> [String] {
         return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     }
     return (0..<classes).map(String.init)
+}
+
+/// `--model DIR [--data DIR]`: a saved classifier and the test images it is evaluated on.
+struct SavedModelOptions: ParsableArguments {
+    @Option(help: "Checkpoint folder (config.json and model.safetensors).") var model: String
+    @Option(help: "Folder with the MNIST files (default: the one the model was trained on).") var data: String?
+
+    /// Loads the model for evaluation and the test split, checking the images fit the model.
+    func load() throws -> (checkpoint: ClassifierCheckpoint.Loaded, test: ImageClassificationData, directory: String) {
+        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false)
+        let directory = data ?? loaded.configuration.data.source
+        let test = try MNIST.load(directory: directory, split: .test)
+        guard test.columns == loaded.configuration.model.features else {
+            throw ValidationError("\(directory): images have \(test.columns) columns but the model in \(model) reads "
+                                  + "\(loaded.configuration.model.features) features per step.")
+        }
+        return (loaded, test, directory)
+    }
 }
