@@ -28,9 +28,14 @@ func formatDuration(_ seconds: Double) -> String {
     return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-/// Prints one JSON object on one line (the last line of a `--json` run).
+/// Prints one JSON object on one line (the last line of a `--json` run). JSON has no NaN or
+/// infinity, so a non-finite number is written as null.
 func printJSONLine(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    let finite = object.mapValues { value -> Any in
+        if let d = value as? Double, !d.isFinite { return NSNull() }
+        return value
+    }
+    let data = try! JSONSerialization.data(withJSONObject: finite, options: [.sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
 }
 
