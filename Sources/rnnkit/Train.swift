@@ -53,6 +53,7 @@ struct TrainMNIST: ParsableCommand {
     @Option(help: "Examples per step.") var batch: Int?
     @Option(help: "sgd, momentum, adam or rmsprop.") var optimizer: OptimizerKind?
     @Option(help: "Learning rate.") var lr: Double?
+    @Flag(help: "Nesterov momentum (with --optimizer momentum).") var nesterov = false
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after every epoch.") var lrDecay: Double?
     @Option(help: "Clip gradients to this global norm.") var clip: Double?
     @Option(help: "Training examples held out for validation.") var validation: Int?
@@ -76,6 +77,9 @@ struct TrainMNIST: ParsableCommand {
             throw ValidationError("--dropout must be a rate in [0, 1) (found \(dropout)); TF1's keep_prob k is rate 1 − k.")
         }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive (found \(lr)).") }
+        if nesterov && optimizer != .momentum {
+            throw ValidationError("--nesterov applies to --optimizer momentum.")
+        }
         if let validation, validation < 0 { throw ValidationError("--validation must be 0 or more (found \(validation)).") }
         if resume != nil && (preset != nil || cell != nil || hidden != nil || layers != nil || bidirectional || projection != nil
                              || readout != nil || dropout != nil) {
@@ -114,6 +118,7 @@ struct TrainMNIST: ParsableCommand {
             training.optimizer = OptimizerConfiguration(kind: optimizer, learningRate: defaultLearningRate(optimizer))
         }
         if let lr { training.optimizer.learningRate = lr }
+        if nesterov { training.optimizer.nesterov = true }
         if let lrDecay { training.learningRateDecay = lrDecay }
         if let clip { training.clipNorm = clip }
         if let validation { training.validationCount = validation }

@@ -45,6 +45,10 @@ import Testing
         let flags = ["train", "mnist", "--data", dir, "--dropout", "0.2", "--layers", "2"] + Self.tinyModel
         let straight = try runRNNKit(flags + ["--epochs", "3", "--out", dir + "/a"])
         #expect(straight.status == 0, "\(straight.stderr)")
+        let again = try runRNNKit(flags + ["--epochs", "3", "--out", dir + "/c"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/a/model.safetensors")
+                == FileManager.default.contents(atPath: dir + "/c/model.safetensors"), "same seed and flags, same weights")
         let first = try runRNNKit(flags + ["--epochs", "1", "--out", dir + "/b"])
         #expect(first.status == 0, "\(first.stderr)")
         let resumed = try runRNNKit(["train", "mnist", "--resume", dir + "/b", "--epochs", "3"])
@@ -85,6 +89,7 @@ import Testing
         (["--hidden", "0"], "--hidden must be at least 1"),
         (["--cell", "transformer"], "transformer"),
         (["--lr", "0"], "--lr must be positive"),
+        (["--nesterov"], "--nesterov applies to --optimizer momentum"),
     ])
     func badFlagsGiveClearErrors(flags: [String], message: String) throws {
         let r = try runRNNKit(["train", "mnist"] + flags)
