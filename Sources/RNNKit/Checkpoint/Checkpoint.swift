@@ -54,6 +54,8 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
     public var learningRate: Double
     /// Seconds spent training so far.
     public var seconds: Double
+    /// The lowest validation loss so far (language models keep that model in model.safetensors).
+    public var bestValidationLoss: Double?
 }
 
 /// The files of a checkpoint folder.
@@ -73,32 +75,10 @@ public enum ClassifierCheckpoint {
         to directory: String, configuration: CheckpointConfiguration, model: SequenceClassifier<Float>,
         optimizer: Optimizer<Float>?, progress: TrainingProgress?, metrics: [String], curves: String?
     ) throws(DataError) {
-        let forgetBias = Float(configuration.model.recurrent.forgetBias)
-        var weights: [String: Tensor<Float>] = [:]
-        var rawBiases: [String: Tensor<Float>] = [:]
-        let H = configuration.model.recurrent.hiddenSize
-        for (name, p) in model.namedParameters {
-            var value = p.value
-            if forgetBias != 0, name.hasPrefix("rnn.bias_ih_") {
-                rawBiases["raw." + name] = value
-                // PyTorch has no forget bias: fold it into the f block (rows H..<2H) of b_ih.
-                value.withUnsafeMutableBufferPointer { b in for j in H..<(2 * H) { b[j] += forgetBias } }
-            }
-            weights[name] = value
-        }
-        var files: [String: [UInt8]] = [:]
-        files[CheckpointFile.configuration] = encodeJSON(configuration)
-        files[CheckpointFile.model] = SafeTensors.encode(weights, metadata: ["format": "pt"])
-        if let optimizer, let progress {
-            var state = rawBiases
-            for (key, t) in optimizer.state { state["optimizer." + key] = t }
-            let meta = String(decoding: encodeJSON(progress), as: UTF8.self)
-            files[CheckpointFile.trainingState] = SafeTensors.encode(
-                state, metadata: ["progress": meta, "optimizer_steps": "\(optimizer.stepCount)"])
-        }
-        files[CheckpointFile.metrics] = Array(metrics.map { $0 + "\n" }.joined().utf8)
-        if let curves { files[CheckpointFile.curves] = Array(curves.utf8) }
-        try AtomicFolder.write(files, to: directory)
+        let (weights, raw) = CheckpointFolder.exportWeights(model.namedParameters, recurrent: configuration.model.recurrent)
+        try CheckpointFolder.write(to: directory, configuration: encodeJSON(configuration), weights: weights,
+                                   trainingState: optimizer.flatMap { o in progress.map { (raw, o, $0) } },
+                                   metrics: metrics, curves: curves)
     }
 
     /// A loaded checkpoint; `progress`, `optimizerState` and `metrics` are there when it can be resumed.
@@ -127,21 +107,7 @@ public enum ClassifierCheckpoint {
         let modelPath = directory + "/" + CheckpointFile.model
         let weights = try SafeTensors.read(path: modelPath, as: Float.self).tensors
 
-        var stateTensors: [String: Tensor<Float>] = [:]
-        var progress: TrainingProgress? = nil
-        var optimizerSteps = 0
-        if forResume {
-            let statePath = directory + "/" + CheckpointFile.trainingState
-            let (tensors, metadata) = try SafeTensors.read(path: statePath, as: Float.self)
-            guard let text = metadata["progress"], let steps = metadata["optimizer_steps"].flatMap(Int.init) else {
-                throw .malformed(path: statePath, problem: "missing training progress", expected: "progress and optimizer_steps metadata",
-                                 found: "\(metadata.keys.sorted())", hint: "This folder cannot be resumed; train again with --out.")
-            }
-            progress = try decodeJSON(Array(text.utf8), path: statePath)
-            optimizerSteps = steps
-            stateTensors = tensors
-        }
-
+        let state = forResume ? try CheckpointFolder.readTrainingState(directory) : nil
         var modelConfiguration = configuration.model
         if !forResume { modelConfiguration.recurrent.forgetBias = 0 }  // folded into the biases
         var generator = SeededGenerator(seed: 0)
@@ -152,36 +118,11 @@ public enum ClassifierCheckpoint {
             throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
                              found: error.description, hint: "Fix the model object of config.json.")
         }
-        let expected = Set(model.namedParameters.map(\.name)), found = Set(weights.keys)
-        guard expected == found else {
-            let missing = expected.subtracting(found).sorted(), extra = found.subtracting(expected).sorted()
-            throw .malformed(path: modelPath, problem: "tensors do not match config.json",
-                             expected: "\(expected.count) tensors" + (missing.isEmpty ? "" : ", missing \(missing)"),
-                             found: "\(found.count)" + (extra.isEmpty ? "" : ", extra \(extra)"),
-                             hint: "The weights were saved for another architecture; check config.json's model.")
-        }
-        for (name, p) in model.namedParameters {
-            var value = weights[name]!
-            if forResume && trainedForgetBias != 0 && name.hasPrefix("rnn.bias_ih_") {
-                guard let raw = stateTensors["raw." + name] else {
-                    throw .malformed(path: directory + "/" + CheckpointFile.trainingState, problem: "missing raw." + name,
-                                     expected: "the unfolded LSTM biases", found: "none", hint: "This folder cannot be resumed.")
-                }
-                value = raw
-            }
-            guard value.shape == p.shape else {
-                throw .malformed(path: modelPath, problem: "tensor '\(name)' has the wrong shape",
-                                 expected: shapeString(p.shape), found: shapeString(value.shape),
-                                 hint: "config.json's sizes do not match the weights.")
-            }
-            p.value = value
-        }
-        var optimizerState: [String: Tensor<Float>] = [:]
-        for (key, t) in stateTensors where key.hasPrefix("optimizer.") { optimizerState[String(key.dropFirst(10))] = t }
-        let metricsPath = directory + "/" + CheckpointFile.metrics
-        let metrics = (try? readFile(metricsPath)).map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
-        return Loaded(configuration: configuration, model: model, progress: progress, optimizerSteps: optimizerSteps,
-                      optimizerState: optimizerState, metrics: metrics)
+        try CheckpointFolder.assign(weights, path: modelPath, to: model.namedParameters,
+                                    raw: forResume && trainedForgetBias != 0 ? state?.tensors : nil,
+                                    statePath: directory + "/" + CheckpointFile.trainingState)
+        return Loaded(configuration: configuration, model: model, progress: state?.progress, optimizerSteps: state?.steps ?? 0,
+                      optimizerState: state?.optimizerState ?? [:], metrics: CheckpointFolder.readMetrics(directory))
     }
 
     /// Whether `directory` may be written: it does not exist, is empty, or is an RNNKit checkpoint.
@@ -191,13 +132,109 @@ public enum ClassifierCheckpoint {
         let contents = (try? fm.contentsOfDirectory(atPath: directory)) ?? ["?"]
         if contents.isEmpty { return }
         let configPath = directory + "/" + CheckpointFile.configuration
-        if let bytes = try? readFile(configPath), let c: CheckpointConfiguration = try? decodeJSON(bytes, path: configPath),
+        struct FormatTag: Decodable { var format: String }
+        if let bytes = try? readFile(configPath), let c: FormatTag = try? decodeJSON(bytes, path: configPath),
            c.format == "rnnkit" {
             return
         }
         throw .malformed(path: directory, problem: "refusing to overwrite a folder that is not an RNNKit checkpoint",
                          expected: "a new, empty or RNNKit folder", found: "\(contents.count) other entries",
                          hint: "Choose another --out folder; RNNKit replaces its output folder as a whole.")
+    }
+}
+
+/// The parts every checkpoint folder shares: weights under PyTorch names with the forget bias
+/// folded in, the training state beside them, metrics and curves, written atomically.
+enum CheckpointFolder {
+    /// Weights for model.safetensors (an LSTM's forget bias folded into the f block, rows H..<2H, of
+    /// every `rnn.bias_ih_*`, since PyTorch has none) and the unfolded biases, keyed `raw.<name>`.
+    static func exportWeights(_ parameters: [(name: String, variable: Variable<Float>)], recurrent: RecurrentConfiguration)
+        -> (weights: [String: Tensor<Float>], raw: [String: Tensor<Float>]) {
+        let forgetBias = Float(recurrent.forgetBias), H = recurrent.hiddenSize
+        var weights: [String: Tensor<Float>] = [:], raw: [String: Tensor<Float>] = [:]
+        for (name, p) in parameters {
+            var value = p.value
+            if forgetBias != 0, name.hasPrefix("rnn.bias_ih_") {
+                raw["raw." + name] = value
+                value.withUnsafeMutableBufferPointer { b in for j in H..<(2 * H) { b[j] += forgetBias } }
+            }
+            weights[name] = value
+        }
+        return (weights, raw)
+    }
+
+    /// Writes the folder; `trainingState` adds training_state.safetensors (extra tensors, the
+    /// optimizer's moments under `optimizer.`, the progress and step count as metadata).
+    static func write(
+        to directory: String, configuration: [UInt8], weights: [String: Tensor<Float>],
+        trainingState: (tensors: [String: Tensor<Float>], optimizer: Optimizer<Float>, progress: TrainingProgress)?,
+        metrics: [String], curves: String?
+    ) throws(DataError) {
+        var files: [String: [UInt8]] = [:]
+        files[CheckpointFile.configuration] = configuration
+        files[CheckpointFile.model] = SafeTensors.encode(weights, metadata: ["format": "pt"])
+        if let (tensors, optimizer, progress) = trainingState {
+            var state = tensors
+            for (key, t) in optimizer.state { state["optimizer." + key] = t }
+            let meta = String(decoding: encodeJSON(progress), as: UTF8.self)
+            files[CheckpointFile.trainingState] = SafeTensors.encode(
+                state, metadata: ["progress": meta, "optimizer_steps": "\(optimizer.stepCount)"])
+        }
+        files[CheckpointFile.metrics] = Array(metrics.map { $0 + "\n" }.joined().utf8)
+        if let curves { files[CheckpointFile.curves] = Array(curves.utf8) }
+        try AtomicFolder.write(files, to: directory)
+    }
+
+    /// training_state.safetensors: its tensors, the optimizer's share of them, progress and step count.
+    static func readTrainingState(_ directory: String) throws(DataError)
+        -> (tensors: [String: Tensor<Float>], optimizerState: [String: Tensor<Float>], progress: TrainingProgress, steps: Int) {
+        let statePath = directory + "/" + CheckpointFile.trainingState
+        let (tensors, metadata) = try SafeTensors.read(path: statePath, as: Float.self)
+        guard let text = metadata["progress"], let steps = metadata["optimizer_steps"].flatMap(Int.init) else {
+            throw .malformed(path: statePath, problem: "missing training progress", expected: "progress and optimizer_steps metadata",
+                             found: "\(metadata.keys.sorted())", hint: "This folder cannot be resumed; train again with --out.")
+        }
+        let progress: TrainingProgress = try decodeJSON(Array(text.utf8), path: statePath)
+        var optimizerState: [String: Tensor<Float>] = [:]
+        for (key, t) in tensors where key.hasPrefix("optimizer.") { optimizerState[String(key.dropFirst(10))] = t }
+        return (tensors, optimizerState, progress, steps)
+    }
+
+    /// Sets every parameter from `weights`, which must hold exactly the model's names and shapes.
+    /// With `raw`, an LSTM's `rnn.bias_ih_*` come from `raw.<name>` there (unfolded, for resuming).
+    static func assign(
+        _ weights: [String: Tensor<Float>], path: String, to parameters: [(name: String, variable: Variable<Float>)],
+        raw: [String: Tensor<Float>]?, statePath: String
+    ) throws(DataError) {
+        let expected = Set(parameters.map(\.name)), found = Set(weights.keys)
+        guard expected == found else {
+            let missing = expected.subtracting(found).sorted(), extra = found.subtracting(expected).sorted()
+            throw .malformed(path: path, problem: "tensors do not match config.json",
+                             expected: "\(expected.count) tensors" + (missing.isEmpty ? "" : ", missing \(missing)"),
+                             found: "\(found.count)" + (extra.isEmpty ? "" : ", extra \(extra)"),
+                             hint: "The weights were saved for another architecture; check config.json's model.")
+        }
+        for (name, p) in parameters {
+            var value = weights[name]!
+            if let raw, name.hasPrefix("rnn.bias_ih_") {
+                guard let unfolded = raw["raw." + name] else {
+                    throw .malformed(path: statePath, problem: "missing raw." + name, expected: "the unfolded LSTM biases",
+                                     found: "none", hint: "This folder cannot be resumed.")
+                }
+                value = unfolded
+            }
+            guard value.shape == p.shape else {
+                throw .malformed(path: path, problem: "tensor '\(name)' has the wrong shape",
+                                 expected: shapeString(p.shape), found: shapeString(value.shape),
+                                 hint: "config.json's sizes do not match the weights.")
+            }
+            p.value = value
+        }
+    }
+
+    static func readMetrics(_ directory: String) -> [String] {
+        let bytes = try? readFile(directory + "/" + CheckpointFile.metrics)
+        return bytes.map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
     }
 }
 
