@@ -2,6 +2,15 @@ import Foundation
 
 /// An SVG of loss and accuracy per epoch (train and validation), readable in any browser.
 public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
+    curvesSVG(title: title, xLabel: "epoch", panels: [
+        ("loss", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
+        ("accuracy", [("train", metrics.map { $0.trainAccuracy }), ("validation", metrics.map { $0.validationAccuracy })]),
+    ])
+}
+
+/// An SVG of two panels of curves over evaluation points 1…n (nil values are skipped).
+public func curvesSVG(title: String, xLabel: String, panels: [(name: String, series: [(label: String, values: [Double?])])]) -> String {
+    let count = panels.flatMap { $0.series.map(\.values.count) }.max() ?? 0
     let (width, height, pad) = (420.0, 260.0, 44.0)
     func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -11,7 +20,7 @@ public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
         var (low, high) = fixedRange ?? (values.min() ?? 0, values.max() ?? 1)
         if high - low < 1e-9 { high = low + 1 }
         if fixedRange == nil { low = max(0, low - 0.05 * (high - low)) }
-        let n = max(metrics.count, 2)
+        let n = max(count, 2)
         func px(_ i: Int) -> Double { x0 + pad + Double(i) / Double(n - 1) * (width - 1.5 * pad) }
         func py(_ v: Double) -> Double { height - pad - (v - low) / (high - low) * (height - 1.7 * pad) }
         var out = "<g font-family=\"sans-serif\" font-size=\"11\">"
@@ -23,7 +32,7 @@ public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
             let v = low + Double(k) / 4 * (high - low)
             out += "<text x=\"\(x0 + pad - 4)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.\(decimals)f", v))</text>"
         }
-        out += "<text x=\"\(x0 + width / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">epoch (1–\(metrics.count))</text>"
+        out += "<text x=\"\(x0 + width / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(xLabel) (1–\(count))</text>"
         for (k, (label, color, ys)) in series.enumerated() {
             let points = ys.enumerated().compactMap { i, v in v.map { "\(px(i)),\(py($0))" } }.joined(separator: " ")
             out += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
@@ -36,9 +45,10 @@ public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
     var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(2 * width)\" height=\"\(height + 20)\" viewBox=\"0 0 \(2 * width) \(height + 20)\">"
     svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
     svg += "<text x=\"\(width)\" y=\"\(height + 14)\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"11\">\(escape(title))</text>"
-    svg += panel("loss", x0: 0, series: [("train", "#1f77b4", metrics.map { $0.trainLoss }),
-                                         ("validation", "#d62728", metrics.map { $0.validationLoss })], fixedRange: nil)
-    svg += panel("accuracy", x0: width, series: [("train", "#1f77b4", metrics.map { $0.trainAccuracy }),
-                                                 ("validation", "#d62728", metrics.map { $0.validationAccuracy })], fixedRange: nil)
+    let colors = ["#1f77b4", "#d62728", "#2ca02c"]
+    for (i, p) in panels.prefix(2).enumerated() {
+        svg += panel(p.name, x0: Double(i) * width,
+                     series: p.series.enumerated().map { ($1.label, colors[$0 % colors.count], $1.values) }, fixedRange: nil)
+    }
     return svg + "</svg>\n"
 }

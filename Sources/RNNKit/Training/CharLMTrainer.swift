@@ -1,0 +1,201 @@
+import Foundation
+
+/// How to train a character model; stored in `config.json`.
+public struct CharLMTrainingOptions: Codable, Equatable, Sendable {
+    /// Passes over the training text (ignored when `steps` is set).
+    public var epochs: Int = 10
+    /// A budget of optimizer steps instead of epochs (the seed's 3,000 iterations; fixed budgets for comparisons).
+    public var steps: Int?
+    /// Parallel streams through the text, B.
+    public var batchSize: Int = 32
+    /// Steps of truncated backpropagation through time per batch, T.
+    public var sequenceLength: Int = 64
+    public var optimizer = OptimizerConfiguration(kind: .adam, learningRate: 2e-3)
+    public var clipNorm: Double? = 5
+    /// The last fraction of the text is held out for validation.
+    public var validationFraction: Double = 0.1
+    /// Also evaluate and save every this many steps (for long epochs).
+    public var evaluateEvery: Int?
+    public var seed: UInt64 = 0
+    /// How the final dense layer's weight is drawn (nil: PyTorch's default).
+    public var fcWeightInitializer: Initializer?
+    public var fcBiasInitializer: Initializer?
+
+    public init() {}
+
+    public func validate() throws(RNNKitError) {
+        try requirePositive(epochs, "epochs")
+        if let steps { try requirePositive(steps, "steps") }
+        try requirePositive(batchSize, "batch")
+        try requirePositive(sequenceLength, "seq-len")
+        try optimizer.validate()
+        if let evaluateEvery { try requirePositive(evaluateEvery, "eval-every") }
+        if let clipNorm, !(clipNorm > 0) {
+            throw .invalidValue(argument: "clip", expected: "a positive norm", found: "\(clipNorm)", hint: "Try --clip 5.")
+        }
+        guard validationFraction >= 0 && validationFraction < 1 else {
+            throw .invalidValue(argument: "validation", expected: "a fraction in [0, 1)", found: "\(validationFraction)",
+                                hint: "0.1 holds out the last tenth of the text.")
+        }
+    }
+}
+
+/// One evaluation point of a language-model run; a line of `metrics.jsonl`.
+public struct CharLMMetrics: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var step: Int
+    /// Mean cross-entropy per predicted character since the last evaluation, in nats.
+    public var trainLoss: Double
+    public var validationLoss: Double?
+    /// `validationLoss / ln 2`.
+    public var validationBitsPerCharacter: Double?
+    public var charactersPerSecond: Double
+    public var seconds: Double
+    public var isBest: Bool
+}
+
+/// Trains a `CharLanguageModel` with truncated BPTT over B parallel streams of the text.
+///
+/// The text (`N` ids) is cut into B contiguous streams of `L = (N − 1) / B` predictions; batch w
+/// reads steps `w·T ..< (w+1)·T` of every stream, so sample b of one batch continues sample b of the
+/// previous one. The final state of a batch is the next batch's initial state, cut from the
+/// gradient (a constant), and is reset to zero at each epoch.
+public final class CharLMTrainer {
+    public let model: CharLanguageModel<Float>
+    public let optimizer: Optimizer<Float>
+    public let options: CharLMTrainingOptions
+    public private(set) var progress: TrainingProgress
+    public let train: [Int]
+    public let validation: [Int]
+
+    public init(model: CharLanguageModel<Float>, options: CharLMTrainingOptions, train: [Int], validation: [Int],
+                resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])? = nil) throws(RNNKitError) {
+        try options.validate()
+        guard train.count >= options.batchSize + 1 else {
+            throw .invalidValue(argument: "text", expected: "at least batch + 1 = \(options.batchSize + 1) training characters",
+                                found: "\(train.count)", hint: "Use a longer text or a smaller --batch.")
+        }
+        self.model = model
+        self.options = options
+        self.train = train
+        self.validation = validation
+        optimizer = try Optimizer(options.optimizer)
+        if let resume {
+            progress = resume.progress
+            try optimizer.restore(stepCount: resume.steps, state: resume.state)
+            optimizer.learningRate = resume.progress.learningRate
+        } else {
+            progress = TrainingProgress(epoch: 0, step: 0, samplesSeen: 0, generator: SeededGenerator(seed: options.seed &+ 1),
+                                        learningRate: options.optimizer.learningRate, seconds: 0)
+        }
+    }
+
+    /// Predictions per stream, L.
+    public var streamLength: Int { (train.count - 1) / options.batchSize }
+    /// Batches per epoch: ⌈L / T⌉ (the last may be shorter).
+    public var stepsPerEpoch: Int { (streamLength + options.sequenceLength - 1) / options.sequenceLength }
+    public var totalSteps: Int { options.steps ?? options.epochs * stepsPerEpoch }
+    public var isFinished: Bool { progress.step >= totalSteps }
+
+    /// Inputs and targets of batch `w` of `streams` streams of length `length` over `ids`: `(B, T)` each.
+    public static func window(_ ids: [Int], streams: Int, length: Int, window w: Int, steps: Int) -> (x: [Int], y: [Int], t: Int) {
+        let start = w * steps
+        let t = min(steps, length - start)
+        var x: [Int] = [], y: [Int] = []
+        x.reserveCapacity(streams * t)
+        y.reserveCapacity(streams * t)
+        for b in 0..<streams {
+            let base = b * length + start
+            x += ids[base..<(base + t)]
+            y += ids[(base + 1)...(base + t)]
+        }
+        return (x, y, t)
+    }
+
+    /// What a step reports to a progress display (and the seed's prediction printout).
+    public struct StepReport {
+        public var epoch: Int
+        public var step: Int
+        public var stepInEpoch: Int
+        public var stepsInEpoch: Int
+        public var loss: Double
+        public var charactersPerSecond: Double
+        /// The argmax prediction of stream 0 for this batch.
+        public var prediction: () -> [Int]
+    }
+
+    /// Trains until the end of the epoch, the step budget, or the next `evaluateEvery` point, and
+    /// evaluates there. Resumes mid-epoch where the last call stopped.
+    public func runUntilEvaluation(onStep: (StepReport) -> Void = { _ in }) throws -> CharLMMetrics {
+        let (B, T) = (options.batchSize, options.sequenceLength)
+        let parameters = model.namedParameters
+        var lossSum = 0.0, predicted = 0
+        let start = Date()
+        var stepInEpoch = progress.step % stepsPerEpoch
+        var state: RecurrentState<Variable<Float>>? = carried
+        repeat {
+            if stepInEpoch == 0 { state = nil }  // a new epoch starts every stream from zero
+            let (x, y, t) = Self.window(train, streams: B, length: streamLength, window: stepInEpoch, steps: T)
+            var generator: SeededGenerator? = progress.generator
+            let (logits, next) = try model(ids: x, batch: B, steps: t, state: state, training: &generator)
+            progress.generator = generator!
+            let loss = try Loss.sequenceLoss(logits: logits, targets: y)
+            let value = Double(loss.value.scalars[0])
+            guard value.isFinite else { throw NonFiniteLoss(step: progress.step + 1, epoch: progress.epoch + 1) }
+            model.zeroGrad()
+            try loss.backward()
+            if let clip = options.clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clip) }
+            optimizer.step(parameters)
+            // Truncated BPTT: the next batch starts from this state's values, not its history.
+            state = RecurrentState(h: Variable(next.h.value), c: next.c.map { Variable($0.value) })
+            progress.step += 1
+            progress.samplesSeen += B * t
+            lossSum += value * Double(B * t)
+            predicted += B * t
+            stepInEpoch += 1
+            let logitsValue = logits.value
+            onStep(StepReport(epoch: progress.epoch + 1, step: progress.step, stepInEpoch: stepInEpoch, stepsInEpoch: stepsPerEpoch,
+                              loss: lossSum / Double(predicted),
+                              charactersPerSecond: Double(predicted) / max(Date().timeIntervalSince(start), 1e-9),
+                              prediction: { Array(logitsValue.argmaxRows().prefix(t)) }))
+            if stepInEpoch == stepsPerEpoch {
+                stepInEpoch = 0
+                progress.epoch += 1
+            }
+        } while !isFinished && stepInEpoch != 0 && !(options.evaluateEvery.map { progress.step % $0 == 0 } ?? false)
+        carried = stepInEpoch == 0 ? nil : state
+        let seconds = Date().timeIntervalSince(start)
+        progress.seconds += seconds
+        let validationLoss = validation.count > 1 ? try evaluate(validation) : nil
+        let isBest = validationLoss.map { $0 < (progress.bestValidationLoss ?? .infinity) } ?? true
+        if isBest, let validationLoss { progress.bestValidationLoss = validationLoss }
+        return CharLMMetrics(epoch: progress.epoch, step: progress.step, trainLoss: lossSum / Double(max(predicted, 1)),
+                             validationLoss: validationLoss, validationBitsPerCharacter: validationLoss.map { $0 / Foundation.log(2) },
+                             charactersPerSecond: Double(predicted) / max(seconds, 1e-9), seconds: seconds, isBest: isBest)
+    }
+
+    /// The state carried into the next batch when training stopped mid-epoch.
+    private var carried: RecurrentState<Variable<Float>>?
+
+    /// Mean cross-entropy per predicted character of `ids` (nats), run as B streams with carried state.
+    public func evaluate(_ ids: [Int]) throws(RNNKitError) -> Double {
+        try CharLMTrainer.evaluate(model, ids, streams: options.batchSize, steps: options.sequenceLength)
+    }
+
+    /// Mean cross-entropy per predicted character (nats) of `ids` under `model`, reading `streams`
+    /// contiguous streams `steps` at a time with the state carried (inference path).
+    public static func evaluate(_ model: CharLanguageModel<Float>, _ ids: [Int], streams: Int, steps: Int) throws(RNNKitError) -> Double {
+        let B = max(1, min(streams, ids.count - 1))
+        let length = (ids.count - 1) / B
+        guard length > 0 else { return .nan }
+        var state: RecurrentState<Tensor<Float>>? = nil
+        var total = 0.0
+        for w in 0..<((length + steps - 1) / steps) {
+            let (x, y, t) = window(ids, streams: B, length: length, window: w, steps: steps)
+            let (logits, next) = try model.logits(ids: x, batch: B, steps: t, state: state)
+            state = next
+            total += Double(try Loss.sequenceLoss(logits: Variable(logits), targets: y).value.scalars[0]) * Double(B * t)
+        }
+        return total / Double(B * length)
+    }
+}
