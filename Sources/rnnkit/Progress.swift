@@ -7,15 +7,12 @@ struct ProgressLine {
     let isTerminal = isatty(STDERR_FILENO) == 1
     private var lastDraw = Date.distantPast
 
-    mutating func update(_ r: StepReport, totalEpochs: Int, epochStart: Date) {
-        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 || r.step == r.stepsInEpoch else { return }
+    /// Redraws the line (at most ten times a second, and always for the last step).
+    mutating func update(step: Int, of total: Int, since start: Date, _ text: () -> String) {
+        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 || step == total else { return }
         lastDraw = Date()
-        let elapsed = Date().timeIntervalSince(epochStart)
-        let eta = elapsed / Double(r.step) * Double(r.stepsInEpoch - r.step)
-        let line = String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %@",
-                          r.epoch, totalEpochs, r.step, r.stepsInEpoch, r.loss, 100 * r.accuracy, r.samplesPerSecond,
-                          formatDuration(eta))
-        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+        let eta = Date().timeIntervalSince(start) / Double(max(step, 1)) * Double(total - step)
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text() + "  ETA " + formatDuration(eta)).utf8))
     }
 
     func clear() {

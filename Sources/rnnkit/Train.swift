@@ -193,7 +193,12 @@ struct TrainMNIST: ParsableCommand {
         var progressLine = ProgressLine()
         while !trainer.isFinished {
             let epochStart = Date()
-            let m = try trainer.runEpoch { progressLine.update($0, totalEpochs: trainer.totalEpochs, epochStart: epochStart) }
+            let m = try trainer.runEpoch { r in
+                progressLine.update(step: r.step, of: r.stepsInEpoch, since: epochStart) {
+                    String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s", r.epoch, trainer.totalEpochs,
+                           r.step, r.stepsInEpoch, r.loss, 100 * r.accuracy, r.samplesPerSecond)
+                }
+            }
             progressLine.clear()
             metrics.append(m)
             metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))

@@ -1,0 +1,100 @@
+/// Where a language model's text came from; kept in `config.json`.
+public struct TextDescription: Codable, Equatable, Sendable {
+    /// The files (or "built-in sentence").
+    public var sources: [String]
+    public var strippedANSI: Bool
+    public var trainingCharacters: Int
+    public var validationCharacters: Int
+
+    public init(sources: [String], strippedANSI: Bool, trainingCharacters: Int, validationCharacters: Int) {
+        self.sources = sources
+        self.strippedANSI = strippedANSI
+        self.trainingCharacters = trainingCharacters
+        self.validationCharacters = validationCharacters
+    }
+}
+
+/// `config.json` of a language-model folder.
+public struct CharLMCheckpointConfiguration: Codable, Equatable, Sendable {
+    public var format = "rnnkit"
+    public var version = 1
+    /// Always "charlm".
+    public var task = "charlm"
+    /// The architecture, vocabulary included; `recurrent.forgetBias` is folded into `bias_ih` in model.safetensors.
+    public var model: CharLMConfiguration
+    public var data: TextDescription
+    public var training: CharLMTrainingOptions?
+
+    public init(model: CharLMConfiguration, data: TextDescription, training: CharLMTrainingOptions?) {
+        self.model = model
+        self.data = data
+        self.training = training
+    }
+}
+
+/// Saves and loads language-model folders. `model.safetensors` holds the best model by validation
+/// loss (what `sample` and `eval` use); `training_state.safetensors` also holds the current weights
+/// (`current.<name>`), so `--resume` continues from where training stopped.
+public enum CharLMCheckpoint {
+    /// Writes the folder atomically. `best` are the weights for model.safetensors as `exportWeights` made them.
+    public static func save(
+        to directory: String, configuration: CharLMCheckpointConfiguration, model: CharLanguageModel<Float>,
+        best: [String: Tensor<Float>], optimizer: Optimizer<Float>, progress: TrainingProgress, metrics: [String], curves: String
+    ) throws(DataError) {
+        var state: [String: Tensor<Float>] = [:]
+        for (name, p) in model.namedParameters { state["current." + name] = p.value }
+        try CheckpointFolder.write(to: directory, configuration: encodeJSON(configuration), weights: best,
+                                   trainingState: (state, optimizer, progress), metrics: metrics, curves: curves)
+    }
+
+    /// The weights of `model` as model.safetensors stores them (forget bias folded).
+    public static func exportWeights(_ model: CharLanguageModel<Float>) -> [String: Tensor<Float>] {
+        CheckpointFolder.exportWeights(model.namedParameters, recurrent: model.configuration.recurrent).weights
+    }
+
+    public struct Loaded {
+        public var configuration: CharLMCheckpointConfiguration
+        public var model: CharLanguageModel<Float>
+        /// model.safetensors as stored (the best weights), kept so a resumed run can save them again.
+        public var best: [String: Tensor<Float>]
+        public var progress: TrainingProgress?
+        public var optimizerSteps: Int
+        public var optimizerState: [String: Tensor<Float>]
+        public var metrics: [String]
+    }
+
+    /// Loads the best model for sampling and evaluation, or (`forResume`) the current weights and
+    /// training state.
+    public static func load(from directory: String, forResume: Bool) throws(DataError) -> Loaded {
+        let configPath = directory + "/" + CheckpointFile.configuration
+        let configuration: CharLMCheckpointConfiguration = try decodeJSON(readFile(configPath), path: configPath)
+        guard configuration.task == "charlm" else {
+            throw .malformed(path: configPath, problem: "not a language model", expected: "task \"charlm\"",
+                             found: "\"\(configuration.task)\"", hint: "Use `rnnkit eval \(configuration.task)` for this folder.")
+        }
+        let modelPath = directory + "/" + CheckpointFile.model
+        let best = try SafeTensors.read(path: modelPath, as: Float.self).tensors
+        let state = forResume ? try CheckpointFolder.readTrainingState(directory) : nil
+        var modelConfiguration = configuration.model
+        if !forResume { modelConfiguration.recurrent.forgetBias = 0 }  // folded into the biases
+        var generator = SeededGenerator(seed: 0)
+        let model: CharLanguageModel<Float>
+        do {
+            model = try CharLanguageModel(modelConfiguration, generator: &generator)
+        } catch {
+            throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
+                             found: error.description, hint: "Fix the model object of config.json.")
+        }
+        if let state {
+            var current: [String: Tensor<Float>] = [:]
+            for (key, t) in state.tensors where key.hasPrefix("current.") { current[String(key.dropFirst(8))] = t }
+            try CheckpointFolder.assign(current, path: directory + "/" + CheckpointFile.trainingState, to: model.namedParameters,
+                                        raw: nil, statePath: directory + "/" + CheckpointFile.trainingState)
+        } else {
+            try CheckpointFolder.assign(best, path: modelPath, to: model.namedParameters, raw: nil, statePath: "")
+        }
+        return Loaded(configuration: configuration, model: model, best: best, progress: state?.progress,
+                      optimizerSteps: state?.steps ?? 0, optimizerState: state?.optimizerState ?? [:],
+                      metrics: CheckpointFolder.readMetrics(directory))
+    }
+}

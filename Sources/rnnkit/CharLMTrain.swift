@@ -1,0 +1,217 @@
+import ArgumentParser
+import Foundation
+import RNNKit
+
+struct CharLMTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a character-level language model on UTF-8 text.",
+        discussion: """
+        Defaults (char-rnn's, scaled to 2 cores): embedding 64, LSTM 128 × 2 layers, seq-len 50, batch 50, Adam 2e-3,
+        clip 5, 10 epochs, the last 10% of the text for validation. Presets: \(CharLMPreset.allCases.map(\.rawValue).joined(separator: ", ")).
+        """
+    )
+
+    @Option(name: .customLong("text"), help: "UTF-8 text file (repeat for several).") var texts: [String] = []
+    @Option(help: "seed-sentence, tang or fortunes.") var preset: String?
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.") var cell: CellOption?
+    @Option(help: "Units per layer.") var hidden: Int?
+    @Option(help: "Stacked layers.") var layers: Int?
+    @Option(help: "Embedding size.") var embedding: Int?
+    @Flag(name: .customLong("one-hot"), help: "Feed one-hot vectors instead of an embedding.") var oneHot = false
+    @Option(help: "Dropout rate after each recurrent layer.") var dropout: Double?
+    @Option(name: .customLong("seq-len"), help: "Steps of truncated backpropagation through time.") var seqLen: Int?
+    @Option(help: "Parallel streams through the text.") var batch: Int?
+    @Option(help: "Passes over the text.") var epochs: Int?
+    @Option(help: "Optimizer steps instead of epochs.") var steps: Int?
+    @Option(help: "sgd, momentum, adam or rmsprop.") var optimizer: OptimizerKind?
+    @Option(help: "Learning rate.") var lr: Double?
+    @Option(help: "Clip gradients to this global norm (0: no clipping).") var clip: Double?
+    @Option(help: "Fraction of the text, from its end, held out for validation.") var validation: Double?
+    @Option(name: .customLong("eval-every"), help: "Also evaluate and save every N steps.") var evalEvery: Int?
+    @Flag(name: .customLong("strip-ansi"), help: "Remove ANSI colour escapes from the text (presets that read fortune files do).")
+    var stripANSI = false
+    @Option(help: "Seed of every random draw.") var seed: UInt64?
+    @Option(help: "Checkpoint folder (default: runs/charlm-<date>-<time>).") var out: String?
+    @Option(help: "Continue the run saved in this folder.") var resume: String?
+    @Option(name: .customLong("show-predictions"), help: "Every N steps print the loss and the argmax prediction of the first stream.")
+    var showPredictions: Int?
+    @Flag(help: "End with one line of JSON holding the results.") var json = false
+
+    func validate() throws {
+        if let preset, CharLMPreset(rawValue: preset) == nil {
+            throw ValidationError("unknown preset '\(preset)'; choose one of \(CharLMPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        if preset == nil && resume == nil && texts.isEmpty {
+            throw ValidationError("give a text with --text FILE, a --preset, or --resume DIR.")
+        }
+        if epochs != nil && steps != nil { throw ValidationError("--epochs and --steps both set the budget; give one of them.") }
+        if oneHot && embedding != nil { throw ValidationError("--one-hot and --embedding exclude each other.") }
+        for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--embedding", embedding), ("--seq-len", seqLen),
+                              ("--batch", batch), ("--epochs", epochs), ("--steps", steps), ("--eval-every", evalEvery),
+                              ("--show-predictions", showPredictions)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be at least 1 (found \(value)).") }
+        }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be a rate in [0, 1) (found \(dropout)).") }
+        if let validation, !(validation >= 0 && validation < 1) {
+            throw ValidationError("--validation must be a fraction in [0, 1) (found \(validation)).")
+        }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive (found \(lr)).") }
+    }
+
+    func run() throws {
+        let preset = self.preset.flatMap(CharLMPreset.init(rawValue:))
+        let directory: String
+        let trainer: CharLMTrainer
+        var configuration: CharLMCheckpointConfiguration
+        var metrics: [CharLMMetrics] = []
+        var metricLines: [String] = []
+        var best: [String: Tensor<Float>]
+        if let resume {
+            let loaded = try CharLMCheckpoint.load(from: resume, forResume: true)
+            guard var options = loaded.configuration.training, let progress = loaded.progress else {
+                throw ValidationError("\(resume) holds no training state to resume from.")
+            }
+            if let epochs { options.epochs = epochs; options.steps = nil }
+            if let steps { options.steps = steps }
+            configuration = loaded.configuration
+            configuration.training = options
+            let (train, validation) = try loadText(sources: configuration.data.sources, stripANSI: configuration.data.strippedANSI,
+                                                   fraction: options.validationFraction, vocabulary: configuration.model.vocabulary)
+            trainer = try CharLMTrainer(model: loaded.model, options: options, train: train, validation: validation,
+                                        resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            directory = out ?? resume
+            best = loaded.best
+            metricLines = loaded.metrics
+            metrics = loaded.metrics.compactMap { try? JSONDecoder().decode(CharLMMetrics.self, from: Data($0.utf8)) }
+            log("resuming \(resume) at step \(progress.step) (epoch \(progress.epoch))")
+        } else {
+            let sources = texts.isEmpty ? (preset?.textFiles ?? []) : texts
+            let strip = stripANSI || (texts.isEmpty && preset?.stripsANSI == true)
+            let full = sources.isEmpty ? CharLMPreset.sentence : try sources.map { try TextCorpus.read(path: $0, stripANSI: strip) }.joined()
+            let vocabulary = Vocabulary(text: full)
+            var (model, options) = preset?.settings(vocabulary: vocabulary) ?? defaults(vocabulary)
+            applyFlags(&model, &options, vocabulary: vocabulary)
+            try options.validate()
+            let (train, validation) = try split(full, vocabulary: vocabulary, fraction: options.validationFraction)
+            directory = out ?? "runs/charlm-" + timestamp()
+            try ClassifierCheckpoint.checkWritable(directory)
+            var generator = SeededGenerator(seed: options.seed)
+            let lm = try CharLanguageModel<Float>(model, generator: &generator)
+            if let w = options.fcWeightInitializer { try lm.fc.initialize("weight", with: w, generator: &generator) }
+            if let b = options.fcBiasInitializer { try lm.fc.initialize("bias", with: b, generator: &generator) }
+            trainer = try CharLMTrainer(model: lm, options: options, train: train, validation: validation)
+            configuration = CharLMCheckpointConfiguration(
+                model: model, data: TextDescription(sources: sources.isEmpty ? [] : sources, strippedANSI: strip,
+                                                    trainingCharacters: train.count, validationCharacters: validation.count),
+                training: options)
+            best = CharLMCheckpoint.exportWeights(lm)
+            let r = model.recurrent
+            log("model: \(model.embeddingSize.map { "embedding \($0)" } ?? "one-hot") → \(r.cell.rawValue) \(r.hiddenSize) × \(r.numLayers) "
+                + "→ dense \(vocabulary.count); \(lm.namedParameters.reduce(0) { $0 + $1.variable.value.count }) parameters")
+            log("text: \(sources.isEmpty ? "seed 001's sentence" : sources.count == 1 ? sources[0] : "\(sources.count) files"): "
+                + "\(train.count) training and \(validation.count) validation characters, vocabulary \(vocabulary.count)")
+            log("training: \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize), seq-len "
+                + "\(options.sequenceLength), " + (options.steps.map { "\($0) steps" } ?? "\(options.epochs) epochs")
+                + " (\(trainer.stepsPerEpoch) steps each), seed \(options.seed); saving to \(directory)")
+        }
+
+        let vocabulary = configuration.model.vocabulary
+        let showEvery = showPredictions ?? (preset == .seedSentence ? 100 : nil)
+        var progressLine = ProgressLine()
+        var lastSave = Date()
+        while !trainer.isFinished {
+            let start = Date()
+            let m = try trainer.runUntilEvaluation { r in
+                if let showEvery, r.step % showEvery == 0 || r.step == 1 {
+                    progressLine.clear()
+                    log(String(format: "iteration %d  loss %.5f  prediction: ", r.step, r.loss) + vocabulary.decode(r.prediction()))
+                }
+                progressLine.update(step: r.stepInEpoch, of: r.stepsInEpoch, since: start) {
+                    String(format: "epoch %d  step %d/%d (total %d)  loss %.4f  %.0f chars/s", r.epoch, r.stepInEpoch, r.stepsInEpoch,
+                           r.step, r.loss, r.charactersPerSecond)
+                }
+            }
+            progressLine.clear()
+            if m.isBest { best = CharLMCheckpoint.exportWeights(trainer.model) }
+            metrics.append(m)
+            metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))
+            if showEvery == nil || m.validationLoss != nil {
+                log(String(format: "epoch %d step %d  train loss %.4f", m.epoch, m.step, m.trainLoss)
+                    + (m.validationLoss.map { String(format: "  val loss %.4f  %.3f bits/char", $0, $0 / log(2.0)) } ?? "")
+                    + String(format: "  %.0f chars/s  %.1f s", m.charactersPerSecond, m.seconds) + (m.isBest && m.validationLoss != nil ? "  (best)" : ""))
+            }
+            // Runs without validation evaluate after every epoch, which may be a single step (seed-sentence):
+            // save those at the end and every 30 seconds, not after every step.
+            guard m.validationLoss != nil || trainer.isFinished || Date().timeIntervalSince(lastSave) > 30 else { continue }
+            lastSave = Date()
+            try CharLMCheckpoint.save(to: directory, configuration: configuration, model: trainer.model, best: best,
+                                      optimizer: trainer.optimizer, progress: trainer.progress, metrics: metricLines,
+                                      curves: curvesSVG(title: "rnnkit charlm train: \(directory)", xLabel: "evaluation", panels: [
+                                          ("loss (nats/char)", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
+                                          ("validation bits/char", [("validation", metrics.map { $0.validationBitsPerCharacter })]),
+                                      ]))
+        }
+        let last = metrics.last
+        log("done: \(trainer.progress.step) steps, best validation loss "
+            + (trainer.progress.bestValidationLoss.map { String(format: "%.4f (%.3f bits/char)", $0, $0 / log(2.0)) } ?? "n/a")
+            + "; best model saved in \(directory)")
+        if json {
+            printJSONLine(["steps": trainer.progress.step, "epochs": trainer.progress.epoch, "train_loss": last?.trainLoss ?? Double.nan,
+                           "validation_loss": last?.validationLoss ?? Double.nan,
+                           "best_validation_loss": trainer.progress.bestValidationLoss ?? Double.nan,
+                           "validation_bits_per_character": last?.validationBitsPerCharacter ?? Double.nan,
+                           "train_characters_per_s": Double(trainer.progress.samplesSeen) / max(trainer.progress.seconds, 1e-9),
+                           "model": directory])
+        }
+    }
+
+    private func defaults(_ vocabulary: Vocabulary) -> (CharLMConfiguration, CharLMTrainingOptions) {
+        var t = CharLMTrainingOptions()
+        t.batchSize = 50
+        t.sequenceLength = 50
+        return (CharLMConfiguration(vocabulary: vocabulary, embeddingSize: 64,
+                                    recurrent: RecurrentConfiguration(cell: .lstm, inputSize: 64, hiddenSize: 128, numLayers: 2)), t)
+    }
+
+    private func applyFlags(_ m: inout CharLMConfiguration, _ t: inout CharLMTrainingOptions, vocabulary: Vocabulary) {
+        if let cell {
+            m.recurrent.cell = cell.cell
+            if cell != .lstm { m.recurrent.forgetBias = 0 }
+        }
+        if let hidden { m.recurrent.hiddenSize = hidden }
+        if let layers { m.recurrent.numLayers = layers }
+        if oneHot { m.embeddingSize = nil }
+        if let embedding { m.embeddingSize = embedding }
+        if let dropout { m.recurrent.dropout = dropout; m.recurrent.outputDropout = dropout }
+        m.recurrent.inputSize = m.embeddingSize ?? vocabulary.count
+        if let seqLen { t.sequenceLength = seqLen }
+        if let batch { t.batchSize = batch }
+        if let epochs { t.epochs = epochs; t.steps = nil }
+        if let steps { t.steps = steps }
+        if let optimizer, optimizer != t.optimizer.kind { t.optimizer = OptimizerConfiguration(kind: optimizer, learningRate: t.optimizer.learningRate) }
+        if let lr { t.optimizer.learningRate = lr }
+        if let clip { t.clipNorm = clip > 0 ? clip : nil }
+        if let validation { t.validationFraction = validation }
+        if let evalEvery { t.evaluateEvery = evalEvery }
+        if let seed { t.seed = seed }
+    }
+
+    /// Training and validation ids: the last `fraction` of the text is validation.
+    private func split(_ text: String, vocabulary: Vocabulary, fraction: Double) throws -> ([Int], [Int]) {
+        let ids = try vocabulary.encode(text)
+        let held = Int(Double(ids.count) * fraction)
+        return (Array(ids[..<(ids.count - held)]), Array(ids[(ids.count - held)...]))
+    }
+
+    private func loadText(sources: [String], stripANSI: Bool, fraction: Double, vocabulary: Vocabulary) throws -> ([Int], [Int]) {
+        let full = sources.isEmpty ? CharLMPreset.sentence : try sources.map { try TextCorpus.read(path: $0, stripANSI: stripANSI) }.joined()
+        return try split(full, vocabulary: vocabulary, fraction: fraction)
+    }
+
+    private func timestamp() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}
