@@ -80,6 +80,7 @@ struct CharLMTrain: ParsableCommand {
                                                    fraction: options.validationFraction, vocabulary: configuration.model.vocabulary)
             trainer = try CharLMTrainer(model: loaded.model, options: options, train: train, validation: validation,
                                         resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            trainer.carriedState = loaded.carried
             directory = out ?? resume
             best = loaded.best
             metricLines = loaded.metrics
@@ -146,7 +147,8 @@ struct CharLMTrain: ParsableCommand {
             guard m.validationLoss != nil || trainer.isFinished || Date().timeIntervalSince(lastSave) > 30 else { continue }
             lastSave = Date()
             try CharLMCheckpoint.save(to: directory, configuration: configuration, model: trainer.model, best: best,
-                                      optimizer: trainer.optimizer, progress: trainer.progress, metrics: metricLines,
+                                      optimizer: trainer.optimizer, progress: trainer.progress, carried: trainer.carriedState,
+                                      metrics: metricLines,
                                       curves: curvesSVG(title: "rnnkit charlm train: \(directory)", xLabel: "evaluation", panels: [
                                           ("loss (nats/char)", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
                                           ("validation bits/char", [("validation", metrics.map { $0.validationBitsPerCharacter })]),

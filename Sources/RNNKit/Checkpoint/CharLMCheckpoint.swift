@@ -39,10 +39,15 @@ public enum CharLMCheckpoint {
     /// Writes the folder atomically. `best` are the weights for model.safetensors as `exportWeights` made them.
     public static func save(
         to directory: String, configuration: CharLMCheckpointConfiguration, model: CharLanguageModel<Float>,
-        best: [String: Tensor<Float>], optimizer: Optimizer<Float>, progress: TrainingProgress, metrics: [String], curves: String
+        best: [String: Tensor<Float>], optimizer: Optimizer<Float>, progress: TrainingProgress,
+        carried: RecurrentState<Tensor<Float>>?, metrics: [String], curves: String
     ) throws(DataError) {
         var state: [String: Tensor<Float>] = [:]
         for (name, p) in model.namedParameters { state["current." + name] = p.value }
+        if let carried {
+            state["carried.h"] = carried.h
+            if let c = carried.c { state["carried.c"] = c }
+        }
         try CheckpointFolder.write(to: directory, configuration: encodeJSON(configuration), weights: best,
                                    trainingState: (state, optimizer, progress), metrics: metrics, curves: curves)
     }
@@ -61,6 +66,8 @@ public enum CharLMCheckpoint {
         public var optimizerSteps: Int
         public var optimizerState: [String: Tensor<Float>]
         public var metrics: [String]
+        /// The streams' state when the checkpoint was taken mid-epoch.
+        public var carried: RecurrentState<Tensor<Float>>?
     }
 
     /// Loads the best model for sampling and evaluation, or (`forResume`) the current weights and
@@ -95,6 +102,7 @@ public enum CharLMCheckpoint {
         }
         return Loaded(configuration: configuration, model: model, best: best, progress: state?.progress,
                       optimizerSteps: state?.steps ?? 0, optimizerState: state?.optimizerState ?? [:],
-                      metrics: CheckpointFolder.readMetrics(directory))
+                      metrics: CheckpointFolder.readMetrics(directory),
+                      carried: state?.tensors["carried.h"].map { RecurrentState(h: $0, c: state?.tensors["carried.c"]) })
     }
 }

@@ -177,6 +177,13 @@ public final class CharLMTrainer {
     /// The state carried into the next batch when training stopped mid-epoch.
     private var carried: RecurrentState<Variable<Float>>?
 
+    /// The carried state as tensors `(L, B, H)`, saved with a checkpoint taken mid-epoch so a resumed
+    /// run continues every stream where it stopped.
+    public var carriedState: RecurrentState<Tensor<Float>>? {
+        get { carried.map { RecurrentState(h: $0.h.value, c: $0.c?.value) } }
+        set { carried = newValue.map { RecurrentState(h: Variable($0.h), c: $0.c.map { Variable($0) }) } }
+    }
+
     /// Mean cross-entropy per predicted character of `ids` (nats), run as B streams with carried state.
     public func evaluate(_ ids: [Int]) throws(RNNKitError) -> Double {
         try CharLMTrainer.evaluate(model, ids, streams: options.batchSize, steps: options.sequenceLength)
