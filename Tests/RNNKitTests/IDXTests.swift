@@ -84,7 +84,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/" + m.fileName
         try Data(m.bytes).write(to: URL(fileURLWithPath: path))
-        expectDataError(try IDX.read(path: path), path: path, fragments: m.fragments)
+        checkDataError(try IDX.read(path: path), path: path, fragments: m.fragments)
     }
 
     @Test func rejectsDamagedGzip() throws {
@@ -94,16 +94,16 @@ import Testing
         try IDX.write(IDXArray(dimensions: [1000], bytes: (0..<1000).map { UInt8($0 % 251) }), to: path, compressed: true)
         let whole = try Data(contentsOf: URL(fileURLWithPath: path))
         try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: path))
-        expectDataError(try IDX.read(path: path), path: path, fragments: ["damaged gzip data"])
+        checkDataError(try IDX.read(path: path), path: path, fragments: ["damaged gzip data"])
     }
 
     @Test func folderErrorsSayHowToGetTheData() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        expectDataError(try MNIST.load(directory: dir + "/nowhere", split: .train), path: dir + "/nowhere",
+        checkDataError(try MNIST.load(directory: dir + "/nowhere", split: .train), path: dir + "/nowhere",
                         fragments: ["data folder not found", "apt-get install dataset-fashion-mnist", "--data DIR"])
         try Self.writeFolder(dir, compressed: false)
-        expectDataError(try MNIST.load(directory: dir, split: .test), path: dir,
+        checkDataError(try MNIST.load(directory: dir, split: .test), path: dir,
                         fragments: ["t10k-images-idx3-ubyte[.gz] not found", "--data DIR"])
     }
 
@@ -112,18 +112,18 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.writeFolder(dir, compressed: false)
         try IDX.write(IDXArray(dimensions: [11], bytes: Array(repeating: 1, count: 11)), to: dir + "/train-labels-idx1-ubyte", compressed: false)
-        expectDataError(try MNIST.load(directory: dir, split: .train), path: dir + "/train-labels-idx1-ubyte",
+        checkDataError(try MNIST.load(directory: dir, split: .train), path: dir + "/train-labels-idx1-ubyte",
                         fragments: ["images and labels disagree", "12 labels", "found 11"])
         try IDX.write(IDXArray(dimensions: [12], bytes: Array(repeating: 10, count: 12)), to: dir + "/train-labels-idx1-ubyte", compressed: false)
-        expectDataError(try MNIST.load(directory: dir, split: .train), path: dir + "/train-labels-idx1-ubyte",
+        checkDataError(try MNIST.load(directory: dir, split: .train), path: dir + "/train-labels-idx1-ubyte",
                         fragments: ["label out of range", "found 10"])
         try IDX.write(IDXArray(dimensions: [12], bytes: Array(repeating: 1, count: 12)), to: dir + "/train-images-idx3-ubyte", compressed: false)
-        expectDataError(try MNIST.load(directory: dir, split: .train), path: dir + "/train-images-idx3-ubyte",
+        checkDataError(try MNIST.load(directory: dir, split: .train), path: dir + "/train-images-idx3-ubyte",
                         fragments: ["not a stack of 2-D images", "found 1"])
     }
 }
 
-func expectDataError<T>(_ body: @autoclosure () throws -> T, path: String, fragments: [String],
+func checkDataError<T>(_ body: @autoclosure () throws -> T, path: String, fragments: [String],
                         sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         _ = try body()

@@ -17,7 +17,7 @@ import Testing
         return trajectory
     }
 
-    func expectClose(_ got: [[Double]], _ expected: [[Double]], tolerance: Double = 1e-9) {
+    func checkClose(_ got: [[Double]], _ expected: [[Double]], tolerance: Double = 1e-9) {
         for (a, b) in zip(got.joined(), expected.joined()) {
             #expect(abs(a - b) <= tolerance, "got \(got), expected \(expected)")
         }
@@ -25,24 +25,24 @@ import Testing
 
     @Test func sgd() throws {
         // p − 0.1·g
-        expectClose(try twoSteps(OptimizerConfiguration(kind: .sgd, learningRate: 0.1)), [[0.95, -1.99], [0.9, -1.98]])
+        checkClose(try twoSteps(OptimizerConfiguration(kind: .sgd, learningRate: 0.1)), [[0.95, -1.99], [0.9, -1.98]])
     }
 
     @Test func momentum() throws {
         // buf₁ = g, buf₂ = 0.9·g + g = 1.9·g; p −= 0.1·buf
-        expectClose(try twoSteps(OptimizerConfiguration(kind: .momentum, learningRate: 0.1)), [[0.95, -1.99], [0.855, -1.971]])
+        checkClose(try twoSteps(OptimizerConfiguration(kind: .momentum, learningRate: 0.1)), [[0.95, -1.99], [0.855, -1.971]])
     }
 
     @Test func nesterov() throws {
         // update = g + 0.9·buf: 1.9·g then 2.71·g
         var c = OptimizerConfiguration(kind: .momentum, learningRate: 0.1)
         c.nesterov = true
-        expectClose(try twoSteps(c), [[0.905, -1.981], [0.7695, -1.9539]])
+        checkClose(try twoSteps(c), [[0.905, -1.981], [0.7695, -1.9539]])
     }
 
     @Test func adam() throws {
         // Bias-corrected m̂ = g, v̂ = g², so each step moves 0.1·g/(|g| + 1e-8).
-        expectClose(try twoSteps(OptimizerConfiguration(kind: .adam, learningRate: 0.1)),
+        checkClose(try twoSteps(OptimizerConfiguration(kind: .adam, learningRate: 0.1)),
                     [[0.900000002, -1.90000001], [0.800000004, -1.80000002]])
     }
 
@@ -50,14 +50,14 @@ import Testing
         // s₁ = 0.1·g², s₂ = 0.19·g²; p −= 0.01·g/(√s + 1e-8)
         var c = OptimizerConfiguration(kind: .rmsprop, learningRate: 0.01)
         c.alpha = 0.9
-        expectClose(try twoSteps(c), [[0.968377225398, -1.968377233398], [0.945435653064, -1.945435665274]], tolerance: 1e-11)
+        checkClose(try twoSteps(c), [[0.968377225398, -1.968377233398], [0.945435653064, -1.945435665274]], tolerance: 1e-11)
     }
 
     @Test func weightDecayAddsToTheGradient() throws {
         var c = OptimizerConfiguration(kind: .sgd, learningRate: 0.1)
         c.weightDecay = 0.5
         // g + 0.5·p = [1.0, −1.1] then [0.95, −1.045]
-        expectClose(try twoSteps(c), [[0.9, -1.89], [0.805, -1.7855]])
+        checkClose(try twoSteps(c), [[0.9, -1.89], [0.805, -1.7855]])
     }
 
     @Test func stateRoundTripsThroughRestore() throws {

@@ -30,11 +30,11 @@ import Testing
     }
 
     @Test func invalidUTF8AndEmptyFilesAreRejected() throws {
-        expectDataError(try TextCorpus.decode([0x61, 0x62, 0xE4, 0xB8, 0x41], path: "poems.txt"), path: "poems.txt",
+        checkDataError(try TextCorpus.decode([0x61, 0x62, 0xE4, 0xB8, 0x41], path: "poems.txt"), path: "poems.txt",
                         fragments: ["invalid UTF-8 at byte 2", "e4 b8 41", "iconv"])
-        expectDataError(try TextCorpus.decode([0xC0, 0x80], path: "x"), path: "x", fragments: ["byte 0"])        // overlong
-        expectDataError(try TextCorpus.decode([0xED, 0xA0, 0x80], path: "x"), path: "x", fragments: ["byte 0"])  // surrogate
-        expectDataError(try TextCorpus.decode([], path: "x"), path: "x", fragments: ["empty text"])
+        checkDataError(try TextCorpus.decode([0xC0, 0x80], path: "x"), path: "x", fragments: ["byte 0"])        // overlong
+        checkDataError(try TextCorpus.decode([0xED, 0xA0, 0x80], path: "x"), path: "x", fragments: ["byte 0"])  // surrogate
+        checkDataError(try TextCorpus.decode([], path: "x"), path: "x", fragments: ["empty text"])
         #expect(try TextCorpus.decode(Array("好 ok 👍".utf8), path: "x") == "好 ok 👍")
     }
 

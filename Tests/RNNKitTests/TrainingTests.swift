@@ -65,10 +65,10 @@ import Testing
         configuration.model.recurrent.hiddenSize = 13
         try Data(String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self).utf8)
             .write(to: URL(fileURLWithPath: dir + "/c/config.json"))
-        expectDataError(try ClassifierCheckpoint.load(from: dir + "/c", forResume: false), path: dir + "/c/model.safetensors",
+        checkDataError(try ClassifierCheckpoint.load(from: dir + "/c", forResume: false), path: dir + "/c/model.safetensors",
                         fragments: ["wrong shape", "rnn.weight_ih_l0", "config.json"])
         try ClassifierCheckpoint.checkWritable(dir + "/c")
-        expectDataError(try ClassifierCheckpoint.checkWritable(dir), path: dir, fragments: ["refusing to overwrite"])
+        checkDataError(try ClassifierCheckpoint.checkWritable(dir), path: dir, fragments: ["refusing to overwrite"])
     }
 
     @Test(arguments: MNISTPreset.allCases)

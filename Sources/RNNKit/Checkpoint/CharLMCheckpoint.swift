@@ -84,13 +84,8 @@ public enum CharLMCheckpoint {
         let state = forResume ? try CheckpointFolder.readTrainingState(directory) : nil
         var modelConfiguration = configuration.model
         if !forResume { modelConfiguration.recurrent.forgetBias = 0 }  // folded into the biases
-        var generator = SeededGenerator(seed: 0)
-        let model: CharLanguageModel<Float>
-        do {
-            model = try CharLanguageModel(modelConfiguration, generator: &generator)
-        } catch {
-            throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
-                             found: error.description, hint: "Fix the model object of config.json.")
+        let model = try CheckpointFolder.build(configPath) { (g: inout SeededGenerator) throws(RNNKitError) in
+            try CharLanguageModel<Float>(modelConfiguration, generator: &g)
         }
         if let state {
             var current: [String: Tensor<Float>] = [:]

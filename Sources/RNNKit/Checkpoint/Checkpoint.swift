@@ -110,13 +110,8 @@ public enum ClassifierCheckpoint {
         let state = forResume ? try CheckpointFolder.readTrainingState(directory) : nil
         var modelConfiguration = configuration.model
         if !forResume { modelConfiguration.recurrent.forgetBias = 0 }  // folded into the biases
-        var generator = SeededGenerator(seed: 0)
-        let model: SequenceClassifier<Float>
-        do {
-            model = try SequenceClassifier(modelConfiguration, generator: &generator)
-        } catch {
-            throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
-                             found: error.description, hint: "Fix the model object of config.json.")
+        let model = try CheckpointFolder.build(configPath) { (g: inout SeededGenerator) throws(RNNKitError) in
+            try SequenceClassifier<Float>(modelConfiguration, generator: &g)
         }
         try CheckpointFolder.assign(weights, path: modelPath, to: model.namedParameters,
                                     raw: forResume && trainedForgetBias != 0 ? state?.tensors : nil,
@@ -229,6 +224,18 @@ enum CheckpointFolder {
                                  hint: "config.json's sizes do not match the weights.")
             }
             p.value = value
+        }
+    }
+
+    /// Builds a model from config.json's architecture (its random weights are replaced next),
+    /// reporting an inconsistent architecture as a problem of that file.
+    static func build<Model>(_ configPath: String, _ make: (inout SeededGenerator) throws(RNNKitError) -> Model) throws(DataError) -> Model {
+        var generator = SeededGenerator(seed: 0)
+        do {
+            return try make(&generator)
+        } catch {
+            throw .malformed(path: configPath, problem: "invalid model", expected: "a consistent architecture",
+                             found: error.description, hint: "Fix the model object of config.json.")
         }
     }
 

@@ -79,15 +79,7 @@ public final class CharLMTrainer {
         self.options = options
         self.train = train
         self.validation = validation
-        optimizer = try Optimizer(options.optimizer)
-        if let resume {
-            progress = resume.progress
-            try optimizer.restore(stepCount: resume.steps, state: resume.state)
-            optimizer.learningRate = resume.progress.learningRate
-        } else {
-            progress = TrainingProgress(epoch: 0, step: 0, samplesSeen: 0, generator: SeededGenerator(seed: options.seed &+ 1),
-                                        learningRate: options.optimizer.learningRate, seconds: 0)
-        }
+        (optimizer, progress) = try startOrResume(options.optimizer, seed: options.seed, resume: resume)
     }
 
     /// Predictions per stream, L.
