@@ -19,6 +19,7 @@ public struct SeededGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
         state = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
+    /// The next 64 random bits (xoshiro256**).
     public mutating func next() -> UInt64 {
         let result = rotl(state.1 &* 5, 7) &* 9
         let t = state.1 << 17

@@ -12,6 +12,7 @@ public struct CharLMConfiguration: Codable, Equatable, Sendable {
         self.recurrent = recurrent
     }
 
+    /// Checks the sizes, that the stack is unidirectional, and that it reads what the input layer gives.
     public func validate() throws(RNNKitError) {
         try requirePositive(vocabulary.count, "vocabulary")
         if let embeddingSize { try requirePositive(embeddingSize, "embeddingSize") }
@@ -34,10 +35,15 @@ public struct CharLMConfiguration: Codable, Equatable, Sendable {
 /// Parameters (PyTorch names): `embedding.weight`, `rnn.*`, `fc.weight`, `fc.bias`.
 public final class CharLanguageModel<Scalar: TensorScalar>: ParameterContainer {
     public let configuration: CharLMConfiguration
+    /// `(V, E)`; nil when the model reads one-hot vectors.
     public let embedding: Embedding<Scalar>?
+    /// The unidirectional recurrent stack.
     public let rnn: RecurrentLayer<Scalar>
+    /// `H → V` logits at every step.
     public let fc: Dense<Scalar>
 
+    /// Builds the model with PyTorch's default initialisation drawn from `generator`.
+    /// - Throws: `RNNKitError` when the configuration is inconsistent.
     public init(_ configuration: CharLMConfiguration, generator: inout SeededGenerator) throws(RNNKitError) {
         try configuration.validate()
         self.configuration = configuration

@@ -52,8 +52,11 @@ public struct SequenceClassifierConfiguration: Codable, Equatable, Sendable {
 /// of the module in README: `proj.weight`, `proj.bias`, `rnn.weight_ih_l0`, …, `fc.weight`, `fc.bias`.
 public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer {
     public let configuration: SequenceClassifierConfiguration
+    /// `features → projection` on every step; nil without a projection.
     public let projection: Dense<Scalar>?
+    /// The recurrent stack.
     public let rnn: RecurrentLayer<Scalar>
+    /// Readout features → class logits.
     public let fc: Dense<Scalar>
 
     /// Builds the model with PyTorch's default initialisation drawn from `generator`.
