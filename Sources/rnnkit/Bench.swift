@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import RNNKit
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and inference speed on random data, against this machine's matrix-product ceiling.",
+        discussion: """
+        Trains (forward, backward, Adam step) and runs inference for a fixed time after a warm-up, on random data of the
+        given shape: an image-row classifier by default, or with --charlm an embedding → recurrent → per-step logits
+        model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, where g is the
+        gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. The ceiling is a 2048×2048 float32
+        matrix product through the linked BLAS. Threads: OpenBLAS reads OPENBLAS_NUM_THREADS.
+        """
+    )
+
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.") var cell: CellOption = .lstm
+    @Option(help: "Units per direction.") var hidden = 128
+    @Option(help: "Stacked layers.") var layers = 1
+    @Flag(help: "Both directions.") var bidirectional = false
+    @Option(help: "Sequences per batch.") var batch = 128
+    @Option(name: .customLong("seq-len"), help: "Steps per sequence.") var seqLen = 28
+    @Option(help: "Features per step (classifier form).") var features = 28
+    @Flag(help: "The character-model form: embedding → recurrent stack → logits at every step.") var charlm = false
+    @Option(help: "Vocabulary size (char-model form).") var vocabulary = 100
+    @Option(help: "Embedding size (char-model form).") var embedding = 64
+    @Option(help: "Seconds to measure each of training and inference.") var seconds = 5.0
+    @Option(help: "Seconds of warm-up before each measurement.") var warmup = 1.0
+    @Flag(help: "End with one line of JSON holding the results.") var json = false
+
+    func validate() throws {
+        for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--batch", batch), ("--seq-len", seqLen),
+                              ("--features", features), ("--vocabulary", vocabulary), ("--embedding", embedding)] where value <= 0 {
+            throw ValidationError("\(name) must be at least 1 (found \(value)).")
+        }
+        if !(seconds > 0) || !(warmup >= 0) { throw ValidationError("--seconds must be positive and --warmup not negative.") }
+        if charlm && bidirectional { throw ValidationError("--charlm models read only the past; drop --bidirectional.") }
+    }
+
+    /// Runs `body` for `warmup` seconds, then counts runs for `seconds`: returns runs per second.
+    private func rate(_ body: () throws -> Void) rethrows -> Double {
+        let warmStart = Date()
+        repeat { try body() } while Date().timeIntervalSince(warmStart) < warmup
+        var runs = 0
+        let start = Date()
+        repeat {
+            try body()
+            runs += 1
+        } while Date().timeIntervalSince(start) < seconds
+        return Double(runs) / Date().timeIntervalSince(start)
+    }
+
+    func run() throws {
+        var g = SeededGenerator(seed: 0)
+        let input = charlm ? embedding : features
+        let recurrent = RecurrentConfiguration(cell: cell.cell, inputSize: input, hiddenSize: hidden, numLayers: layers,
+                                               isBidirectional: bidirectional)
+        let D = recurrent.numDirections, gH = cell.cell.gateCount * hidden
+        var recurrentFLOPs = 0.0
+        for l in 0..<layers { recurrentFLOPs += Double(seqLen * D) * 2 * Double((l == 0 ? input : D * hidden) + hidden) * Double(gH) }
+        let outputFLOPs = charlm ? Double(seqLen) * 2 * Double(hidden * vocabulary) : 2 * Double(recurrent.outputSize * 10)
+        let forwardFLOPs = recurrentFLOPs + outputFLOPs  // per sequence
+
+        let trainStep: () throws -> Void
+        let inferStep: () throws -> Void
+        var parameters = 0
+        if charlm {
+            let chars = (0..<(vocabulary)).map { String(UnicodeScalar(0x4E00 + $0)!) }.joined()
+            let model = try CharLanguageModel<Float>(CharLMConfiguration(vocabulary: Vocabulary(text: chars), embeddingSize: embedding,
+                                                                         recurrent: recurrent), generator: &g)
+            let optimizer = try Optimizer<Float>(OptimizerConfiguration(kind: .adam, learningRate: 1e-3))
+            let ids = (0..<(batch * seqLen)).map { _ in Int(g.next() % UInt64(vocabulary)) }
+            let targets = ids.map { ($0 + 1) % vocabulary }
+            parameters = model.namedParameters.reduce(0) { $0 + $1.variable.value.count }
+            trainStep = {
+                var none: SeededGenerator? = nil
+                let (logits, _) = try model(ids: ids, batch: batch, steps: seqLen, state: nil, training: &none)
+                let loss = try Loss.sequenceLoss(logits: logits, targets: targets)
+                model.zeroGrad()
+                try loss.backward()
+                optimizer.step(model.namedParameters)
+            }
+            inferStep = { _ = try model.logits(ids: ids, batch: batch, steps: seqLen, state: nil) }
+        } else {
+            let model = try SequenceClassifier<Float>(SequenceClassifierConfiguration(features: features, recurrent: recurrent, classes: 10),
+                                                      generator: &g)
+            let optimizer = try Optimizer<Float>(OptimizerConfiguration(kind: .adam, learningRate: 1e-3))
+            let x = try Tensor<Float>.uniform(shape: [batch, seqLen, features], low: 0, high: 1, generator: &g)
+            let labels = (0..<batch).map { _ in Int(g.next() % 10) }
+            parameters = model.namedParameters.reduce(0) { $0 + $1.variable.value.count }
+            trainStep = {
+                let loss = try Loss.softmaxCrossEntropy(logits: model(Variable(x)), labels: labels)
+                model.zeroGrad()
+                try loss.backward()
+                optimizer.step(model.namedParameters)
+            }
+            inferStep = { _ = try model.logits(x) }
+        }
+
+        let trainRate = try rate(trainStep) * Double(batch)
+        let inferRate = try rate(inferStep) * Double(batch)
+        let ceiling = try matmulCeiling()
+        let trainGFLOPs = trainRate * 3 * forwardFLOPs / 1e9
+        let inferGFLOPs = inferRate * forwardFLOPs / 1e9
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024 / 1024  // bytes on macOS
+        #endif
+
+        let shape = charlm ? "embedding \(embedding) (vocabulary \(vocabulary)) → " : "features \(features) → "
+        log("config: \(shape)\(cell.cell.rawValue) \(hidden)\(bidirectional ? "×2" : "") × \(layers) layer(s), batch \(batch), "
+            + "seq-len \(seqLen), \(parameters) parameters")
+        log(String(format: "FLOPs per sequence: forward %.3g (recurrent %.3g + output %.3g), training 3 × forward", forwardFLOPs, recurrentFLOPs, outputFLOPs))
+        log(String(format: "train:     %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", trainRate, trainGFLOPs, 100 * trainGFLOPs / ceiling))
+        log(String(format: "inference: %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", inferRate, inferGFLOPs, 100 * inferGFLOPs / ceiling))
+        log(String(format: "ceiling:   %.1f GFLOP/s (2048×2048 float32 product)   peak memory %.0f MB", ceiling, peakMB))
+        if json {
+            printJSONLine(["train_samples_per_s": trainRate, "infer_samples_per_s": inferRate, "train_gflops": trainGFLOPs,
+                           "infer_gflops": inferGFLOPs, "ceiling_gflops": ceiling, "train_efficiency": trainGFLOPs / ceiling,
+                           "infer_efficiency": inferGFLOPs / ceiling, "peak_memory_mb": peakMB, "parameters": parameters,
+                           "forward_flops_per_sample": forwardFLOPs])
+        }
+    }
+
+    /// GFLOP/s of a 2048×2048 float32 matrix product, averaged over about a second.
+    private func matmulCeiling() throws -> Double {
+        var g = SeededGenerator(seed: 1)
+        let n = 2048
+        let a = try Tensor<Float>.uniform(shape: [n, n], low: -1, high: 1, generator: &g)
+        let b = try Tensor<Float>.uniform(shape: [n, n], low: -1, high: 1, generator: &g)
+        _ = try a.matmul(b)
+        var runs = 0
+        let start = Date()
+        repeat {
+            _ = try a.matmul(b)
+            runs += 1
+        } while Date().timeIntervalSince(start) < min(1, seconds)
+        return Double(runs) * 2 * Double(n * n * n) / Date().timeIntervalSince(start) / 1e9
+    }
+}

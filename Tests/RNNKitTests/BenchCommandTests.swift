@@ -1,0 +1,27 @@
+import Foundation
+import Testing
+
+/// `rnnkit bench` runs both forms and reports its figures; no timing is asserted.
+@Suite struct BenchCommandTests {
+    @Test(arguments: [[String](), ["--charlm", "--vocabulary", "12", "--embedding", "4"]])
+    func benchReportsItsFigures(form: [String]) throws {
+        let r = try runRNNKit(["bench", "--hidden", "8", "--batch", "4", "--seq-len", "5", "--features", "3",
+                               "--seconds", "0.05", "--warmup", "0", "--json"] + form)
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(r.stdout.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        for key in ["train_samples_per_s", "infer_samples_per_s", "train_gflops", "ceiling_gflops", "train_efficiency", "peak_memory_mb"] {
+            #expect((json[key] as? Double).map { $0 > 0 } == true, "\(key): \(String(describing: json[key]))")
+        }
+        // LSTM, F=3 (or E=4), H=8, T=5: recurrent FLOPs = 5 · 2 · (F + 8) · 32.
+        let input = form.isEmpty ? 3.0 : 4.0
+        let output = form.isEmpty ? 2.0 * 8 * 10 : 5 * 2.0 * 8 * 12
+        #expect(json["forward_flops_per_sample"] as? Double == 5 * 2 * (input + 8) * 32 + output)
+        #expect(r.stdout.contains("% of ceiling"))
+    }
+
+    @Test func badBenchFlags() throws {
+        let r = try runRNNKit(["bench", "--charlm", "--bidirectional"])
+        #expect(r.status != 0 && r.stderr.contains("read only the past"), "\(r.stderr)")
+    }
+}
