@@ -95,7 +95,7 @@ struct CharLMTrain: ParsableCommand {
             applyFlags(&model, &options, vocabulary: vocabulary)
             try options.validate()
             let (train, validation) = try split(full, vocabulary: vocabulary, fraction: options.validationFraction)
-            directory = out ?? "runs/charlm-" + timestamp()
+            directory = out ?? defaultRunFolder("charlm")
             try ClassifierCheckpoint.checkWritable(directory)
             var generator = SeededGenerator(seed: options.seed)
             let lm = try CharLanguageModel<Float>(model, generator: &generator)
@@ -209,11 +209,5 @@ struct CharLMTrain: ParsableCommand {
     private func loadText(sources: [String], stripANSI: Bool, fraction: Double, vocabulary: Vocabulary) throws -> ([Int], [Int]) {
         let full = sources.isEmpty ? CharLMPreset.sentence : try sources.map { try TextCorpus.read(path: $0, stripANSI: stripANSI) }.joined()
         return try split(full, vocabulary: vocabulary, fraction: fraction)
-    }
-
-    private func timestamp() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
     }
 }

@@ -61,3 +61,10 @@ struct SavedModelOptions: ParsableArguments {
         return (loaded, test, directory)
     }
 }
+
+/// `runs/<task>-<date>-<time>`: the default output folder of a training run.
+func defaultRunFolder(_ task: String) -> String {
+    let f = DateFormatter()
+    f.dateFormat = "yyyyMMdd-HHmmss"
+    return "runs/\(task)-" + f.string(from: Date())
+}

@@ -164,7 +164,7 @@ struct TrainMNIST: ParsableCommand {
             modelConfiguration.features = trainSet.columns
             if modelConfiguration.projection == nil { modelConfiguration.recurrent.inputSize = trainSet.columns }
             try options.validate()
-            directory = out ?? "runs/mnist-" + timestamp()
+            directory = out ?? defaultRunFolder("mnist")
             try ClassifierCheckpoint.checkWritable(directory)
             var generator = SeededGenerator(seed: options.seed)
             let model = try SequenceClassifier<Float>(modelConfiguration, generator: &generator)
@@ -225,12 +225,6 @@ struct TrainMNIST: ParsableCommand {
         let holdOut = min(holdOut, data.count - 1)
         let (train, validation) = data.split(at: data.count - holdOut)
         return (validation, train)
-    }
-
-    private func timestamp() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
     }
 }
 
