@@ -6,6 +6,8 @@ public enum RNNKitError: Error, Equatable, Sendable, CustomStringConvertible {
     case shapeMismatch(argument: String, expected: String, found: [Int], hint: String)
     /// A value (a size, a rate, an index, an option) is out of its allowed range or set.
     case invalidValue(argument: String, expected: String, found: String, hint: String)
+    /// A model, a batch or a file would need more memory than the run has (see `MemoryBudget`).
+    case insufficientMemory(what: String, needed: Double, available: Double, hint: String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,9 @@ public enum RNNKitError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(argument): expected shape \(expected), found \(shapeString(found)). \(hint)"
         case let .invalidValue(argument, expected, found, hint):
             return "\(argument): expected \(expected), found \(found). \(hint)"
+        case let .insufficientMemory(what, needed, available, hint):
+            return "\(what) needs about \(MemoryBudget.format(needed)), more than the \(MemoryBudget.format(available)) of memory "
+                + "available (\(MemoryBudget.variable) sets the limit). \(hint)"
         }
     }
 }

@@ -86,7 +86,8 @@ public enum SafeTensors {
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard !overflow, count * elementSize == end - begin else {
+            let (byteCount, tooMany) = count.multipliedReportingOverflow(by: elementSize)
+            guard !overflow, !tooMany, byteCount == end - begin else {
                 throw bad("size of tensor '\(name)' does not match its shape", "\(shape) × \(elementSize) bytes",
                           "\(end - begin) bytes")
             }
@@ -115,6 +116,6 @@ public enum SafeTensors {
     /// Reads a safetensors file.
     public static func read<S: TensorScalar>(path: String, as type: S.Type = S.self) throws(DataError)
         -> (tensors: [String: Tensor<S>], metadata: [String: String]) {
-        try decode(readFile(path), path: path, as: type)
+        try decode(readFile(path, expansion: 2, hint: "The file holds more weights than fit in memory."), path: path, as: type)
     }
 }

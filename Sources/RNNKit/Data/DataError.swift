@@ -7,6 +7,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     /// The file's contents break its format.
     case malformed(path: String, problem: String, expected: String, found: String, hint: String)
+    /// Reading the file would need more memory than the run has (see `MemoryBudget`).
+    case tooLarge(path: String, what: String, needed: Double, available: Double, hint: String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,9 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): cannot be read (\(reason))."
         case let .malformed(path, problem, expected, found, hint):
             return "\(path): \(problem): expected \(expected), found \(found). \(hint)"
+        case let .tooLarge(path, what, needed, available, hint):
+            return "\(path): \(what) needs about \(MemoryBudget.format(needed)), more than the \(MemoryBudget.format(available)) "
+                + "of memory available (\(MemoryBudget.variable) sets the limit). \(hint)"
         }
     }
 }

@@ -7,17 +7,18 @@ enum Gzip {
         bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
     }
 
-    /// Inflates a whole gzip stream (concatenated members included).
-    /// - Returns: the data, or nil with zlib's message when the stream is damaged or cut short.
-    static func decompress(_ input: [UInt8]) -> Result<[UInt8], GzipFailure> {
+    /// Inflates a whole gzip stream (concatenated members included), stopping once the output
+    /// passes `limit` bytes (a small file can inflate to any size).
+    /// - Returns: the data, or why not: zlib's message when the stream is damaged or cut short.
+    static func decompress(_ input: [UInt8], limit: Int = .max) -> Result<[UInt8], GzipFailure> {
         var stream = z_stream()
         // 15 window bits + 16: expect a gzip header.
         guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            return .failure(GzipFailure(message: "zlib could not start"))
+            return .failure(.damaged("zlib could not start"))
         }
         defer { inflateEnd(&stream) }
         var output = [UInt8]()
-        output.reserveCapacity(input.count * 4)
+        output.reserveCapacity(min(input.count, limit / 4) * 4)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var status: Int32 = Z_OK
         var remaining = input[...]
@@ -32,10 +33,11 @@ enum Gzip {
                         status = inflate(&stream, Z_NO_FLUSH)
                         output.append(contentsOf: outBuf.prefix(outBuf.count - Int(stream.avail_out)))
                     }
-                } while status == Z_OK && stream.avail_out == 0
+                } while status == Z_OK && stream.avail_out == 0 && output.count <= limit
                 return inBuf.count - Int(stream.avail_in)
             }
             remaining = remaining.dropFirst(consumed)
+            if output.count > limit { return .failure(.tooLarge(limit: limit)) }
             if status == Z_STREAM_END {
                 // Another gzip member may follow (as `cat a.gz b.gz` makes).
                 guard Gzip.isCompressed(Array(remaining.prefix(2))) else { break }
@@ -44,7 +46,7 @@ enum Gzip {
             }
             if status != Z_OK || remaining.isEmpty {
                 let message = stream.msg.map { String(cString: $0) } ?? (status == Z_OK || status == Z_BUF_ERROR ? "the data ends early" : "code \(status)")
-                return .failure(GzipFailure(message: message))
+                return .failure(.damaged(message))
             }
         }
         return .success(output)
@@ -77,4 +79,9 @@ extension Gzip {
     }
 }
 
-struct GzipFailure: Error { var message: String }
+enum GzipFailure: Error {
+    /// zlib's message for a damaged or cut-short stream.
+    case damaged(String)
+    /// The data inflates to more than this many bytes.
+    case tooLarge(limit: Int)
+}

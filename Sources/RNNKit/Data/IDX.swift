@@ -21,13 +21,27 @@ public enum IDX {
     ///   that is not gzip, a damaged stream, a wrong magic number or element type, sizes that do not
     ///   match the data.
     public static func read(path: String) throws(DataError) -> IDXArray {
-        var bytes = try readFile(path)
+        try decode(readFile(path, expansion: expansion, hint: hint), path: path)
+    }
+
+    /// Memory per byte of IDX data while it is read and split (the bytes, the parsed copy, the splits).
+    static let expansion = 4.0
+    static let hint = "RNNKit holds the data in memory; use a subset of the file, or a machine with more memory."
+
+    /// Decodes a whole IDX file's bytes, raw or gzip-compressed; `path` names the source in errors
+    /// (and a `.gz` ending there promises compressed bytes).
+    public static func decode(_ bytes: [UInt8], path: String) throws(DataError) -> IDXArray {
+        var bytes = bytes
         if Gzip.isCompressed(bytes) {
-            switch Gzip.decompress(bytes) {
+            let budget = try memoryBudget(path)
+            switch Gzip.decompress(bytes, limit: Int(min(budget / Self.expansion, Double(Int.max / 2)))) {
             case .success(let inflated): bytes = inflated
-            case .failure(let failure):
+            case .failure(.tooLarge(let limit)):
+                throw .tooLarge(path: path, what: "inflating this gzip file (more than \(MemoryBudget.format(Double(limit))) of data)",
+                                needed: Double(limit + 1) * Self.expansion, available: budget, hint: Self.hint)
+            case .failure(.damaged(let message)):
                 throw .malformed(path: path, problem: "damaged gzip data", expected: "a complete gzip stream",
-                                 found: failure.message, hint: "Download or copy the file again.")
+                                 found: message, hint: "Download or copy the file again.")
             }
         } else if path.hasSuffix(".gz") {
             throw .malformed(path: path, problem: "not gzip-compressed although named .gz",
@@ -106,16 +120,32 @@ public enum IDX {
     }
 }
 
-/// Reads a whole file, mapping failures to `DataError`.
-func readFile(_ path: String) throws(DataError) -> [UInt8] {
+/// Reads a whole file, mapping failures to `DataError`. A reader whose result takes `expansion`
+/// times the file's size in memory says so, and a file that cannot fit is refused before reading.
+func readFile(_ path: String, expansion: Double = 1, hint: String = "Use a smaller file.") throws(DataError) -> [UInt8] {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
         throw .missing(path: path, what: "file", hint: "Check the path.")
     }
     guard !isDirectory.boolValue else { throw .unreadable(path: path, reason: "it is a folder") }
+    let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.doubleValue ?? 0
+    let budget = try memoryBudget(path)
+    guard size * expansion <= budget else {
+        throw .tooLarge(path: path, what: "reading this \(MemoryBudget.format(size)) file", needed: size * expansion,
+                        available: budget, hint: hint)
+    }
     do {
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     } catch {
         throw .unreadable(path: path, reason: error.localizedDescription)
+    }
+}
+
+/// The memory budget, with a bad `RNNKIT_MEMORY_LIMIT` reported as a problem reading `path`.
+func memoryBudget(_ path: String) throws(DataError) -> Double {
+    do {
+        return try MemoryBudget.bytes()
+    } catch {
+        throw .unreadable(path: path, reason: error.description)
     }
 }

@@ -24,7 +24,9 @@ public enum TextCorpus {
 
     /// Reads and decodes a UTF-8 file.
     public static func read(path: String, stripANSI: Bool = false) throws(DataError) -> String {
-        let text = try decode(readFile(path), path: path)
+        // The text, its ids (8 bytes a character) and the training/validation copies of them.
+        let text = try decode(readFile(path, expansion: 20, hint: "RNNKit holds the text and its ids in memory; train on a part of the file."),
+                              path: path)
         return stripANSI ? removingANSIEscapes(text) : text
     }
 

@@ -20,6 +20,7 @@ public final class Dense<Scalar: TensorScalar>: ParameterContainer {
                 generator: inout SeededGenerator) throws(RNNKitError) {
         try requirePositive(inputSize, "inputSize")
         try requirePositive(outputSize, "outputSize")
+        try requireParameterMemory((Double(inputSize) + 1) * Double(outputSize), "a dense layer")
         self.inputSize = inputSize
         self.outputSize = outputSize
         let k = 1 / Scalar(inputSize).squareRoot()
@@ -125,6 +126,12 @@ func addColumnSums<Scalar: TensorScalar>(_ m: UnsafePointer<Scalar>, rows: Int, 
         let row = m + r * columns
         for j in 0..<columns { sums[j] += row[j] }
     }
+}
+
+/// Checks that a model of `count` Float parameters fits the memory budget.
+func requireParameterMemory(_ count: Double, _ what: String) throws(RNNKitError) {
+    try MemoryBudget.require(4 * count, for: "\(what) of \(count < 1e15 ? "\(Int(count))" : "\(count)") parameters",
+                             hint: "Lower the hidden size, the number of layers or the embedding size.")
 }
 
 func requirePositive(_ value: Int, _ name: String) throws(RNNKitError) {

@@ -12,6 +12,7 @@ public final class Embedding<Scalar: TensorScalar>: ParameterContainer {
     public init(vocabularySize: Int, embeddingSize: Int, generator: inout SeededGenerator) throws(RNNKitError) {
         try requirePositive(vocabularySize, "vocabularySize")
         try requirePositive(embeddingSize, "embeddingSize")
+        try requireParameterMemory(Double(vocabularySize) * Double(embeddingSize), "an embedding")
         self.vocabularySize = vocabularySize
         self.embeddingSize = embeddingSize
         var values = [Scalar]()

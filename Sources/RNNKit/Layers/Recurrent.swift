@@ -77,12 +77,29 @@ public struct RecurrentConfiguration: Codable, Equatable, Sendable {
     /// Features per step of the output: D·H when concatenating, H otherwise.
     public var outputSize: Int { isBidirectional && merge == .concat ? 2 * hiddenSize : hiddenSize }
 
-    /// Checks every size and rate.
-    /// - Throws: `RNNKitError.invalidValue` naming the first field out of range.
+    /// Weights and biases in the stack: `D·G·H·(I + H + 2)` for layer 0 and `D·G·H·(D·H + H + 2)`
+    /// for each layer above. A `Double`, since sizes read from a file may be absurd.
+    public var parameterCount: Double {
+        let (G, H, D) = (Double(cell.gateCount), Double(hiddenSize), Double(numDirections))
+        let above = Double(max(numLayers - 1, 0)) * D * G * H * (D * H + H + 2)
+        return D * G * H * (Double(inputSize) + H + 2) + above
+    }
+
+    /// Scalars a training pass keeps per example and step: for every layer and direction the gate
+    /// pre-activations and activations, the states, and their gradients (an estimate, for
+    /// `MemoryBudget` checks).
+    public var trainingScalarsPerStep: Double {
+        Double(numLayers) * Double(numDirections) * 4 * Double(hiddenSize) * Double(cell.gateCount + 1)
+    }
+
+    /// Checks every size and rate, and that the weights fit in memory (`MemoryBudget`).
+    /// - Throws: `RNNKitError.invalidValue` naming the first field out of range, or
+    ///   `RNNKitError.insufficientMemory`.
     public func validate() throws(RNNKitError) {
         try requirePositive(inputSize, "inputSize")
         try requirePositive(hiddenSize, "hiddenSize")
         try requirePositive(numLayers, "numLayers")
+        try requireParameterMemory(parameterCount, "a recurrent stack")
         for (name, rate) in [("inputDropout", inputDropout), ("dropout", dropout), ("outputDropout", outputDropout)] {
             guard rate >= 0 && rate < 1 else {
                 throw .invalidValue(argument: name, expected: "a rate in [0, 1)", found: "\(rate)",

@@ -13,10 +13,17 @@ public struct CharLMConfiguration: Codable, Equatable, Sendable {
     }
 
     /// Checks the sizes, that the stack is unidirectional, and that it reads what the input layer gives.
+    /// Weights and biases of the whole model (a `Double`: sizes read from a file may be absurd).
+    public var parameterCount: Double {
+        let v = Double(vocabulary.count)
+        return Double(embeddingSize ?? 0) * v + recurrent.parameterCount + (Double(recurrent.hiddenSize) + 1) * v
+    }
+
     public func validate() throws(RNNKitError) {
         try requirePositive(vocabulary.count, "vocabulary")
         if let embeddingSize { try requirePositive(embeddingSize, "embeddingSize") }
         try recurrent.validate()
+        try requireParameterMemory(parameterCount, "a language model")
         guard !recurrent.isBidirectional else {
             throw .invalidValue(argument: "recurrent.isBidirectional", expected: "false", found: "true",
                                 hint: "A language model predicts the next character, so it may only read the past.")

@@ -33,10 +33,19 @@ public struct SequenceClassifierConfiguration: Codable, Equatable, Sendable {
         try requirePositive(classes, "classes")
         if let projection { try requirePositive(projection, "projection") }
         try recurrent.validate()
+        try requireParameterMemory(parameterCount, "a classifier")
         guard recurrent.inputSize == (projection ?? features) else {
             throw .invalidValue(argument: "recurrent.inputSize", expected: "\(projection ?? features) (projection ?? features)",
                                 found: "\(recurrent.inputSize)", hint: "The stack reads the projection's output, or the raw features.")
         }
+    }
+
+    /// Weights and biases of the whole model (a `Double`: sizes read from a file may be absurd).
+    public var parameterCount: Double {
+        let projectionWeights = projection.map { Double(features + 1) * Double($0) } ?? 0
+        let readout = Double(readout == .final ? recurrent.numDirections : (recurrent.isBidirectional && recurrent.merge == .concat ? 2 : 1))
+            * Double(recurrent.hiddenSize)
+        return projectionWeights + recurrent.parameterCount + (readout + 1) * Double(classes)
     }
 
     /// Features the readout hands to the final dense layer.

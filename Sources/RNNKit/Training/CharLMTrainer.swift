@@ -75,6 +75,13 @@ public final class CharLMTrainer {
             throw .invalidValue(argument: "text", expected: "at least batch + 1 = \(options.batchSize + 1) training characters",
                                 found: "\(train.count)", hint: "Use a longer text or a smaller --batch.")
         }
+        let c = model.configuration
+        try MemoryBudget.require(
+            4 * (4 * c.parameterCount  // weights, gradients and two optimizer moments
+                 + Double(options.batchSize) * Double(options.sequenceLength)
+                 * (c.recurrent.trainingScalarsPerStep + 2 * Double(c.recurrent.inputSize) + 3 * Double(c.vocabulary.count))),
+            for: "training with batch \(options.batchSize) × seq-len \(options.sequenceLength)",
+            hint: "Lower --batch or --seq-len, or the model's size.")
         self.model = model
         self.options = options
         self.train = train

@@ -54,6 +54,12 @@ public final class ClassifierTrainer {
                 validation: ImageClassificationData, resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])? = nil)
         throws(RNNKitError) {
         try options.validate()
+        let c = model.configuration, steps = Double(train.rows)
+        try MemoryBudget.require(
+            4 * (4 * c.parameterCount  // weights, gradients and two optimizer moments
+                 + Double(options.batchSize) * steps * (c.recurrent.trainingScalarsPerStep + 2 * Double(train.columns + (c.projection ?? 0)))),
+            for: "training with batch \(options.batchSize) (\(train.rows) steps each)",
+            hint: "Lower --batch, or the model's size.")
         self.model = model
         self.options = options
         self.train = train

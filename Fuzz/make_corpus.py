@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of RNNKit's fuzz targets (Fuzz/Corpus/TARGET/): small valid files of each
+format, from which libFuzzer mutates. Run from anywhere: python3 Fuzz/make_corpus.py"""
+import gzip, json, os, struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+def put(target, name, data):
+    os.makedirs(os.path.join(here, "Corpus", target), exist_ok=True)
+    with open(os.path.join(here, "Corpus", target, name), "wb") as f:
+        f.write(data)
+
+def idx(dims, data):
+    return bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data)
+
+images = idx([3, 4, 2], [(i * 37) % 256 for i in range(24)])
+labels = idx([3], [0, 7, 9])
+put("FuzzIDX", "images-idx3-ubyte", images)
+put("FuzzIDX", "labels-idx1-ubyte", labels)
+put("FuzzIDX", "images-idx3-ubyte.gz", gzip.compress(images, mtime=0))
+put("FuzzIDX", "two-members.gz", gzip.compress(labels[:5], mtime=0) + gzip.compress(labels[5:], mtime=0))
+put("FuzzIDX", "rank4", idx([1, 2, 1, 2], [1, 2, 3, 4]))
+
+def safetensors(tensors, metadata=None):
+    header, blob = {}, b""
+    for name, (dtype, shape, values) in tensors.items():
+        fmt = {"F32": "<f", "F64": "<d"}[dtype]
+        data = b"".join(struct.pack(fmt, v) for v in values)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(data)]}
+        blob += data
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + blob
+
+put("FuzzSafeTensors", "f32.safetensors",
+    safetensors({"w": ("F32", [2, 3], [0.5, -1, 2, 3.25, 0, 1e-3]), "b": ("F32", [3], [1, 2, 3])}, {"format": "pt"}))
+put("FuzzSafeTensors", "f64-scalar-empty.safetensors",
+    safetensors({"s": ("F64", [], [1.5]), "e": ("F64", [0, 4], [])}))
+for folder in ["classifier", "charlm"]:
+    for file in ["model.safetensors", "training_state.safetensors"]:
+        with open(os.path.join(here, "Folders", folder, file), "rb") as f:
+            put("FuzzSafeTensors", f"{folder}-{file}", f.read())
+    with open(os.path.join(here, "Folders", folder, "config.json"), "rb") as f:
+        put("FuzzCheckpoint", f"{folder}-config.json", f.read())
+
+put("FuzzText", "english.txt", b"The quick brown fox jumps over the lazy dog.\n")
+put("FuzzText", "tang.txt", "床前明月光，疑是地上霜。\n".encode())
+put("FuzzText", "ansi.txt", b"\x1b[31mred\x1b[0m and \x1b(B plain\n")
+put("FuzzText", "emoji.txt", "👍🏽 🇫🇷 e\u0301 ñ\n".encode())

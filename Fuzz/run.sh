@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds RNNKit's libFuzzer targets and runs each for SECONDS (default 600) on a copy of its
+# committed corpus. New interesting inputs stay in Fuzz/.work/; a crash is saved under
+# Fuzz/Crashes/TARGET/ (commit it: the test suite replays every file there) and fails the script.
+#
+#   bash Fuzz/run.sh [SECONDS] [TARGET...]      e.g. bash Fuzz/run.sh 60 FuzzIDX
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzIDX FuzzSafeTensors FuzzCheckpoint FuzzText)
+swift build -c release --build-path .build --sanitize fuzzer --sanitize address
+export SWIFT_BACKTRACE=enable=no  # libFuzzer reports the crash itself
+export ASAN_OPTIONS=detect_leaks=0  # Foundation keeps caches alive until exit, which LeakSanitizer reports
+failed=0
+for target in "${targets[@]}"; do
+    mkdir -p ".work/$target" "Crashes/$target"
+    echo "== $target: ${seconds}s from $(ls "Corpus/$target" | wc -l) corpus files"
+    if ! ".build/release/$target" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=20 -max_len=65536 \
+            -artifact_prefix="Crashes/$target/" -print_final_stats=1 ".work/$target" "Corpus/$target" 2>".work/$target.log"; then
+        failed=1
+        tail -40 ".work/$target.log"
+    fi
+    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done)" ".work/$target.log" || tail -3 ".work/$target.log"
+done
+exit $failed

@@ -1,0 +1,102 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// Replays the fuzz targets' committed corpus (Fuzz/Corpus) and every crash ever found
+/// (Fuzz/Crashes) through the same readers, with the same checks as the targets in Fuzz/Sources:
+/// each input is read or refused with a `DataError` that names its source; nothing traps.
+@Suite struct FuzzCorpusTests {
+    static let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz").standardizedFileURL
+
+    /// The files of one target's corpus and crash folders.
+    static func inputs(_ target: String) throws -> [(name: String, bytes: [UInt8])] {
+        var found: [(String, [UInt8])] = []
+        for folder in ["Corpus", "Crashes"] {
+            let dir = fuzz.appendingPathComponent(folder).appendingPathComponent(target)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            for name in names.sorted() where !name.hasPrefix(".") {
+                found.append(("\(folder)/\(target)/\(name)", [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))))
+            }
+        }
+        return found
+    }
+
+    /// A refusal must be a `DataError` naming the input's path.
+    func checkRefusal(_ error: DataError, _ path: String) {
+        #expect(error.description.hasPrefix(path) || error.description.contains(path), "\(error)")
+    }
+
+    @Test func idx() throws {
+        let inputs = try Self.inputs("FuzzIDX")
+        #expect(inputs.count >= 5)
+        var decoded = 0
+        for (name, bytes) in inputs {
+            for path in [name, name + ".gz"] {
+                do {
+                    let array = try IDX.decode(bytes, path: path)
+                    #expect(array.dimensions.reduce(1, *) == array.bytes.count, "\(path)")
+                    decoded += 1
+                } catch { checkRefusal(error, path) }
+            }
+        }
+        #expect(decoded >= 5, "the seed files are valid IDX")
+    }
+
+    @Test func safeTensors() throws {
+        let inputs = try Self.inputs("FuzzSafeTensors")
+        #expect(inputs.count >= 6)
+        var decoded = 0
+        for (name, bytes) in inputs {
+            do {
+                _ = try SafeTensors.decode(bytes, path: name, as: Double.self)
+                let (tensors, metadata) = try SafeTensors.decode(bytes, path: name, as: Float.self)
+                let again = try SafeTensors.decode(SafeTensors.encode(tensors, metadata: metadata), path: "again", as: Float.self)
+                #expect(again.metadata == metadata)
+                #expect(again.tensors == tensors)
+                decoded += 1
+            } catch { checkRefusal(error, name) }
+        }
+        #expect(decoded >= 6, "the seed files are valid safetensors")
+    }
+
+    @Test func text() throws {
+        let inputs = try Self.inputs("FuzzText")
+        #expect(inputs.count >= 4)
+        for (name, bytes) in inputs {
+            do {
+                let text = try TextCorpus.decode(bytes, path: name)
+                #expect(Array(text.utf8) == bytes)
+                let stripped = TextCorpus.removingANSIEscapes(text)
+                if stripped.isEmpty { continue }
+                let vocabulary = Vocabulary(text: stripped)
+                #expect(vocabulary.decode(try vocabulary.encode(stripped)) == stripped, "\(name)")
+            } catch let error as DataError { checkRefusal(error, name) }
+        }
+    }
+
+    /// Each input is the config.json of Fuzz/Folders' classifier and language model in turn.
+    @Test func checkpointConfig() throws {
+        let inputs = try Self.inputs("FuzzCheckpoint")
+        #expect(inputs.count >= 2)
+        let work = NSTemporaryDirectory() + "rnnkit-corpus-" + UUID().uuidString
+        try FileManager.default.copyItem(atPath: Self.fuzz.appendingPathComponent("Folders").path, toPath: work)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var loaded = 0
+        for (_, bytes) in inputs {
+            for folder in ["classifier", "charlm"].map({ work + "/" + $0 }) {
+                try Data(bytes).write(to: URL(fileURLWithPath: folder + "/config.json"))
+                for resume in [false, true] {
+                    do {
+                        _ = try ClassifierCheckpoint.load(from: folder, forResume: resume)
+                        loaded += 1
+                    } catch { checkRefusal(error, folder) }
+                    do {
+                        _ = try CharLMCheckpoint.load(from: folder, forResume: resume)
+                        loaded += 1
+                    } catch { checkRefusal(error, folder) }
+                }
+            }
+        }
+        #expect(loaded >= 4, "each seed config loads its own folder, for evaluation and resuming")
+    }
+}
