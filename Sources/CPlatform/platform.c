@@ -14,3 +14,29 @@ int rnnkit_exchange_paths(const char *a, const char *b) {
     return -1;
 #endif
 }
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupts = 0;
+
+static void on_interrupt(int signal) {
+    (void)signal;
+    if (interrupts) _exit(130);
+    interrupts = 1;
+    static const char note[] = "\nrnnkit: interrupted; finishing this step and saving a checkpoint (Ctrl-C again quits at once)\n";
+    ssize_t ignored = write(STDERR_FILENO, note, sizeof note - 1);
+    (void)ignored;
+}
+
+void rnnkit_catch_interrupts(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, NULL);
+}
+
+int rnnkit_interrupt_requested(void) { return interrupts != 0; }

@@ -121,9 +121,19 @@ struct CharLMTrain: ParsableCommand {
         let showEvery = showPredictions ?? (preset == .seedSentence ? 100 : nil)
         var progressLine = ProgressLine()
         var lastSave = Date()
+        func save() throws {
+            try CharLMCheckpoint.save(to: directory, configuration: configuration, model: trainer.model, best: best,
+                                      optimizer: trainer.optimizer, progress: trainer.progress, carried: trainer.carriedState,
+                                      metrics: metricLines,
+                                      curves: curvesSVG(title: "rnnkit charlm train: \(directory)", xLabel: "evaluation", panels: [
+                                          ("loss (nats/char)", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
+                                          ("validation bits/char", [("validation", metrics.map { $0.validationBitsPerCharacter })]),
+                                      ]))
+        }
+        Interruption.catchInterrupts()
         while !trainer.isFinished {
             let start = Date()
-            let m = try trainer.runUntilEvaluation { r in
+            let evaluated = try trainer.runUntilEvaluation(stoppingWhen: { Interruption.isRequested }) { r in
                 if let showEvery, r.step % showEvery == 0 || r.step == 1 {
                     progressLine.clear()
                     log(String(format: "iteration %d  loss %.5f  prediction: ", r.step, r.loss) + vocabulary.decode(r.prediction()))
@@ -134,6 +144,10 @@ struct CharLMTrain: ParsableCommand {
                 }
             }
             progressLine.clear()
+            guard let m = evaluated else {
+                try save()
+                throw interrupted(directory, trainer.progress, command: "rnnkit charlm train")
+            }
             if m.isBest { best = CharLMCheckpoint.exportWeights(trainer.model) }
             metrics.append(m)
             metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))
@@ -144,15 +158,13 @@ struct CharLMTrain: ParsableCommand {
             }
             // Runs without validation evaluate after every epoch, which may be a single step (seed-sentence):
             // save those at the end and every 30 seconds, not after every step.
-            guard m.validationLoss != nil || trainer.isFinished || Date().timeIntervalSince(lastSave) > 30 else { continue }
+            guard m.validationLoss != nil || trainer.isFinished || Interruption.isRequested || Date().timeIntervalSince(lastSave) > 30
+            else { continue }
             lastSave = Date()
-            try CharLMCheckpoint.save(to: directory, configuration: configuration, model: trainer.model, best: best,
-                                      optimizer: trainer.optimizer, progress: trainer.progress, carried: trainer.carriedState,
-                                      metrics: metricLines,
-                                      curves: curvesSVG(title: "rnnkit charlm train: \(directory)", xLabel: "evaluation", panels: [
-                                          ("loss (nats/char)", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
-                                          ("validation bits/char", [("validation", metrics.map { $0.validationBitsPerCharacter })]),
-                                      ]))
+            try save()
+            if Interruption.isRequested && !trainer.isFinished {
+                throw interrupted(directory, trainer.progress, command: "rnnkit charlm train")
+            }
         }
         let last = metrics.last
         log("done: \(trainer.progress.step) steps, best validation loss "

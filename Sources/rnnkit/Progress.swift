@@ -68,3 +68,10 @@ func defaultRunFolder(_ task: String) -> String {
     f.dateFormat = "yyyyMMdd-HHmmss"
     return "runs/\(task)-" + f.string(from: Date())
 }
+
+/// After Ctrl-C: says where the run stopped and how to go on, and exits with status 130 (128 + SIGINT).
+func interrupted(_ directory: String, _ progress: TrainingProgress, command: String) -> ExitCode {
+    log("interrupted after step \(progress.step) (\(progress.epoch) epochs complete); checkpoint saved in \(directory)")
+    log("resume with: \(command) --resume \(directory)")
+    return ExitCode(130)
+}

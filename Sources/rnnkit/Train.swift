@@ -158,7 +158,8 @@ struct TrainMNIST: ParsableCommand {
                                             resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
             metricLines = loaded.metrics
             metrics = loaded.metrics.compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
-            log("resuming \(resume) after epoch \(progress.epoch) (\(progress.samplesSeen) samples)")
+            log("resuming \(resume) after epoch \(progress.epoch)" + (progress.partialEpoch.map { " and \($0.steps) steps of the next" } ?? "")
+                + " (step \(progress.step))")
         } else {
             var (modelConfiguration, options) = settings()
             modelConfiguration.features = trainSet.columns
@@ -191,23 +192,34 @@ struct TrainMNIST: ParsableCommand {
         }
 
         var progressLine = ProgressLine()
+        func save() throws {
+            try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.model, optimizer: trainer.optimizer,
+                                          progress: trainer.progress, metrics: metricLines,
+                                          curves: curvesSVG(metrics, title: "rnnkit train mnist: \(directory)"))
+        }
+        Interruption.catchInterrupts()
         while !trainer.isFinished {
             let epochStart = Date()
-            let m = try trainer.runEpoch { r in
+            let finished = try trainer.runEpoch(stoppingWhen: { Interruption.isRequested }) { r in
                 progressLine.update(step: r.step, of: r.stepsInEpoch, since: epochStart) {
                     String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s", r.epoch, trainer.totalEpochs,
                            r.step, r.stepsInEpoch, r.loss, 100 * r.accuracy, r.samplesPerSecond)
                 }
             }
             progressLine.clear()
+            guard let m = finished else {
+                try save()
+                throw interrupted(directory, trainer.progress, command: "rnnkit train mnist")
+            }
             metrics.append(m)
             metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))
             log(String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", m.epoch, trainer.totalEpochs, m.trainLoss, 100 * m.trainAccuracy)
                 + (m.validationLoss.map { String(format: "  val loss %.4f acc %.2f%%", $0, 100 * (m.validationAccuracy ?? 0)) } ?? "")
                 + String(format: "  %.0f samples/s  %.1f s", m.samplesPerSecond, m.seconds))
-            try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.model, optimizer: trainer.optimizer,
-                                          progress: trainer.progress, metrics: metricLines,
-                                          curves: curvesSVG(metrics, title: "rnnkit train mnist: \(directory)"))
+            try save()
+            if Interruption.isRequested && !trainer.isFinished {
+                throw interrupted(directory, trainer.progress, command: "rnnkit train mnist")
+            }
         }
         let test = try evaluate(trainer.model, on: testSet)
         let samplesPerSecond = Double(trainer.progress.samplesSeen) / max(trainer.progress.seconds, 1e-9)

@@ -27,9 +27,9 @@ import Testing
         let target = vocabulary.decode(Array(ids.dropFirst()))
         var reproducedAt: Int? = nil
         while !trainer.isFinished && reproducedAt == nil {
-            _ = try trainer.runUntilEvaluation { r in
+            _ = try trainer.runUntilEvaluation(onStep: { r in
                 if reproducedAt == nil && vocabulary.decode(r.prediction()) == target { reproducedAt = r.step }
-            }
+            })
         }
         let at = try #require(reproducedAt, "the prediction never matched the shifted sentence in 3000 iterations")
         #expect(at <= 3000)

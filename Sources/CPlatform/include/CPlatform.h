@@ -1,9 +1,18 @@
-// System calls Swift's Glibc module does not expose. Imported only by Checkpoint/AtomicFolder.swift.
+// System calls Swift's Glibc module does not expose, and a signal handler (which must be C).
+// Imported only by Checkpoint/AtomicFolder.swift and Training/Interruption.swift.
 #ifndef RNNKIT_CPLATFORM_H
 #define RNNKIT_CPLATFORM_H
 
 /// Atomically swaps two existing paths (Linux renameat2 RENAME_EXCHANGE, macOS renamex_np RENAME_SWAP).
 /// Returns 0, or -1 with errno set (EINVAL or ENOSYS where the file system cannot exchange).
 int rnnkit_exchange_paths(const char *a, const char *b);
+
+/// Installs RNNKit's SIGINT handler: the first Ctrl-C prints a note on standard error and sets the
+/// flag read by rnnkit_interrupt_requested(); a second one ends the process at once with status 130
+/// (_exit: no buffers flushed, no files half-written beyond what atomic writes already protect).
+void rnnkit_catch_interrupts(void);
+
+/// Whether Ctrl-C has been pressed since rnnkit_catch_interrupts().
+int rnnkit_interrupt_requested(void);
 
 #endif

@@ -56,6 +56,22 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
     public var seconds: Double
     /// The lowest validation loss so far (language models keep that model in model.safetensors).
     public var bestValidationLoss: Double?
+    /// Where an interrupted classifier epoch stopped; nil at epoch boundaries.
+    public var partialEpoch: PartialEpoch?
+
+    /// What a classifier epoch stopped part-way (Ctrl-C) needs to continue exactly: the order of its
+    /// examples (drawn again from the generator as the epoch began) and its running sums.
+    public struct PartialEpoch: Codable, Equatable, Sendable {
+        /// The generator before the epoch's shuffle.
+        public var generatorAtStart: SeededGenerator
+        /// Steps of the epoch already taken.
+        public var steps: Int
+        public var lossSum: Double
+        public var correct: Int
+        public var seen: Int
+        /// Seconds of training in the epoch so far.
+        public var seconds: Double
+    }
 }
 
 /// The files of a checkpoint folder.

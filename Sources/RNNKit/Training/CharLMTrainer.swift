@@ -125,7 +125,13 @@ public final class CharLMTrainer {
 
     /// Trains until the end of the epoch, the step budget, or the next `evaluateEvery` point, and
     /// evaluates there. Resumes mid-epoch where the last call stopped.
-    public func runUntilEvaluation(onStep: (StepReport) -> Void = { _ in }) throws -> CharLMMetrics {
+    ///
+    /// `shouldStop` is asked after every step; when it says yes first, training stops there without
+    /// evaluating and this returns nil. The trainer's state (progress, `carriedState`) is then what
+    /// a checkpoint needs to continue exactly; the steps since the last evaluation count toward no
+    /// metrics line.
+    public func runUntilEvaluation(stoppingWhen shouldStop: () -> Bool = { false }, onStep: (StepReport) -> Void = { _ in })
+        throws -> CharLMMetrics? {
         let (B, T) = (options.batchSize, options.sequenceLength)
         let parameters = model.namedParameters
         var lossSum = 0.0, predicted = 0
@@ -161,10 +167,13 @@ public final class CharLMTrainer {
                 stepInEpoch = 0
                 progress.epoch += 1
             }
+            if shouldStop() { break }
         } while !isFinished && stepInEpoch != 0 && !(options.evaluateEvery.map { progress.step % $0 == 0 } ?? false)
         carried = stepInEpoch == 0 ? nil : state
         let seconds = Date().timeIntervalSince(start)
         progress.seconds += seconds
+        let evaluationPoint = isFinished || stepInEpoch == 0 || (options.evaluateEvery.map { progress.step % $0 == 0 } ?? false)
+        guard evaluationPoint else { return nil }  // stopped by shouldStop between evaluation points
         let validationLoss = validation.count > 1 ? try evaluate(validation) : nil
         let isBest = validationLoss.map { $0 < (progress.bestValidationLoss ?? .infinity) } ?? true
         if isBest, let validationLoss { progress.bestValidationLoss = validationLoss }

@@ -74,19 +74,30 @@ public final class ClassifierTrainer {
     public var isFinished: Bool { progress.samplesSeen >= totalSamples }
 
     /// Runs one epoch (or what remains of the sample budget) and evaluates on the validation set.
-    public func runEpoch(onStep: (StepReport) -> Void = { _ in }) throws -> EpochMetrics {
+    ///
+    /// `shouldStop` is asked after every step; when it says yes before the epoch's last step, the
+    /// epoch stops there and this returns nil, with `progress.partialEpoch` holding what a saved
+    /// checkpoint needs to finish the epoch exactly (the next call continues it).
+    public func runEpoch(stoppingWhen shouldStop: () -> Bool = { false }, onStep: (StepReport) -> Void = { _ in })
+        throws -> EpochMetrics? {
         let epoch = progress.epoch + 1
         let examples = min(train.count, totalSamples - progress.samplesSeen)
+        let partial = progress.partialEpoch
+        var shuffler = partial?.generatorAtStart ?? progress.generator
+        let generatorAtStart = shuffler
         var order = Array(0..<train.count)
         for i in stride(from: order.count - 1, to: 0, by: -1) {  // Fisher–Yates with the run's generator
-            order.swapAt(i, Int(progress.generator.next() % UInt64(i + 1)))
+            order.swapAt(i, Int(shuffler.next() % UInt64(i + 1)))
         }
+        if partial == nil { progress.generator = shuffler }  // else it already stands where the epoch stopped
+        progress.partialEpoch = nil
         let batch = options.batchSize
         let steps = (examples + batch - 1) / batch
         let parameters = model.namedParameters
-        var lossSum = 0.0, correct = 0, seen = 0
+        var lossSum = partial?.lossSum ?? 0, correct = partial?.correct ?? 0, seen = partial?.seen ?? 0
+        let seenBefore = seen, secondsBefore = partial?.seconds ?? 0
         let start = Date()
-        for s in 0..<steps {
+        for s in (partial?.steps ?? 0)..<steps {
             let indices = order[(s * batch)..<min((s + 1) * batch, examples)]
             let (images, labels) = train.batch(indices)
             let logits = try model(Variable(images), training: &progress.generator)
@@ -103,12 +114,20 @@ public final class ClassifierTrainer {
             seen += labels.count
             onStep(StepReport(epoch: epoch, step: s + 1, stepsInEpoch: steps, loss: lossSum / Double(seen),
                               accuracy: Double(correct) / Double(seen),
-                              samplesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
+                              samplesPerSecond: Double(seen - seenBefore) / max(Date().timeIntervalSince(start), 1e-9)))
+            if s + 1 < steps && shouldStop() {
+                let elapsed = Date().timeIntervalSince(start)
+                progress.seconds += elapsed
+                progress.partialEpoch = TrainingProgress.PartialEpoch(
+                    generatorAtStart: generatorAtStart, steps: s + 1, lossSum: lossSum, correct: correct, seen: seen,
+                    seconds: secondsBefore + elapsed)
+                return nil
+            }
         }
-        let seconds = Date().timeIntervalSince(start)
+        let elapsed = Date().timeIntervalSince(start), seconds = secondsBefore + elapsed
         progress.epoch = epoch
         progress.samplesSeen += seen
-        progress.seconds += seconds
+        progress.seconds += elapsed
         let rate = optimizer.learningRate
         if let decay = options.learningRateDecay {
             optimizer.learningRate *= decay
