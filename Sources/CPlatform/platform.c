@@ -15,6 +15,7 @@ int rnnkit_exchange_paths(const char *a, const char *b) {
 #endif
 }
 
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,11 @@ void rnnkit_catch_interrupts(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, NULL);
+    // A parent may have started us with SIGINT blocked (test runners, some shells' background jobs).
+    sigset_t interrupt;
+    sigemptyset(&interrupt);
+    sigaddset(&interrupt, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL);
 }
 
 int rnnkit_interrupt_requested(void) { return interrupts != 0; }

@@ -63,6 +63,7 @@ import Testing
         let (x, y) = (try CharLMCheckpoint.load(from: dir + "/a", forResume: true), try CharLMCheckpoint.load(from: dir + "/b", forResume: true))
         #expect(x.model.namedParameters.map(\.variable.value) == y.model.namedParameters.map(\.variable.value))
         #expect(x.optimizerState == y.optimizerState)
+        #expect(try ReliabilityTests.metricsWithoutTimes(dir + "/a") == ReliabilityTests.metricsWithoutTimes(dir + "/b"))
     }
 
     @Test(arguments: [

@@ -49,25 +49,53 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 5e-8 * max(
     }
 }
 
-/// Runs the built `rnnkit` executable, which SwiftPM places beside the test bundle.
-func runRNNKit(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let buildDirectory = Bundle.main.bundleURL.pathExtension == "xctest"
-        ? Bundle.main.bundleURL.deletingLastPathComponent() : Bundle.main.bundleURL
-    let candidates = [buildDirectory, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-        .map { $0.appendingPathComponent("rnnkit") }
-    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey:
-            "rnnkit not found at \(candidates.map(\.path)); run `swift build` before `swift test`"])
-    }
+/// Runs the built `rnnkit` executable, which SwiftPM places beside the test bundle, to its end.
+func runRNNKit(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let running = try RunningRNNKit(arguments, environment: environment)
+    return running.wait()
+}
+
+/// A started `rnnkit` process whose output is collected in the background (so a full pipe never
+/// blocks it), for tests that signal or kill it.
+final class RunningRNNKit: @unchecked Sendable {
     let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, stdout, stderr)
+    private let out = Pipe(), err = Pipe()
+    private var stdoutData = Data(), stderrData = Data()
+    private let group = DispatchGroup()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        let buildDirectory = Bundle.main.bundleURL.pathExtension == "xctest"
+            ? Bundle.main.bundleURL.deletingLastPathComponent() : Bundle.main.bundleURL
+        let candidates = [buildDirectory, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("rnnkit") }
+        guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey:
+                "rnnkit not found at \(candidates.map(\.path)); run `swift build` before `swift test`"])
+        }
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        for (pipe, keyPath) in [(out, \RunningRNNKit.stdoutData), (err, \RunningRNNKit.stderrData)] {
+            group.enter()
+            Thread.detachNewThread { [self] in
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                self[keyPath: keyPath] = data
+                group.leave()
+            }
+        }
+    }
+
+    /// Sends a signal (SIGINT, SIGKILL, ...).
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the end and returns the exit status (128 + N after signal N) and the output.
+    func wait() -> (status: Int32, stdout: String, stderr: String) {
+        process.waitUntilExit()
+        group.wait()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
+    }
 }

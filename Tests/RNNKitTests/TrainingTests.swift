@@ -29,6 +29,50 @@ import Testing
         #expect(try evaluate(trainer.model, on: try MNIST.load(directory: dir, split: .test)).accuracy == 1)
     }
 
+    /// An epoch stopped after step k (as Ctrl-C stops it), saved, loaded into a new trainer and
+    /// finished gives the weights and metrics of an epoch never stopped, for every k.
+    @Test(arguments: [1, 4, 7])
+    func epochStoppedPartWayContinuesExactly(stopAfter k: Int) throws {
+        let dir = try writeToyMNIST(train: 80, test: 10)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let train = try MNIST.load(directory: dir, split: .train)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.batchSize = 10
+        var configuration = try Self.toyModel().configuration
+        configuration.recurrent.dropout = 0.2
+        configuration.recurrent.outputDropout = 0.2
+        func fresh() throws -> ClassifierTrainer {
+            var g = SeededGenerator(seed: 3)
+            return try ClassifierTrainer(model: SequenceClassifier(configuration, generator: &g), options: options, train: train,
+                                         validation: train.split(at: 0).0)
+        }
+        let straight = try fresh()
+        var straightMetrics: [EpochMetrics] = []
+        while !straight.isFinished { straightMetrics += [try #require(try straight.runEpoch())] }
+
+        let first = try fresh()
+        var metrics = [try #require(try first.runEpoch())]
+        var steps = 0
+        #expect(try first.runEpoch(stoppingWhen: { steps += 1; return steps == k }) == nil)
+        #expect(first.progress.partialEpoch?.steps == k)
+        let folder = dir + "/ckpt"
+        try ClassifierCheckpoint.save(
+            to: folder, configuration: CheckpointConfiguration(task: "mnist", model: configuration,
+                                                               data: DataDescription(steps: 10, features: 4, classNames: [], source: dir),
+                                                               training: options),
+            model: first.model, optimizer: first.optimizer, progress: first.progress, metrics: [], curves: nil)
+        let loaded = try ClassifierCheckpoint.load(from: folder, forResume: true)
+        let second = try ClassifierTrainer(model: loaded.model, options: options, train: train, validation: train.split(at: 0).0,
+                                           resume: (try #require(loaded.progress), loaded.optimizerSteps, loaded.optimizerState))
+        metrics += [try #require(try second.runEpoch())]
+        #expect(second.isFinished)
+        #expect(second.model.namedParameters.map(\.variable.value) == straight.model.namedParameters.map(\.variable.value))
+        for (a, b) in zip(metrics, straightMetrics) {
+            #expect(a.trainLoss == b.trainLoss && a.trainAccuracy == b.trainAccuracy && a.epoch == b.epoch)
+        }
+    }
+
     @Test(arguments: [Readout.last, .final])
     func checkpointRoundTripGivesIdenticalLogits(readout: Readout) throws {
         let dir = try writeToyMNIST(train: 20, test: 20)

@@ -20,6 +20,7 @@ enum AtomicFolder {
         }
         do {
             try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            removeLeftovers(of: target)
             if fm.fileExists(atPath: staging) { try fm.removeItem(atPath: staging) }
             try fm.createDirectory(atPath: staging, withIntermediateDirectories: false)
         } catch {
@@ -58,6 +59,23 @@ enum AtomicFolder {
             guard rename(staging, target) == 0 else { throw fail("rename \(staging)") }
         }
         syncDirectory(parent)
+    }
+
+    /// Removes what an earlier writer killed part-way left beside `target`: its staging folder
+    /// (`NAME.tmp-PID`) or the old folder it was about to delete (`NAME.old-PID`). The target itself
+    /// is always whole, so these hold nothing a reader needs; except after the two-rename fallback
+    /// was cut between its renames, when the old folder is all there is and goes back in place.
+    private static func removeLeftovers(of target: String) {
+        let fm = FileManager.default
+        let parent = (target as NSString).deletingLastPathComponent, name = (target as NSString).lastPathComponent
+        for entry in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] {
+            for marker in [".tmp-", ".old-"] where entry.hasPrefix(name + marker) {
+                let pid = entry.dropFirst(name.count + marker.count)
+                guard !pid.isEmpty && pid.allSatisfy(\.isNumber) else { continue }
+                if marker == ".old-" && !fm.fileExists(atPath: target) && rename(parent + "/" + entry, target) == 0 { continue }
+                try? fm.removeItem(atPath: parent + "/" + entry)
+            }
+        }
     }
 
     private static func syncDirectory(_ path: String) {
