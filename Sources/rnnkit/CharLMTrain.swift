@@ -36,6 +36,8 @@ struct CharLMTrain: ParsableCommand {
     @Option(help: "Continue the run saved in this folder.") var resume: String?
     @Option(name: .customLong("show-predictions"), help: "Every N steps print the loss and the argmax prediction of the first stream.")
     var showPredictions: Int?
+    @Flag(name: .customLong("skip-non-finite"), help: "Skip a step whose loss or gradients are NaN or infinite instead of stopping.")
+    var skipNonFinite = false
     @Flag(help: "End with one line of JSON holding the results.") var json = false
 
     func validate() throws {
@@ -56,7 +58,16 @@ struct CharLMTrain: ParsableCommand {
         if let validation, !(validation >= 0 && validation < 1) {
             throw ValidationError("--validation must be a fraction in [0, 1) (found \(validation)).")
         }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive (found \(lr)).") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (found \(lr)).") }
+        if resume != nil {
+            let fixed: [(String, Bool)] = [
+                ("--text", !texts.isEmpty), ("--preset", preset != nil), ("--cell", cell != nil), ("--hidden", hidden != nil),
+                ("--layers", layers != nil), ("--embedding", embedding != nil), ("--one-hot", oneHot), ("--dropout", dropout != nil),
+                ("--seq-len", seqLen != nil), ("--batch", batch != nil), ("--optimizer", optimizer != nil), ("--clip", clip != nil),
+                ("--validation", validation != nil), ("--eval-every", evalEvery != nil), ("--strip-ansi", stripANSI), ("--seed", seed != nil),
+            ]
+            try rejectOnResume(fixed, allowed: "--epochs or --steps, --lr, --skip-non-finite, --out, --show-predictions and --json")
+        }
     }
 
     func run() throws {
@@ -69,11 +80,13 @@ struct CharLMTrain: ParsableCommand {
         var best: [String: Tensor<Float>]
         if let resume {
             let loaded = try CharLMCheckpoint.load(from: resume, forResume: true)
-            guard var options = loaded.configuration.training, let progress = loaded.progress else {
+            guard var options = loaded.configuration.training, var progress = loaded.progress else {
                 throw ValidationError("\(resume) holds no training state to resume from.")
             }
             if let epochs { options.epochs = epochs; options.steps = nil }
             if let steps { options.steps = steps }
+            if let lr { options.optimizer.learningRate = lr; progress.learningRate = lr }
+            if skipNonFinite { options.skipNonFiniteSteps = true }
             configuration = loaded.configuration
             configuration.training = options
             let (train, validation) = try loadText(sources: configuration.data.sources, stripANSI: configuration.data.strippedANSI,
@@ -84,7 +97,7 @@ struct CharLMTrain: ParsableCommand {
             directory = out ?? resume
             best = loaded.best
             metricLines = loaded.metrics
-            metrics = loaded.metrics.compactMap { try? JSONDecoder().decode(CharLMMetrics.self, from: Data($0.utf8)) }
+            metrics = loaded.metrics.compactMap { try? JSONDecoder.rnnkit.decode(CharLMMetrics.self, from: Data($0.utf8)) }
             log("resuming \(resume) at step \(progress.step) (epoch \(progress.epoch))")
         } else {
             let sources = texts.isEmpty ? (preset?.textFiles ?? []) : texts
@@ -150,11 +163,12 @@ struct CharLMTrain: ParsableCommand {
             }
             if m.isBest { best = CharLMCheckpoint.exportWeights(trainer.model) }
             metrics.append(m)
-            metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))
+            metricLines.append(String(decoding: try JSONEncoder.rnnkit().encode(m), as: UTF8.self))
             if showEvery == nil || m.validationLoss != nil {
                 log(String(format: "epoch %d step %d  train loss %.4f", m.epoch, m.step, m.trainLoss)
                     + (m.validationLoss.map { String(format: "  val loss %.4f  %.3f bits/char", $0, $0 / log(2.0)) } ?? "")
-                    + String(format: "  %.0f chars/s  %.1f s", m.charactersPerSecond, m.seconds) + (m.isBest && m.validationLoss != nil ? "  (best)" : ""))
+                    + String(format: "  %.0f chars/s  %.1f s", m.charactersPerSecond, m.seconds) + (m.isBest && m.validationLoss != nil ? "  (best)" : "")
+                    + (m.skippedSteps.map { "  (\($0) steps skipped: not finite)" } ?? ""))
             }
             // Runs without validation evaluate after every epoch, which may be a single step (seed-sentence):
             // save those at the end and every 30 seconds, not after every step.
@@ -176,7 +190,7 @@ struct CharLMTrain: ParsableCommand {
                            "best_validation_loss": trainer.progress.bestValidationLoss ?? Double.nan,
                            "validation_bits_per_character": last?.validationBitsPerCharacter ?? Double.nan,
                            "train_characters_per_s": Double(trainer.progress.samplesSeen) / max(trainer.progress.seconds, 1e-9),
-                           "model": directory])
+                           "skipped_steps": trainer.progress.skippedSteps ?? 0, "model": directory])
         }
     }
 
@@ -209,6 +223,7 @@ struct CharLMTrain: ParsableCommand {
         if let validation { t.validationFraction = validation }
         if let evalEvery { t.evaluateEvery = evalEvery }
         if let seed { t.seed = seed }
+        if skipNonFinite { t.skipNonFiniteSteps = true }
     }
 
     /// Training and validation ids: the last `fraction` of the text is validation.

@@ -75,3 +75,12 @@ func interrupted(_ directory: String, _ progress: TrainingProgress, command: Str
     log("resume with: \(command) --resume \(directory)")
     return ExitCode(130)
 }
+
+/// `--resume` continues a saved run as it was set up: flags that would change it are refused by name.
+func rejectOnResume(_ flags: [(name: String, isSet: Bool)], allowed: String) throws {
+    let given = flags.filter(\.isSet).map(\.name)
+    guard given.isEmpty else {
+        throw ValidationError("--resume continues the saved run as it was set up; \(given.joined(separator: ", ")) cannot change it "
+                              + "(with --resume give only \(allowed)). Start a new run with --out to change the setup.")
+    }
+}

@@ -60,6 +60,8 @@ struct TrainMNIST: ParsableCommand {
     @Option(help: "Seed of every random draw (weights, order, dropout).") var seed: UInt64?
     @Option(help: "Checkpoint folder (default: runs/mnist-<date>-<time>).") var out: String?
     @Option(help: "Continue the run saved in this folder.") var resume: String?
+    @Flag(name: .customLong("skip-non-finite"), help: "Skip a step whose loss or gradients are NaN or infinite instead of stopping.")
+    var skipNonFinite = false
     @Flag(help: "End with one line of JSON holding the results.") var json = false
 
     func validate() throws {
@@ -76,14 +78,19 @@ struct TrainMNIST: ParsableCommand {
         if let dropout, !(dropout >= 0 && dropout < 1) {
             throw ValidationError("--dropout must be a rate in [0, 1) (found \(dropout)); TF1's keep_prob k is rate 1 − k.")
         }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive (found \(lr)).") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (found \(lr)).") }
         if nesterov && optimizer != .momentum {
             throw ValidationError("--nesterov applies to --optimizer momentum.")
         }
         if let validation, validation < 0 { throw ValidationError("--validation must be 0 or more (found \(validation)).") }
-        if resume != nil && (preset != nil || cell != nil || hidden != nil || layers != nil || bidirectional || projection != nil
-                             || readout != nil || dropout != nil) {
-            throw ValidationError("--resume continues a saved model; its architecture cannot be changed (drop the model flags).")
+        if resume != nil {
+            let fixed: [(String, Bool)] = [
+                ("--preset", preset != nil), ("--cell", cell != nil), ("--hidden", hidden != nil), ("--layers", layers != nil),
+                ("--bidirectional", bidirectional), ("--projection", projection != nil), ("--readout", readout != nil),
+                ("--dropout", dropout != nil), ("--batch", batch != nil), ("--optimizer", optimizer != nil), ("--nesterov", nesterov),
+                ("--lr-decay", lrDecay != nil), ("--clip", clip != nil), ("--validation", validation != nil), ("--seed", seed != nil),
+            ]
+            try rejectOnResume(fixed, allowed: "--epochs or --samples, --lr, --skip-non-finite, --data, --out and --json")
         }
     }
 
@@ -123,6 +130,7 @@ struct TrainMNIST: ParsableCommand {
         if let clip { training.clipNorm = clip }
         if let validation { training.validationCount = validation }
         if let seed { training.seed = seed }
+        if skipNonFinite { training.skipNonFiniteSteps = true }
         return (model, training)
     }
 
@@ -145,11 +153,13 @@ struct TrainMNIST: ParsableCommand {
         var metrics: [EpochMetrics] = []
         var metricLines: [String] = []
         if let resume, let loaded = resumed {
-            guard var options = loaded.configuration.training, let progress = loaded.progress else {
+            guard var options = loaded.configuration.training, var progress = loaded.progress else {
                 throw ValidationError("\(resume) holds no training state to resume from.")
             }
             if let epochs { options.epochs = epochs; options.samples = nil }
             if let samples { options.samples = samples }
+            if let lr { options.optimizer.learningRate = lr; progress.learningRate = lr }
+            if skipNonFinite { options.skipNonFiniteSteps = true }
             checkpoint = loaded.configuration
             checkpoint.training = options
             directory = out ?? resume
@@ -157,7 +167,7 @@ struct TrainMNIST: ParsableCommand {
             trainer = try ClassifierTrainer(model: loaded.model, options: options, train: trainingSet, validation: validationSet,
                                             resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
             metricLines = loaded.metrics
-            metrics = loaded.metrics.compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
+            metrics = loaded.metrics.compactMap { try? JSONDecoder.rnnkit.decode(EpochMetrics.self, from: Data($0.utf8)) }
             log("resuming \(resume) after epoch \(progress.epoch)" + (progress.partialEpoch.map { " and \($0.steps) steps of the next" } ?? "")
                 + " (step \(progress.step))")
         } else {
@@ -212,10 +222,11 @@ struct TrainMNIST: ParsableCommand {
                 throw interrupted(directory, trainer.progress, command: "rnnkit train mnist")
             }
             metrics.append(m)
-            metricLines.append(String(decoding: try JSONEncoder.sorted.encode(m), as: UTF8.self))
+            metricLines.append(String(decoding: try JSONEncoder.rnnkit().encode(m), as: UTF8.self))
             log(String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", m.epoch, trainer.totalEpochs, m.trainLoss, 100 * m.trainAccuracy)
                 + (m.validationLoss.map { String(format: "  val loss %.4f acc %.2f%%", $0, 100 * (m.validationAccuracy ?? 0)) } ?? "")
-                + String(format: "  %.0f samples/s  %.1f s", m.samplesPerSecond, m.seconds))
+                + String(format: "  %.0f samples/s  %.1f s", m.samplesPerSecond, m.seconds)
+                + (m.skippedSteps.map { "  (\($0) steps skipped: not finite)" } ?? ""))
             try save()
             if Interruption.isRequested && !trainer.isFinished {
                 throw interrupted(directory, trainer.progress, command: "rnnkit train mnist")
@@ -229,7 +240,7 @@ struct TrainMNIST: ParsableCommand {
             printJSONLine(["test_accuracy": test.accuracy, "test_loss": test.loss, "epochs": trainer.progress.epoch,
                            "train_samples_per_s": samplesPerSecond, "samples": trainer.progress.samplesSeen,
                            "validation_accuracy": metrics.last?.validationAccuracy ?? NSNull(),
-                           "seconds": trainer.progress.seconds, "model": directory])
+                           "seconds": trainer.progress.seconds, "skipped_steps": trainer.progress.skippedSteps ?? 0, "model": directory])
         }
     }
 
@@ -244,12 +255,4 @@ struct TrainMNIST: ParsableCommand {
 func log(_ line: String) {
     print(line)
     fflush(nil)  // all streams: Swift 6 forbids touching the global `stdout`
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }
 }

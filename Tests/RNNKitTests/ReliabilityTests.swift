@@ -92,6 +92,32 @@ import Testing
         #expect(loaded.progress.map { $0.epoch >= 1 } == true)
     }
 
+    /// A learning rate that blows the weights up: the run stops naming the step, the last good
+    /// checkpoint stays byte for byte; with --skip-non-finite such steps are skipped and counted,
+    /// until a whole epoch's worth in a row shows that skipping cannot help.
+    @Test func nonFiniteLossStopsAndKeepsTheCheckpoint() throws {
+        let data = try writeToyMNIST()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let first = try runRNNKit(["train", "mnist", "--data", data, "--hidden", "8", "--batch", "25", "--validation", "50",
+                                   "--optimizer", "sgd", "--epochs", "1", "--out", data + "/a"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let saved = FileManager.default.contents(atPath: data + "/a/model.safetensors")
+
+        let diverged = try runRNNKit(["train", "mnist", "--resume", data + "/a", "--epochs", "3", "--lr", "1e38"])
+        #expect(diverged.status == 1)
+        #expect(diverged.stderr.contains("became NaN or infinite at step") && diverged.stderr.contains("(epoch 2)"), "\(diverged.stderr)")
+        #expect(diverged.stderr.contains("the last checkpoint is kept") && diverged.stderr.contains("--skip-non-finite"))
+        #expect(FileManager.default.contents(atPath: data + "/a/model.safetensors") == saved)
+        #expect(try ClassifierCheckpoint.load(from: data + "/a", forResume: true).progress?.epoch == 1)
+
+        let skipping = try runRNNKit(["train", "mnist", "--resume", data + "/a", "--epochs", "3", "--lr", "1e38", "--skip-non-finite"])
+        #expect(skipping.status == 1)
+        #expect(skipping.stdout.contains("steps skipped: not finite"), "\(skipping.stdout)")
+        #expect(skipping.stderr.contains("steps in a row") && skipping.stderr.contains("skipping them cannot help"), "\(skipping.stderr)")
+        let loaded = try ClassifierCheckpoint.load(from: data + "/a", forResume: true)
+        #expect(loaded.progress?.epoch == 2 && (loaded.progress?.skippedSteps ?? 0) >= 1)
+    }
+
     /// SIGKILL at random moments of a run that saves a checkpoint every few milliseconds: after each
     /// kill the folder is absent (nothing saved yet) or loads, and holds exactly the weights of some
     /// epoch e as an uninterrupted chain of runs made them, with e metric lines. The next run resumes

@@ -88,7 +88,7 @@ import Testing
         (["--preset", "seed-gpt"], "unknown preset 'seed-gpt'"),
         (["--hidden", "0"], "--hidden must be at least 1"),
         (["--cell", "transformer"], "transformer"),
-        (["--lr", "0"], "--lr must be positive"),
+        (["--lr", "0"], "--lr must be a positive number"),
         (["--nesterov"], "--nesterov applies to --optimizer momentum"),
     ])
     func badFlagsGiveClearErrors(flags: [String], message: String) throws {

@@ -44,7 +44,7 @@ public struct CheckpointConfiguration: Codable, Equatable, Sendable {
 public struct TrainingProgress: Codable, Equatable, Sendable {
     /// Epochs completed.
     public var epoch: Int
-    /// Optimizer steps taken.
+    /// Training steps (batches) taken, skipped ones included.
     public var step: Int
     /// Training examples consumed.
     public var samplesSeen: Int
@@ -56,6 +56,8 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
     public var seconds: Double
     /// The lowest validation loss so far (language models keep that model in model.safetensors).
     public var bestValidationLoss: Double?
+    /// Steps skipped because their loss or gradients were not finite (`skipNonFiniteSteps`).
+    public var skippedSteps: Int?
     /// Where an interrupted classifier epoch stopped; nil at epoch boundaries.
     public var partialEpoch: PartialEpoch?
 
@@ -71,6 +73,8 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
         public var seen: Int
         /// Seconds of training in the epoch so far.
         public var seconds: Double
+        /// Steps of the epoch skipped as not finite.
+        public var skipped: Int?
     }
 }
 
@@ -261,15 +265,35 @@ enum CheckpointFolder {
     }
 }
 
+extension JSONEncoder {
+    /// RNNKit's JSON files (config.json, metrics.jsonl): sorted keys, and the non-finite numbers a
+    /// diverged run can produce written as the strings "nan", "inf" and "-inf", since JSON has no
+    /// such numbers (Python's `json` writes them as bare NaN/Infinity, which is not JSON).
+    public static func rnnkit(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    /// Reads what `JSONEncoder.rnnkit()` writes.
+    public static var rnnkit: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+}
+
 func encodeJSON<T: Encodable>(_ value: T) -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return Array(try! encoder.encode(value))  // plain structs of numbers and strings always encode
+    // Structs of numbers and strings always encode once non-finite numbers have a spelling.
+    Array(try! JSONEncoder.rnnkit(pretty: true).encode(value))
 }
 
 func decodeJSON<T: Decodable>(_ bytes: [UInt8], path: String) throws(DataError) -> T {
     do {
-        return try JSONDecoder().decode(T.self, from: Data(bytes))
+        return try JSONDecoder.rnnkit.decode(T.self, from: Data(bytes))
     } catch let DecodingError.keyNotFound(key, context) {
         throw .malformed(path: path, problem: "missing field", expected: "'\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'",
                          found: "none", hint: "See README for the fields of config.json.")

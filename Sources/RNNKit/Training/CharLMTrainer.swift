@@ -20,6 +20,8 @@ public struct CharLMTrainingOptions: Codable, Equatable, Sendable {
     /// How the final dense layer's weight is drawn (nil: PyTorch's default).
     public var fcWeightInitializer: Initializer?
     public var fcBiasInitializer: Initializer?
+    /// Skip a step whose loss or gradients are NaN or infinite instead of stopping; nil means no.
+    public var skipNonFiniteSteps: Bool?
 
     public init() {}
 
@@ -52,6 +54,9 @@ public struct CharLMMetrics: Codable, Equatable, Sendable {
     public var charactersPerSecond: Double
     public var seconds: Double
     public var isBest: Bool
+    /// Steps skipped since the last evaluation because their loss or gradients were not finite
+    /// (`skipNonFiniteSteps`); nil when none were.
+    public var skippedSteps: Int?
 }
 
 /// Trains a `CharLanguageModel` with truncated BPTT over B parallel streams of the text.
@@ -134,7 +139,7 @@ public final class CharLMTrainer {
         throws -> CharLMMetrics? {
         let (B, T) = (options.batchSize, options.sequenceLength)
         let parameters = model.namedParameters
-        var lossSum = 0.0, predicted = 0
+        var lossSum = 0.0, predicted = 0, skipped = 0
         let start = Date()
         var stepInEpoch = progress.step % stepsPerEpoch
         var state: RecurrentState<Variable<Float>>? = carried
@@ -146,17 +151,24 @@ public final class CharLMTrainer {
             progress.generator = generator!
             let loss = try Loss.sequenceLoss(logits: logits, targets: y)
             let value = Double(loss.value.scalars[0])
-            guard value.isFinite else { throw NonFiniteLoss(step: progress.step + 1, epoch: progress.epoch + 1) }
-            model.zeroGrad()
-            try loss.backward()
-            if let clip = options.clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clip) }
-            optimizer.step(parameters)
-            // Truncated BPTT: the next batch starts from this state's values, not its history.
-            state = RecurrentState(h: Variable(next.h.value), c: next.c.map { Variable($0.value) })
+            if let problem = try trainingStep(loss: loss, value: value, parameters: parameters, optimizer: optimizer,
+                                              clipNorm: options.clipNorm) {
+                consecutiveSkips += 1
+                guard options.skipNonFiniteSteps == true, consecutiveSkips < max(stepsPerEpoch, 2) else {
+                    throw NonFiniteLoss(step: progress.step + 1, epoch: progress.epoch + 1, problem: problem, inARow: consecutiveSkips)
+                }
+                skipped += 1
+                progress.skippedSteps = (progress.skippedSteps ?? 0) + 1
+                state = nil  // the streams restart from zero rather than from a state that may be poisoned
+            } else {
+                consecutiveSkips = 0
+                // Truncated BPTT: the next batch starts from this state's values, not its history.
+                state = RecurrentState(h: Variable(next.h.value), c: next.c.map { Variable($0.value) })
+                lossSum += value * Double(B * t)
+                predicted += B * t
+            }
             progress.step += 1
             progress.samplesSeen += B * t
-            lossSum += value * Double(B * t)
-            predicted += B * t
             stepInEpoch += 1
             let logitsValue = logits.value
             onStep(StepReport(epoch: progress.epoch + 1, step: progress.step, stepInEpoch: stepInEpoch, stepsInEpoch: stepsPerEpoch,
@@ -179,8 +191,12 @@ public final class CharLMTrainer {
         if isBest, let validationLoss { progress.bestValidationLoss = validationLoss }
         return CharLMMetrics(epoch: progress.epoch, step: progress.step, trainLoss: lossSum / Double(max(predicted, 1)),
                              validationLoss: validationLoss, validationBitsPerCharacter: validationLoss.map { $0 / Foundation.log(2) },
-                             charactersPerSecond: Double(predicted) / max(seconds, 1e-9), seconds: seconds, isBest: isBest)
+                             charactersPerSecond: Double(predicted) / max(seconds, 1e-9), seconds: seconds, isBest: isBest,
+                             skippedSteps: skipped > 0 ? skipped : nil)
     }
+
+    /// Non-finite steps skipped in a row; an epoch's worth stops the run even when skipping.
+    private var consecutiveSkips = 0
 
     /// The state carried into the next batch when training stopped mid-epoch.
     private var carried: RecurrentState<Variable<Float>>?

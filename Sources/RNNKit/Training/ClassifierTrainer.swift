@@ -10,6 +10,8 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var samplesPerSecond: Double
     public var seconds: Double
     public var learningRate: Double
+    /// Steps skipped because their loss or gradients were not finite (`skipNonFiniteSteps`); nil when none were.
+    public var skippedSteps: Int?
 }
 
 /// Loss, accuracy and confusion matrix of a model on a data set.
@@ -34,10 +36,31 @@ public struct StepReport: Sendable {
 public struct NonFiniteLoss: Error, CustomStringConvertible {
     public var step: Int
     public var epoch: Int
+    /// What was not finite: "the loss" or "the gradient of NAME".
+    public var problem: String
+    /// Steps in a row that were not finite (more than 1 only when skipping them could not help).
+    public var inARow = 1
     public var description: String {
-        "the training loss became NaN or infinite at step \(step) (epoch \(epoch)); the last checkpoint is kept. "
-            + "Lower the learning rate (--lr) or clip gradients (--clip 5)."
+        (inARow > 1 ? "\(problem) was NaN or infinite \(inARow) steps in a row, up to step \(step) (epoch \(epoch)), so skipping them "
+            + "cannot help; " : "\(problem) became NaN or infinite at step \(step) (epoch \(epoch)); ")
+            + "training stopped and the last checkpoint is kept. "
+            + "Lower the learning rate (--lr), clip gradients (--clip 5)" + (inARow > 1 ? "." : ", or skip such steps (--skip-non-finite).")
     }
+}
+
+/// One optimizer step, unless the loss or a gradient is not finite: then the weights stay as they
+/// were and the problem is returned.
+func trainingStep(loss: Variable<Float>, value: Double, parameters: [(name: String, variable: Variable<Float>)],
+                  optimizer: Optimizer<Float>, clipNorm: Double?) throws -> String? {
+    guard value.isFinite else { return "the loss" }
+    for (_, p) in parameters { p.zeroGrad() }
+    try loss.backward()
+    for (name, p) in parameters {
+        if let g = p.grad, !g.scalars.allSatisfy(\.isFinite) { return "the gradient of \(name)" }
+    }
+    if let clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clipNorm) }
+    optimizer.step(parameters)
+    return nil
 }
 
 /// Trains a `SequenceClassifier` on image rows with minibatches in a seeded random order.
@@ -67,6 +90,9 @@ public final class ClassifierTrainer {
         (optimizer, progress) = try startOrResume(options.optimizer, seed: options.seed, resume: resume)
     }
 
+    /// Non-finite steps skipped in a row; a whole epoch's worth stops the run even when skipping.
+    private var consecutiveSkips = 0
+
     /// Examples in the whole run: `samples`, or `epochs` passes over the training set.
     public var totalSamples: Int { options.samples ?? options.epochs * train.count }
     /// Epochs in the whole run (the last may be partial under a sample budget).
@@ -95,6 +121,7 @@ public final class ClassifierTrainer {
         let steps = (examples + batch - 1) / batch
         let parameters = model.namedParameters
         var lossSum = partial?.lossSum ?? 0, correct = partial?.correct ?? 0, seen = partial?.seen ?? 0
+        var skipped = partial?.skipped ?? 0
         let seenBefore = seen, secondsBefore = partial?.seconds ?? 0
         let start = Date()
         for s in (partial?.steps ?? 0)..<steps {
@@ -103,30 +130,36 @@ public final class ClassifierTrainer {
             let logits = try model(Variable(images), training: &progress.generator)
             let loss = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
             let value = Double(loss.value.scalars[0])
-            guard value.isFinite else { throw NonFiniteLoss(step: progress.step + 1, epoch: epoch) }
-            model.zeroGrad()
-            try loss.backward()
-            if let clip = options.clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clip) }
-            optimizer.step(parameters)
+            if let problem = try trainingStep(loss: loss, value: value, parameters: parameters, optimizer: optimizer,
+                                              clipNorm: options.clipNorm) {
+                consecutiveSkips += 1
+                guard options.skipNonFiniteSteps == true, consecutiveSkips < max(steps, 2) else {
+                    throw NonFiniteLoss(step: progress.step + 1, epoch: epoch, problem: problem, inARow: consecutiveSkips)
+                }
+                skipped += 1
+                progress.skippedSteps = (progress.skippedSteps ?? 0) + 1
+            } else {
+                consecutiveSkips = 0
+                lossSum += value * Double(labels.count)
+                correct += zip(logits.value.argmaxRows(), labels).filter { $0 == $1 }.count
+                seen += labels.count
+            }
             progress.step += 1
-            lossSum += value * Double(labels.count)
-            correct += zip(logits.value.argmaxRows(), labels).filter { $0 == $1 }.count
-            seen += labels.count
-            onStep(StepReport(epoch: epoch, step: s + 1, stepsInEpoch: steps, loss: lossSum / Double(seen),
-                              accuracy: Double(correct) / Double(seen),
+            onStep(StepReport(epoch: epoch, step: s + 1, stepsInEpoch: steps, loss: lossSum / Double(max(seen, 1)),
+                              accuracy: Double(correct) / Double(max(seen, 1)),
                               samplesPerSecond: Double(seen - seenBefore) / max(Date().timeIntervalSince(start), 1e-9)))
             if s + 1 < steps && shouldStop() {
                 let elapsed = Date().timeIntervalSince(start)
                 progress.seconds += elapsed
                 progress.partialEpoch = TrainingProgress.PartialEpoch(
                     generatorAtStart: generatorAtStart, steps: s + 1, lossSum: lossSum, correct: correct, seen: seen,
-                    seconds: secondsBefore + elapsed)
+                    seconds: secondsBefore + elapsed, skipped: skipped > 0 ? skipped : nil)
                 return nil
             }
         }
         let elapsed = Date().timeIntervalSince(start), seconds = secondsBefore + elapsed
         progress.epoch = epoch
-        progress.samplesSeen += seen
+        progress.samplesSeen += examples  // skipped steps consumed their examples too
         progress.seconds += elapsed
         let rate = optimizer.learningRate
         if let decay = options.learningRateDecay {
@@ -136,7 +169,8 @@ public final class ClassifierTrainer {
         let v = validation.count > 0 ? try evaluate(model, on: validation) : nil
         return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: Double(correct) / Double(max(seen, 1)),
                             validationLoss: v?.loss, validationAccuracy: v?.accuracy,
-                            samplesPerSecond: Double(seen) / max(seconds, 1e-9), seconds: seconds, learningRate: rate)
+                            samplesPerSecond: Double(seen) / max(seconds, 1e-9), seconds: seconds, learningRate: rate,
+                            skippedSteps: skipped > 0 ? skipped : nil)
     }
 }
 

@@ -18,6 +18,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var fcBiasInitializer: Initializer?
     /// The same for the input projection.
     public var projectionInitializer: Initializer?
+    /// Skip a step whose loss or gradients are NaN or infinite (as PyTorch's `GradScaler` does)
+    /// instead of stopping the run; nil means no.
+    public var skipNonFiniteSteps: Bool?
 
     public init() {}
 
