@@ -116,7 +116,14 @@ public enum ClassifierCheckpoint {
     /// biases and the optimizer state are restored so the run continues bit for bit).
     public static func load(from directory: String, forResume: Bool) throws(DataError) -> Loaded {
         let configPath = directory + "/" + CheckpointFile.configuration
-        let configuration: CheckpointConfiguration = try decodeJSON(readFile(configPath), path: configPath)
+        let bytes = try readFile(configPath)
+        struct Task: Decodable { var task: String }
+        let task: Task = try decodeJSON(bytes, path: configPath)
+        guard task.task == "mnist" else {
+            throw .malformed(path: configPath, problem: "not an image-row classifier", expected: "task \"mnist\"",
+                             found: "\"\(task.task)\"", hint: "Use `rnnkit \(task.task == "charlm" ? "charlm eval" : "eval " + task.task)` for this folder.")
+        }
+        let configuration: CheckpointConfiguration = try decodeJSON(bytes, path: configPath)
         do {
             try configuration.model.validate()
         } catch {
@@ -300,6 +307,9 @@ func decodeJSON<T: Decodable>(_ bytes: [UInt8], path: String) throws(DataError) 
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
         throw .malformed(path: path, problem: "wrong type", expected: "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' \(context.debugDescription)",
                          found: "another type", hint: "See README for the fields of config.json.")
+    } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+        throw .malformed(path: path, problem: "invalid value", expected: "a valid '\(context.codingPath.map(\.stringValue).joined(separator: "."))'",
+                         found: context.debugDescription, hint: "See README for the fields of config.json.")
     } catch {
         throw .malformed(path: path, problem: "invalid JSON", expected: "a JSON object", found: "\(error)", hint: "Check the file's syntax.")
     }

@@ -1,0 +1,264 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// What the `rnnkit` command says about bad input, one row per case: data files (IDX, gzip),
+/// checkpoint folders (safetensors, config.json), text, flags and sizes that cannot fit. Each row
+/// damages one thing in a copy of good files, runs the command, and checks the exit status (1 for
+/// a bad file, 64 for a bad command line) and that the message names the file or flag, what was
+/// wrong and what to do.
+@Suite struct MalformedInputTests {
+    /// Good files, made once: toy MNIST data, a trained classifier folder, a language-model folder, a text.
+    final class Fixture: Sendable {
+        let root: String
+        init() throws {
+            root = try writeToyMNIST(train: 120, test: 20)
+            try FileManager.default.createDirectory(atPath: root + "/text", withIntermediateDirectories: true)
+            try Data("the cat sat on the mat; the dog sat on the log.\n".utf8).write(to: URL(fileURLWithPath: root + "/text/a.txt"))
+            let classifier = try runRNNKit(["train", "mnist", "--data", root, "--hidden", "8", "--batch", "50", "--validation", "20",
+                                            "--epochs", "1", "--out", root + "/model"])
+            guard classifier.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: classifier.stderr]) }
+            let lm = try runRNNKit(["charlm", "train", "--text", root + "/text/a.txt", "--hidden", "8", "--embedding", "4", "--batch", "2",
+                                    "--seq-len", "8", "--steps", "2", "--out", root + "/lm"])
+            guard lm.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: lm.stderr]) }
+        }
+        nonisolated(unsafe) static var made: Result<Fixture, Error>?
+        static let lock = NSLock()
+        static func shared() throws -> Fixture {
+            lock.lock()
+            defer { lock.unlock() }
+            if made == nil { made = Result { try Fixture() } }
+            return try made!.get()
+        }
+
+        /// A fresh copy of one of the good folders ("." is the MNIST data), for a case to damage.
+        func copy(_ folder: String) throws -> String {
+            let to = NSTemporaryDirectory() + "rnnkit-bad-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+            let source = folder == "." ? root : root + "/" + folder
+            for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+                var isDirectory: ObjCBool = false
+                FileManager.default.fileExists(atPath: source + "/" + name, isDirectory: &isDirectory)
+                if !isDirectory.boolValue { try FileManager.default.copyItem(atPath: source + "/" + name, toPath: to + "/" + name) }
+            }
+            return to
+        }
+    }
+
+    /// One row: `setUp` damages a copy and returns the command line.
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        var environment: [String: String] = [:]
+        let setUp: @Sendable (Fixture) throws -> [String]
+        let status: Int32
+        let message: [String]
+        var testDescription: String { name }
+    }
+
+    static func write(_ bytes: [UInt8], _ path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+    static func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+    static func idx(_ dims: [Int], _ data: [UInt8], type: UInt8 = 0x08) -> [UInt8] {
+        [0, 0, type, UInt8(dims.count)] + dims.flatMap { d in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: d >> $0) } } + data
+    }
+    /// A safetensors file from a header text and data bytes.
+    static func safetensors(_ header: String, _ data: [UInt8] = []) -> [UInt8] {
+        let h = Array(header.utf8)
+        return (0..<8).map { UInt8(truncatingIfNeeded: h.count >> (8 * $0)) } + h + data
+    }
+    /// Data folder with the training images replaced.
+    static func images(_ bytes: @escaping @Sendable () -> [UInt8], name: String = "train-images-idx3-ubyte") -> @Sendable (Fixture) throws -> [String] {
+        { f in
+            let d = try f.copy(".")
+            try FileManager.default.removeItem(atPath: d + "/train-images-idx3-ubyte.gz")
+            try write(bytes(), d + "/" + name)
+            return ["train", "mnist", "--data", d, "--epochs", "1"]
+        }
+    }
+    /// Classifier folder with model.safetensors replaced.
+    static func weights(_ bytes: @escaping @Sendable (Fixture) throws -> [UInt8]) -> @Sendable (Fixture) throws -> [String] {
+        { f in
+            let d = try f.copy("model")
+            try write(try bytes(f), d + "/model.safetensors")
+            return ["eval", "mnist", "--model", d, "--data", f.root]
+        }
+    }
+    /// Classifier folder with config.json edited as text.
+    static func config(_ edit: @escaping @Sendable (String) -> String) -> @Sendable (Fixture) throws -> [String] {
+        { f in
+            let d = try f.copy("model")
+            let text = try String(contentsOfFile: d + "/config.json", encoding: .utf8)
+            try Data(edit(text).utf8).write(to: URL(fileURLWithPath: d + "/config.json"))
+            return ["eval", "mnist", "--model", d, "--data", f.root]
+        }
+    }
+    static func text(_ bytes: [UInt8], _ extra: [String] = []) -> @Sendable (Fixture) throws -> [String] {
+        { f in
+            let d = try f.copy("text")
+            try write(bytes, d + "/t.txt")
+            return ["charlm", "train", "--text", d + "/t.txt", "--steps", "1"] + extra
+        }
+    }
+    static func flags(_ arguments: [String]) -> @Sendable (Fixture) throws -> [String] {
+        { f in arguments.map { $0.replacingOccurrences(of: "DATA", with: f.root) } }
+    }
+
+    static let images3 = (0..<(3 * 10 * 4)).map { UInt8($0 % 200) }
+
+    static let cases: [Case] = [
+        // IDX data
+        Case(name: "IDX bad magic", setUp: images { [1, 2] + idx([3, 10, 4], images3).dropFirst(2) }, status: 1,
+             message: ["train-images-idx3-ubyte: bad magic number", "expected 00 00 08 0n, found 01 02 08 03"]),
+        Case(name: "IDX truncated data", setUp: images { idx([3, 10, 4], images3).dropLast(7) }, status: 1,
+             message: ["truncated data", "expected 120 bytes for sizes 3×10×4, found 113 bytes", "download or copy it again"]),
+        Case(name: "IDX extra bytes", setUp: images { idx([3, 10, 4], images3) + [0, 0] }, status: 1,
+             message: ["extra bytes after the data", "found 122 bytes"]),
+        Case(name: "IDX images of the wrong rank", setUp: images { idx([12, 10], images3) }, status: 1,
+             message: ["images are not a stack of 2-D images", "expected 3 dimensions (N, rows, columns), found 2"]),
+        Case(name: "IDX float elements", setUp: images { idx([3, 10, 4], images3, type: 0x0D) }, status: 1,
+             message: ["unsupported element type", "expected 0x08 (unsigned byte), found 0x0D"]),
+        Case(name: "IDX empty file", setUp: images { [] }, status: 1, message: ["file too short for an IDX header", "found 0"]),
+        Case(name: "IDX image and label counts differ", setUp: images { idx([3, 10, 4], images3) }, status: 1,
+             message: ["train-labels-idx1-ubyte: images and labels disagree", "expected 3 labels", "found 120"]),
+        Case(name: "IDX named .gz but not gzip", setUp: images({ idx([3, 10, 4], images3) }, name: "train-images-idx3-ubyte.gz"), status: 1,
+             message: ["not gzip-compressed although named .gz", "Rename the file without .gz"]),
+        Case(name: "IDX damaged gzip", setUp: { f in
+                 let d = try f.copy(".")
+                 let gz = try read(d + "/train-images-idx3-ubyte.gz")
+                 try write(Array(gz.prefix(gz.count / 2)), d + "/train-images-idx3-ubyte.gz")
+                 return ["train", "mnist", "--data", d]
+             }, status: 1, message: ["damaged gzip data", "Download or copy the file again"]),
+        Case(name: "IDX label out of range", setUp: { f in
+                 let d = try f.copy(".")
+                 try write(idx([120], (0..<120).map { UInt8($0 == 7 ? 12 : $0 % 10) }), d + "/train-labels-idx1-ubyte")
+                 return ["train", "mnist", "--data", d]
+             }, status: 1, message: ["label out of range", "expected classes 0–9, found 12"]),
+        Case(name: "IDX data folder missing", setUp: flags(["train", "mnist", "--data", "/nonexistent/fashion"]), status: 1,
+             message: ["/nonexistent/fashion", "apt-get install dataset-fashion-mnist", "--data DIR"]),
+        Case(name: "IDX gzip that inflates past memory", environment: ["RNNKIT_MEMORY_LIMIT": "4M"],
+             setUp: images({ Gzip_compress(idx([100_000, 10, 4], [UInt8](repeating: 0, count: 4_000_000))) }, name: "train-images-idx3-ubyte.gz"),
+             status: 1, message: ["inflating this gzip file", "more than the 4.0 MiB of memory available", "RNNKIT_MEMORY_LIMIT"]),
+        Case(name: "IDX file larger than memory", setUp: { f in
+                 let d = try f.copy(".")
+                 try FileManager.default.removeItem(atPath: d + "/train-images-idx3-ubyte.gz")
+                 FileManager.default.createFile(atPath: d + "/train-images-idx3-ubyte", contents: nil)
+                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: d + "/train-images-idx3-ubyte"))
+                 try handle.truncate(atOffset: 1 << 40)  // sparse: takes no disk
+                 try handle.close()
+                 return ["train", "mnist", "--data", d]
+             }, status: 1, message: ["reading this 1.0 TiB file needs about 4.0 TiB", "use a subset of the file"]),
+        // safetensors
+        Case(name: "safetensors header length past the end", setUp: weights { _ in [255, 255, 0, 0, 0, 0, 0, 0] + Array("{}".utf8) },
+             status: 1, message: ["model.safetensors: bad header length", "expected at most 2 bytes, found 65535"]),
+        Case(name: "safetensors invalid JSON", setUp: weights { _ in safetensors("{\"a\": [") }, status: 1,
+             message: ["invalid JSON header", "save it again"]),
+        Case(name: "safetensors offsets out of range", setUp: weights { _ in
+                 safetensors(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, [0, 0, 0, 0]) }, status: 1,
+             message: ["offsets of tensor 'w' out of range", "0 ≤ begin ≤ end ≤ 4", "[0, 8]"]),
+        Case(name: "safetensors overlapping tensors", setUp: weights { _ in
+                 safetensors(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                             [UInt8](repeating: 0, count: 8)) }, status: 1,
+             message: ["tensors 'a' and 'b' overlap", "disjoint byte ranges"]),
+        Case(name: "safetensors unknown dtype", setUp: weights { _ in
+                 safetensors(#"{"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]) }, status: 1,
+             message: ["unsupported dtype of tensor 'w'", "F32 or F64", "BF16", "model.float()"]),
+        Case(name: "safetensors size does not match shape", setUp: weights { _ in
+                 safetensors(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8)) }, status: 1,
+             message: ["size of tensor 'w' does not match its shape", "[3] × 4 bytes", "found 8 bytes"]),
+        Case(name: "safetensors missing a tensor", setUp: weights { f in
+                 var (t, m) = try SafeTensors.read(path: f.root + "/model/model.safetensors", as: Float.self)
+                 t["fc.bias"] = nil
+                 return SafeTensors.encode(t, metadata: m)
+             }, status: 1, message: ["tensors do not match config.json", "missing [\"fc.bias\"]", "another architecture"]),
+        Case(name: "safetensors an extra tensor", setUp: weights { f in
+                 var (t, m) = try SafeTensors.read(path: f.root + "/model/model.safetensors", as: Float.self)
+                 t["fc.scale"] = try Tensor(repeating: 1, shape: [10])
+                 return SafeTensors.encode(t, metadata: m)
+             }, status: 1, message: ["tensors do not match config.json", "extra [\"fc.scale\"]"]),
+        Case(name: "safetensors tensor of the wrong shape", setUp: weights { f in
+                 var (t, m) = try SafeTensors.read(path: f.root + "/model/model.safetensors", as: Float.self)
+                 t["fc.bias"] = try Tensor(repeating: 1, shape: [11])
+                 return SafeTensors.encode(t, metadata: m)
+             }, status: 1, message: ["tensor 'fc.bias' has the wrong shape", "expected (10), found (11)"]),
+        // config.json
+        Case(name: "config invalid JSON", setUp: config { String($0.dropLast(3)) }, status: 1,
+             message: ["config.json: invalid JSON", "Check the file's syntax"]),
+        Case(name: "config missing field", setUp: config { $0.replacingOccurrences(of: "\"hiddenSize\"", with: "\"hidden\"") }, status: 1,
+             message: ["config.json: missing field", "'model.recurrent.hiddenSize'", "README"]),
+        Case(name: "config wrong type", setUp: config { $0.replacingOccurrences(of: "\"hiddenSize\" : 8", with: "\"hiddenSize\" : \"eight\"") },
+             status: 1, message: ["config.json: wrong type", "'model.recurrent.hiddenSize'"]),
+        Case(name: "config unknown cell", setUp: config { $0.replacingOccurrences(of: "\"lstm\"", with: "\"lstn\"") }, status: 1,
+             message: ["config.json: invalid value", "'model.recurrent.cell'"]),
+        Case(name: "config sizes that do not match the weights",
+             setUp: config { $0.replacingOccurrences(of: "\"hiddenSize\" : 8", with: "\"hiddenSize\" : 9") }, status: 1,
+             message: ["model.safetensors: tensor 'rnn.weight_ih_l0' has the wrong shape", "expected (36, 4), found (32, 4)",
+                       "config.json's sizes do not match the weights"]),
+        Case(name: "config absurd size", setUp: config { $0.replacingOccurrences(of: "\"hiddenSize\" : 8", with: "\"hiddenSize\" : 3000000000") },
+             status: 1, message: ["config.json: invalid model", "parameters needs about", "of memory available"]),
+        Case(name: "config negative size", setUp: config { $0.replacingOccurrences(of: "\"numLayers\" : 1", with: "\"numLayers\" : -2") },
+             status: 1, message: ["config.json: invalid model", "numLayers"]),
+        Case(name: "config of another task", setUp: { f in ["eval", "mnist", "--model", try f.copy("lm")] }, status: 1,
+             message: ["config.json: not an image-row classifier", "expected task \"mnist\", found \"charlm\"", "rnnkit charlm eval"]),
+        // text
+        Case(name: "text invalid UTF-8", setUp: text(Array("abc".utf8) + [0xC3, 0x28] + Array("def".utf8)), status: 1,
+             message: ["t.txt: invalid UTF-8 at byte 3", "bytes c3 28", "iconv"]),
+        Case(name: "text empty", setUp: text([]), status: 1, message: ["t.txt: empty text", "found 0 bytes"]),
+        Case(name: "text shorter than a batch", setUp: text(Array("abcdefghijklmnopqrstuvwxyz".utf8), ["--batch", "50"]), status: 1,
+             message: ["at least batch + 1", "smaller --batch"]),
+        Case(name: "text missing", setUp: flags(["charlm", "train", "--text", "/nonexistent/poems.txt"]), status: 1,
+             message: ["/nonexistent/poems.txt: file not found"]),
+        Case(name: "text larger than memory", environment: ["RNNKIT_MEMORY_LIMIT": "100"], setUp: text(Array(repeating: 97, count: 200)),
+             status: 1, message: ["reading this 200 bytes file needs about 3.9 KiB", "more than the 100 bytes of memory available"]),
+        // flags
+        Case(name: "flag zero size", setUp: flags(["train", "mnist", "--hidden", "0"]), status: 64, message: ["--hidden must be at least 1 (found 0)"]),
+        Case(name: "flag negative size", setUp: flags(["charlm", "train", "--text", "x", "--seq-len=-5"]), status: 64,
+             message: ["--seq-len must be at least 1 (found -5)"]),
+        Case(name: "flag not a number", setUp: flags(["train", "mnist", "--batch", "many"]), status: 64,
+             message: ["The value 'many' is invalid for '--batch <batch>'"]),
+        Case(name: "flag unknown cell", setUp: flags(["train", "mnist", "--cell", "transformer"]), status: 64,
+             message: ["'transformer'", "lstm", "gru"]),
+        Case(name: "flag unknown preset", setUp: flags(["charlm", "train", "--preset", "shakespeare"]), status: 64,
+             message: ["unknown preset 'shakespeare'", "seed-sentence"]),
+        Case(name: "flag dropout of 1", setUp: flags(["train", "mnist", "--dropout", "1"]), status: 64,
+             message: ["--dropout must be a rate in [0, 1) (found 1.0)"]),
+        Case(name: "flag negative dropout", setUp: flags(["charlm", "train", "--text", "x", "--dropout=-0.1"]), status: 64,
+             message: ["--dropout must be a rate in [0, 1) (found -0.1)"]),
+        Case(name: "flag infinite learning rate", setUp: flags(["train", "mnist", "--lr", "inf"]), status: 64,
+             message: ["--lr must be a positive number (found inf)"]),
+        Case(name: "flags in conflict", setUp: flags(["train", "mnist", "--epochs", "2", "--samples", "10"]), status: 64,
+             message: ["--epochs and --samples both set the training budget; give one of them"]),
+        Case(name: "flags that cannot change on resume", setUp: { f in ["train", "mnist", "--resume", try f.copy("model"), "--batch", "7"] },
+             status: 64, message: ["--batch cannot change it", "Start a new run with --out"]),
+        Case(name: "flag unknown", setUp: flags(["train", "mnist", "--hiden", "8"]), status: 64, message: ["Unknown option '--hiden'"]),
+        Case(name: "batch too large for memory", setUp: flags(["train", "mnist", "--data", "DATA", "--batch", "2000000000"]), status: 1,
+             message: ["training with batch 2000000000 (10 steps each) needs about", "Lower --batch"]),
+        Case(name: "model too large for memory", setUp: flags(["charlm", "train", "--text", "DATA/text/a.txt", "--hidden", "2000000"]),
+             status: 1, message: ["a recurrent stack of", "parameters needs about", "Lower the hidden size"]),
+        Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
+             setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
+             message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),
+    ]
+
+    @Test(arguments: cases)
+    func reportsBadInput(_ bad: Case) throws {
+        let fixture = try Fixture.shared()
+        let arguments = try bad.setUp(fixture)
+        let r = try runRNNKit(arguments, environment: bad.environment)
+        #expect(r.status == bad.status, "\(bad.name): \(r.stderr)")
+        for part in bad.message { #expect(r.stderr.contains(part), "\(bad.name): expected «\(part)» in: \(r.stderr)") }
+        #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"), "\(r.stderr)")
+    }
+}
+
+/// gzip bytes via the library's own writer (IDX.write with compression), for cases that need a .gz.
+func Gzip_compress(_ bytes: [UInt8]) -> [UInt8] {
+    let path = NSTemporaryDirectory() + "rnnkit-gz-" + UUID().uuidString
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let dims = bytes[3]
+    var offset = 4, sizes: [Int] = []
+    for _ in 0..<Int(dims) {
+        sizes.append(bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) })
+        offset += 4
+    }
+    try! IDX.write(IDXArray(dimensions: sizes, bytes: Array(bytes[offset...])), to: path, compressed: true)
+    return [UInt8](FileManager.default.contents(atPath: path)!)
+}
