@@ -23,8 +23,9 @@ let package = Package(
         ),
         // zlib's inflate for .gz data files; imported only by Data/Gzip.swift.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
-        // One system call Swift's Glibc does not expose (atomic folder exchange); imported only by
-        // Checkpoint/AtomicFolder.swift.
+        // A system call Swift's Glibc does not expose (atomic folder exchange) and the Ctrl-C handler
+        // (signal handlers must be C); imported only by Checkpoint/AtomicFolder.swift and
+        // Training/Interruption.swift.
         .target(name: "CPlatform"),
         .target(
             name: "RNNKit",
