@@ -56,7 +56,7 @@ struct TrainMNIST: ParsableCommand {
     @Flag(help: "Nesterov momentum (with --optimizer momentum).") var nesterov = false
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after every epoch.") var lrDecay: Double?
     @Option(help: "Clip gradients to this global norm.") var clip: Double?
-    @Option(help: "Training examples held out for validation.") var validation: Int?
+    @Option(help: "Training examples held out for validation (default 5,000, or a twelfth of a set under 10,000).") var validation: Int?
     @Option(help: "Seed of every random draw (weights, order, dropout).") var seed: UInt64?
     @Option(help: "Checkpoint folder (default: runs/mnist-<date>-<time>).") var out: String?
     @Option(help: "Continue the run saved in this folder.") var resume: String?
@@ -163,7 +163,7 @@ struct TrainMNIST: ParsableCommand {
             checkpoint = loaded.configuration
             checkpoint.training = options
             directory = out ?? resume
-            let (validationSet, trainingSet) = split(trainSet, holdOut: options.validationCount)
+            let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
             trainer = try ClassifierTrainer(model: loaded.model, options: options, train: trainingSet, validation: validationSet,
                                             resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
             metricLines = loaded.metrics
@@ -174,6 +174,10 @@ struct TrainMNIST: ParsableCommand {
             var (modelConfiguration, options) = settings()
             modelConfiguration.features = trainSet.columns
             if modelConfiguration.projection == nil { modelConfiguration.recurrent.inputSize = trainSet.columns }
+            if validation == nil && options.validationCount * 2 > trainSet.count {
+                // The default 5,000 is MNIST's split; a small data set keeps the same twelfth.
+                options.validationCount = trainSet.count / 12
+            }
             try options.validate()
             directory = out ?? defaultRunFolder("mnist")
             try ClassifierCheckpoint.checkWritable(directory)
@@ -185,7 +189,7 @@ struct TrainMNIST: ParsableCommand {
                 try projection.initialize("weight", with: p, generator: &generator)
                 try projection.initialize("bias", with: p, generator: &generator)
             }
-            let (validationSet, trainingSet) = split(trainSet, holdOut: options.validationCount)
+            let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
             trainer = try ClassifierTrainer(model: model, options: options, train: trainingSet, validation: validationSet)
             checkpoint = CheckpointConfiguration(
                 task: "mnist", model: modelConfiguration,
@@ -244,8 +248,10 @@ struct TrainMNIST: ParsableCommand {
         }
     }
 
-    private func split(_ data: ImageClassificationData, holdOut: Int) -> (validation: ImageClassificationData, train: ImageClassificationData) {
-        let holdOut = min(holdOut, data.count - 1)
+    private func split(_ data: ImageClassificationData, holdOut: Int) throws -> (validation: ImageClassificationData, train: ImageClassificationData) {
+        guard holdOut < data.count else {
+            throw ValidationError("--validation \(holdOut) holds out every one of the \(data.count) training images; hold out fewer.")
+        }
         let (train, validation) = data.split(at: data.count - holdOut)
         return (validation, train)
     }

@@ -75,11 +75,12 @@ import Testing
         #expect(FileManager.default.contents(atPath: dir + "/a/model.safetensors") == FileManager.default.contents(atPath: dir + "/b/model.safetensors"))
     }
 
-    /// A second Ctrl-C ends the run at once, and the last checkpoint still loads.
+    /// A second Ctrl-C ends the run at once, and the last checkpoint still loads. (The model is large
+    /// enough that a step takes far longer than the 2 ms between the two signals.)
     @Test func secondInterruptQuitsAtOnce() throws {
         let data = try writeToyMNIST(train: 400)
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let running = try RunningRNNKit(["train", "mnist", "--data", data, "--hidden", "8", "--batch", "2", "--validation", "10",
+        let running = try RunningRNNKit(["train", "mnist", "--data", data, "--hidden", "512", "--batch", "100", "--validation", "10",
                                          "--epochs", "30", "--out", data + "/a"])
         #expect(Self.waitFor(data + "/a/config.json"))
         running.signal(SIGINT)

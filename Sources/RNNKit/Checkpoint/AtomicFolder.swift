@@ -16,7 +16,8 @@ enum AtomicFolder {
         let parent = (target as NSString).deletingLastPathComponent
         let staging = target + ".tmp-\(getpid())"
         func fail(_ what: String) -> DataError {
-            .unreadable(path: target, reason: "cannot write the checkpoint: \(what) (\(String(cString: strerror(errno))))")
+            .unwritable(path: target, reason: "\(what): \(String(cString: strerror(errno)))",
+                        hint: "Check the disk's free space and the folder's permissions; the previous checkpoint is untouched.")
         }
         do {
             try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -24,7 +25,8 @@ enum AtomicFolder {
             if fm.fileExists(atPath: staging) { try fm.removeItem(atPath: staging) }
             try fm.createDirectory(atPath: staging, withIntermediateDirectories: false)
         } catch {
-            throw .unreadable(path: target, reason: "cannot create \(staging): \(error.localizedDescription)")
+            throw .unwritable(path: target, reason: "cannot create \(staging): \(error.localizedDescription)",
+                              hint: "Choose an --out folder in a place you can write to.")
         }
         for (name, bytes) in files {
             let path = staging + "/" + name

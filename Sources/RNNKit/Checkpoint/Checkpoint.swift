@@ -150,7 +150,25 @@ public enum ClassifierCheckpoint {
     /// Whether `directory` may be written: it does not exist, is empty, or is an RNNKit checkpoint.
     public static func checkWritable(_ directory: String) throws(DataError) {
         let fm = FileManager.default
-        guard fm.fileExists(atPath: directory) else { return }
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            // The folder will be made beside its siblings: that parent must exist (or be creatable) and be writable.
+            let parent = (URL(fileURLWithPath: directory).standardizedFileURL.path as NSString).deletingLastPathComponent
+            do {
+                try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            } catch {
+                throw .unwritable(path: directory, reason: "cannot create \(parent): \(error.localizedDescription)",
+                                  hint: "Choose an --out folder in a place you can write to.")
+            }
+            guard fm.isWritableFile(atPath: parent) else {
+                throw .unwritable(path: directory, reason: "\(parent) is not writable", hint: "Choose an --out folder in a place you can write to.")
+            }
+            return
+        }
+        guard isDirectory.boolValue else {
+            throw .malformed(path: directory, problem: "refusing to overwrite a file", expected: "a new, empty or RNNKit folder",
+                             found: "a file", hint: "Choose another --out folder.")
+        }
         let contents = (try? fm.contentsOfDirectory(atPath: directory)) ?? ["?"]
         if contents.isEmpty { return }
         let configPath = directory + "/" + CheckpointFile.configuration

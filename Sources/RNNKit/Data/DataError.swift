@@ -5,6 +5,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case missing(path: String, what: String, hint: String)
     /// The file exists but cannot be read.
     case unreadable(path: String, reason: String)
+    /// A file or folder cannot be written.
+    case unwritable(path: String, reason: String, hint: String)
     /// The file's contents break its format.
     case malformed(path: String, problem: String, expected: String, found: String, hint: String)
     /// Reading the file would need more memory than the run has (see `MemoryBudget`).
@@ -16,6 +18,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): \(what) not found. \(hint)"
         case let .unreadable(path, reason):
             return "\(path): cannot be read (\(reason))."
+        case let .unwritable(path, reason, hint):
+            return "\(path): cannot be written (\(reason)). \(hint)"
         case let .malformed(path, problem, expected, found, hint):
             return "\(path): \(problem): expected \(expected), found \(found). \(hint)"
         case let .tooLarge(path, what, needed, available, hint):
