@@ -80,6 +80,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var side = Tensor<Scalar>(zeros: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
         var h = h0, c = c0 ?? []
         var hw = [Scalar](repeating: 0, count: B * gH)  // (B, gH) recurrent product of one step
+        var scratchBuffer = [Scalar](repeating: 0, count: parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
         gates.withUnsafeMutableBufferPointer { g in
             let g = g.baseAddress!
@@ -108,59 +109,70 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         h.withUnsafeMutableBufferPointer { hBuf in
         c.withUnsafeMutableBufferPointer { cBuf in
         hw.withUnsafeMutableBufferPointer { hwBuf in
+        scratchBuffer.withUnsafeMutableBufferPointer { scratchBuf in
         w.whh.withUnsafeBufferPointer { whh in
         w.bhh.withUnsafeBufferPointer { bhh in
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
+            // Each chunk of samples runs the whole time loop on its own core.
+            parallelRows(B) { rows, chunk in
+            let scratch = scratchBuf.baseAddress! + chunk * H
+            let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
                 let gt = gBuf.baseAddress! + t * B * gH, yt = yBuf.baseAddress! + t * B * H
                 if record {
-                    (hpBuf.baseAddress! + t * B * H).update(from: h, count: B * H)
-                    if isLSTM { (cpBuf.baseAddress! + t * B * H).update(from: cBuf.baseAddress!, count: B * H) }
+                    (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H)
+                    if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
                 }
-                // hw (B, gH) = h · W_hhᵀ (+ b_hh for GRU)
+                // hw (n, gH) = h · W_hhᵀ (+ b_hh for GRU) for this chunk's rows
                 if isGRU {
-                    for b in 0..<B { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
+                    for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
                 }
-                Scalar.gemm(transposeA: false, transposeB: true, m: B, n: gH, k: H,
-                            alpha: 1, a: h, lda: H, b: whh.baseAddress!, ldb: H,
-                            beta: isGRU ? 1 : 0, c: hw, ldc: gH)
+                Scalar.gemm(transposeA: false, transposeB: true, m: n, n: gH, k: H,
+                            alpha: 1, a: h + b0 * H, lda: H, b: whh.baseAddress!, ldb: H,
+                            beta: isGRU ? 1 : 0, c: hw + b0 * gH, ldc: gH)
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
-                for b in 0..<B where t < lengths[b] {
+                for b in rows where t < lengths[b] {
                     let gb = gt + b * gH, hwb = hw + b * gH, hb = h + b * H, yb = yt + b * H
+                    // Pre-activations, then whole-block activations (vectorised for Float), then the state update.
                     switch cell {
                     case .lstm:
                         let cb = cBuf.baseAddress! + b * H
+                        for j in 0..<gH { gb[j] += hwb[j] }
+                        if forgetBias != 0 { for j in H..<(2 * H) { gb[j] += forgetBias } }
+                        Scalar.sigmoid(gb, count: 2 * H)         // i, f
+                        Scalar.tanh(gb + 2 * H, count: H)        // g
+                        Scalar.sigmoid(gb + 3 * H, count: H)     // o
+                        let tc = st.map { $0 + b * H } ?? scratch
                         for j in 0..<H {
-                            let i = sigmoid(gb[j] + hwb[j])
-                            let f = sigmoid(gb[H + j] + hwb[H + j] + forgetBias)
-                            let gg = Scalar.tanh(gb[2 * H + j] + hwb[2 * H + j])
-                            let o = sigmoid(gb[3 * H + j] + hwb[3 * H + j])
-                            let cNew = f * cb[j] + i * gg
-                            let tc = Scalar.tanh(cNew)
+                            let cNew = gb[H + j] * cb[j] + gb[j] * gb[2 * H + j]
                             cb[j] = cNew
-                            hb[j] = o * tc
-                            yb[j] = o * tc
-                            gb[j] = i; gb[H + j] = f; gb[2 * H + j] = gg; gb[3 * H + j] = o
-                            st?[b * H + j] = tc
+                            tc[j] = cNew
+                        }
+                        Scalar.tanh(tc, count: H)
+                        for j in 0..<H {
+                            let v = gb[3 * H + j] * tc[j]
+                            hb[j] = v
+                            yb[j] = v
                         }
                     case .gru:
+                        for j in 0..<(2 * H) { gb[j] += hwb[j] }
+                        Scalar.sigmoid(gb, count: 2 * H)         // r, z
+                        let hn = hwb + 2 * H
+                        for j in 0..<H { gb[2 * H + j] += gb[j] * hn[j] }
+                        if let st { (st + b * H).update(from: hn, count: H) }
+                        Scalar.tanh(gb + 2 * H, count: H)        // n
                         for j in 0..<H {
-                            let r = sigmoid(gb[j] + hwb[j])
-                            let z = sigmoid(gb[H + j] + hwb[H + j])
-                            let hn = hwb[2 * H + j]
-                            let n = Scalar.tanh(gb[2 * H + j] + r * hn)
-                            let hNew = (1 - z) * n + z * hb[j]
+                            let z = gb[H + j]
+                            let hNew = (1 - z) * gb[2 * H + j] + z * hb[j]
                             hb[j] = hNew
                             yb[j] = hNew
-                            gb[j] = r; gb[H + j] = z; gb[2 * H + j] = n
-                            st?[b * H + j] = hn
                         }
                     case .rnnTanh:
-                        for j in 0..<H {
-                            let v = Scalar.tanh(gb[j] + hwb[j])
-                            hb[j] = v; yb[j] = v; gb[j] = v
-                        }
+                        for j in 0..<H { gb[j] += hwb[j] }
+                        Scalar.tanh(gb, count: H)
+                        hb.update(from: gb, count: H)
+                        yb.update(from: gb, count: H)
                     case .rnnRelu:
                         for j in 0..<H {
                             let v = max(0, gb[j] + hwb[j])
@@ -169,7 +181,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     }
                 }
             }
-        }}}}}}}}}}
+            }
+        }}}}}}}}}}}
 
         let trace = record
             ? DirectionTrace(gates: gates, hPrev: hPrev, cPrev: isLSTM ? cPrev : nil,
@@ -215,12 +228,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         w.whh.withUnsafeBufferPointer { whh in
             let dh = dhBuf.baseAddress!
             let dGhhBase = isGRU ? dghBuf.baseAddress! : dgiBuf.baseAddress!
+            parallelRows(B) { rows, _ in
+            let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
                 let t = reverse ? s : T - 1 - s
                 let off = t * B * H
                 let gt = gBuf.baseAddress! + t * B * gH
                 let dgi = dgiBuf.baseAddress! + t * B * gH, dgh = dGhhBase + t * B * gH
-                for b in 0..<B where t < lengths[b] {
+                for b in rows where t < lengths[b] {
                     let gb = gt + b * gH, dgib = dgi + b * gH, dghb = dgh + b * gH
                     let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H }
                     switch cell {
@@ -262,10 +277,12 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                         }
                     }
                 }
-                // dh (B, H) += dG_hh[t] (B, gH) · W_hh (gH, H); inactive rows have zero dG and pass dh through.
-                Scalar.gemm(transposeA: false, transposeB: false, m: B, n: H, k: gH,
-                            alpha: 1, a: dgh, lda: gH, b: whh.baseAddress!, ldb: H,
-                            beta: 1, c: dh, ldc: H)
+                // dh (n, H) += dG_hh[t] (n, gH) · W_hh (gH, H) for this chunk's rows; inactive rows have zero dG
+                // and pass dh through.
+                Scalar.gemm(transposeA: false, transposeB: false, m: n, n: H, k: gH,
+                            alpha: 1, a: dgh + b0 * gH, lda: gH, b: whh.baseAddress!, ldb: H,
+                            beta: 1, c: dh + b0 * H, ldc: H)
+            }
             }
         }}}}}}}}}}}
 

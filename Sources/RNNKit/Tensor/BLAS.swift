@@ -1,10 +1,11 @@
 // The one Swift file that imports the BLAS shim. Everything else calls `Scalar.gemm`.
 import CBLAS
+import Foundation
 import RealModule
 
 /// A floating-point type RNNKit can compute with: `Float` (the fast engine) or `Double`
 /// (the same code, used for tight gradient checks).
-public protocol TensorScalar: BinaryFloatingPoint, Real, Codable, Sendable, CustomStringConvertible {
+public protocol TensorScalar: BinaryFloatingPoint, Real, BufferActivations, Codable, Sendable, CustomStringConvertible {
     /// Row-major general matrix product through BLAS:
     /// `C (m, n) = alpha · op(A) (m, k) · op(B) (k, n) + beta · C`, where `op` transposes when asked.
     /// `lda`, `ldb` and `ldc` are the row strides of the matrices as stored.
@@ -55,4 +56,32 @@ extension Double: TensorScalar {
                     beta, c, BLASInt(ldc))
     }
     public static var dtypeName: String { "F64" }
+}
+
+/// The most row chunks `parallelRows` makes: one per core.
+let parallelChunkLimit = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+/// Runs `body(rows, chunk)` over `0..<count` split into up to one contiguous chunk per core, each of
+/// at least `minimumRows` rows, in parallel. BLAS runs single-threaded meanwhile, so each chunk's
+/// products stay on its own core instead of every call spreading over all of them.
+///
+/// The recurrent engine splits its batch this way: samples are independent through time, so each
+/// core runs the whole time loop on its share without meeting the others. A row's arithmetic does
+/// not depend on the chunking, except that BLAS may order a sum differently for different `m`.
+func parallelRows(_ count: Int, minimumRows: Int = 16, _ body: (Range<Int>, Int) -> Void) {
+    let chunks = min(parallelChunkLimit, max(1, count / minimumRows))
+    guard chunks > 1 else { return body(0..<count, 0) }
+    #if !canImport(Accelerate)
+    let threads = openblas_get_num_threads()
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(threads) }
+    #endif
+    // The chunks write disjoint rows of the caller's buffers: safe to share, which Swift cannot see.
+    struct Shared: @unchecked Sendable { let body: (Range<Int>, Int) -> Void }
+    withoutActuallyEscaping(body) { body in
+        let shared = Shared(body: body)
+        DispatchQueue.concurrentPerform(iterations: chunks) { k in
+            shared.body((k * count / chunks)..<((k + 1) * count / chunks), k)
+        }
+    }
 }

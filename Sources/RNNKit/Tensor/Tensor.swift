@@ -39,7 +39,13 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable, CustomStringCon
 
     /// Internal zero tensor for a validated shape.
     init(zeros shape: [Int]) {
-        self.init(validShape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+        let count = shape.reduce(1, *)
+        // All-zero bits are 0.0 in Float and Double; a raw fill avoids a per-element generic copy.
+        let scalars = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+            initialized = count
+        }
+        self.init(validShape: shape, scalars: scalars)
     }
 
     /// A tensor of independent draws from U(low, high).

@@ -1,0 +1,114 @@
+import RealModule
+
+// Element-wise activations over whole buffers, the hot part of a recurrent step besides the
+// matrix products. Float runs eight lanes at a time with Cephes' single-precision polynomials
+// (relative error about 1e-7, like libm's expf/tanhf); Double keeps the libm functions, so the
+// finite-difference gradient checks see exactly the functions they differentiate.
+
+/// Activations applied in place to `count` contiguous elements.
+public protocol BufferActivations {
+    /// x ← 1 / (1 + e^(−x)).
+    static func sigmoid(_ x: UnsafeMutablePointer<Self>, count: Int)
+    /// x ← tanh(x).
+    static func tanh(_ x: UnsafeMutablePointer<Self>, count: Int)
+}
+
+extension Double: BufferActivations {
+    public static func sigmoid(_ x: UnsafeMutablePointer<Double>, count: Int) {
+        for i in 0..<count { x[i] = 1 / (1 + Double.exp(-x[i])) }
+    }
+    public static func tanh(_ x: UnsafeMutablePointer<Double>, count: Int) {
+        for i in 0..<count { x[i] = Double.tanh(x[i]) }
+    }
+}
+
+extension Float: BufferActivations {
+    public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            VectorMath.store(VectorMath.sigmoid(VectorMath.load(x + i)), x + i)
+            i += 8
+        }
+        while i < count {
+            x[i] = VectorMath.sigmoid(SIMD8(repeating: x[i]))[0]
+            i += 1
+        }
+    }
+    public static func tanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            VectorMath.store(VectorMath.tanh(VectorMath.load(x + i)), x + i)
+            i += 8
+        }
+        while i < count {
+            x[i] = VectorMath.tanh(SIMD8(repeating: x[i]))[0]
+            i += 1
+        }
+    }
+}
+
+/// Eight-lane single-precision exp, sigmoid and tanh after Cephes (`expf`, `tanhf`).
+enum VectorMath {
+    // Lane by lane, which the optimiser turns into one vector load or store (a typed SIMD8 load
+    // would need 32-byte alignment; a raw unaligned load goes through a byte-wise copy).
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        SIMD8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+    }
+    @inline(__always)
+    static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load(UnsafePointer(p)) }
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        p[0] = v[0]; p[1] = v[1]; p[2] = v[2]; p[3] = v[3]; p[4] = v[4]; p[5] = v[5]; p[6] = v[6]; p[7] = v[7]
+    }
+
+    @inline(__always)
+    static func exp(_ input: SIMD8<Float>) -> SIMD8<Float> {
+        // e^x = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln 2 / 2, e^r from a degree-6 polynomial.
+        // Clamped with compares and selects, which inline (`clamped` calls generic min/max).
+        let low = SIMD8<Float>(repeating: -87.33654), high = SIMD8<Float>(repeating: 88.37626)
+        let x = input.replacing(with: low, where: input .< low).replacing(with: high, where: input .> high)
+        let shifter = SIMD8<Float>(repeating: 12582912)  // 1.5 · 2^23: adding it rounds to an integer
+        let n = (x * 1.44269504088896341 + shifter) - shifter
+        let r = x - n * 0.693359375 - n * -2.12194440e-4
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * (r * r) + r + 1
+        // 2^n from the exponent bits; n ∈ [−126, 128] after the clamp, 128 split to stay finite.
+        let half = n * 0.5
+        let n1 = (half + shifter) - shifter
+        let n2 = n - n1
+        // n + shifter holds n in its low mantissa bits, so its bit pattern minus the shifter's is n:
+        // no float-to-integer conversion (which Swift does lane by lane).
+        let bias = SIMD8<Int32>(repeating: 0x4B40_0000 - 127)
+        let e1 = unsafeBitCast((unsafeBitCast(n1 + shifter, to: SIMD8<Int32>.self) &- bias) &<< 23, to: SIMD8<Float>.self)
+        let e2 = unsafeBitCast((unsafeBitCast(n2 + shifter, to: SIMD8<Int32>.self) &- bias) &<< 23, to: SIMD8<Float>.self)
+        return (p * e1 * e2).replacing(with: input, where: input .!= input)  // NaN stays NaN
+    }
+
+    @inline(__always)
+    static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        1 / (1 + exp(-x))
+    }
+
+    @inline(__always)
+    static func tanh(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        // |x| < 0.625: x + x³·P(x²); otherwise 1 − 2 / (e^(2|x|) + 1) with x's sign.
+        let negative = x .< 0
+        let a = x.replacing(with: -x, where: negative)
+        let z = x * x
+        var p = SIMD8<Float>(repeating: -5.70498872745e-3)
+        p = p * z + 2.06390887954e-2
+        p = p * z - 5.37397155531e-2
+        p = p * z + 1.33314422036e-1
+        p = p * z - 3.33332819422e-1
+        let small = p * z * x + x
+        let large = 1 - 2 / (exp(a + a) + 1)
+        let signed = large.replacing(with: -large, where: negative)
+        return signed.replacing(with: small, where: a .< 0.625).replacing(with: x, where: x .!= x)
+    }
+}
