@@ -27,12 +27,15 @@ let package = Package(
         // (signal handlers must be C); imported only by Checkpoint/AtomicFolder.swift and
         // Training/Interruption.swift.
         .target(name: "CPlatform"),
+        // AVX2 + FMA activation kernels, chosen at run time; imported only by Tensor/Activations.swift.
+        .target(name: "CKernels"),
         .target(
             name: "RNNKit",
             dependencies: [
                 "CBLAS",
                 "CZlib",
                 "CPlatform",
+                "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),

@@ -1,5 +1,5 @@
 import Foundation
-import RNNKit
+@_spi(Testing) import RNNKit
 import Testing
 
 /// The vectorised Float activations against Double libm, over a dense sweep and the edge cases.
@@ -22,24 +22,28 @@ import Testing
         return (worstAbs, worstRel)
     }
 
-    @Test func sigmoidMatchesLibm() {
-        let (absError, relError) = worst(Float.sigmoid, { 1 / (1 + Foundation.exp(-$0)) })
+    /// Both paths: the one this CPU uses (AVX2 where it has it) and the portable one.
+    @Test(arguments: [false, true])
+    func sigmoidMatchesLibm(portable: Bool) {
+        let (absError, relError) = worst(portable ? Float.portableSigmoid : Float.sigmoid, { 1 / (1 + Foundation.exp(-$0)) })
         #expect(absError < 1e-7, "worst absolute error \(absError)")
         #expect(relError < 1e-6, "worst relative error \(relError)")
     }
 
-    @Test func tanhMatchesLibm() {
-        let (absError, relError) = worst(Float.tanh, { Foundation.tanh($0) })
+    @Test(arguments: [false, true])
+    func tanhMatchesLibm(portable: Bool) {
+        let (absError, relError) = worst(portable ? Float.portableTanh : Float.tanh, { Foundation.tanh($0) })
         #expect(absError < 2e-7, "worst absolute error \(absError)")
         #expect(relError < 1e-6, "worst relative error \(relError)")
     }
 
-    @Test func notANumberStaysNotANumber() {
+    @Test(arguments: [false, true])
+    func notANumberStaysNotANumber(portable: Bool) {
         var values: [Float] = Array(repeating: .nan, count: 11)
-        values.withUnsafeMutableBufferPointer { Float.sigmoid($0.baseAddress!, count: $0.count) }
+        values.withUnsafeMutableBufferPointer { (portable ? Float.portableSigmoid : Float.sigmoid)($0.baseAddress!, $0.count) }
         #expect(values.allSatisfy { $0.isNaN })
         values = Array(repeating: .nan, count: 11)
-        values.withUnsafeMutableBufferPointer { Float.tanh($0.baseAddress!, count: $0.count) }
+        values.withUnsafeMutableBufferPointer { (portable ? Float.portableTanh : Float.tanh)($0.baseAddress!, $0.count) }
         #expect(values.allSatisfy { $0.isNaN })
     }
 }

@@ -38,7 +38,7 @@ import Testing
             let source = folder == "." ? root : root + "/" + folder
             for name in try FileManager.default.contentsOfDirectory(atPath: source) {
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: source + "/" + name, isDirectory: &isDirectory)
+                _ = FileManager.default.fileExists(atPath: source + "/" + name, isDirectory: &isDirectory)
                 if !isDirectory.boolValue { try FileManager.default.copyItem(atPath: source + "/" + name, toPath: to + "/" + name) }
             }
             return to
@@ -140,7 +140,7 @@ import Testing
         Case(name: "IDX file larger than memory", setUp: { f in
                  let d = try f.copy(".")
                  try FileManager.default.removeItem(atPath: d + "/train-images-idx3-ubyte.gz")
-                 FileManager.default.createFile(atPath: d + "/train-images-idx3-ubyte", contents: nil)
+                 _ = FileManager.default.createFile(atPath: d + "/train-images-idx3-ubyte", contents: nil)
                  let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: d + "/train-images-idx3-ubyte"))
                  try handle.truncate(atOffset: 1 << 40)  // sparse: takes no disk
                  try handle.close()

@@ -1,9 +1,12 @@
+import CKernels
 import RealModule
 
 // Element-wise activations over whole buffers, the hot part of a recurrent step besides the
 // matrix products. Float runs eight lanes at a time with Cephes' single-precision polynomials
-// (relative error about 1e-7, like libm's expf/tanhf); Double keeps the libm functions, so the
-// finite-difference gradient checks see exactly the functions they differentiate.
+// (relative error about 1e-7, like libm's expf/tanhf): AVX2 + FMA kernels in C (CKernels) where the
+// CPU has them, else the same method in Swift SIMD8 (SSE on x86-64, NEON on ARM). Double keeps the
+// libm functions, so the finite-difference gradient checks see exactly the functions they
+// differentiate.
 
 /// Activations applied in place to `count` contiguous elements.
 public protocol BufferActivations {
@@ -22,8 +25,21 @@ extension Double: BufferActivations {
     }
 }
 
+/// Whether the AVX2 + FMA kernels run here (x86-64 CPUs since about 2013); checked once.
+let avx2Kernels = rnnkit_has_avx2_fma() != 0
+
 extension Float: BufferActivations {
     public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if avx2Kernels { return rnnkit_sigmoid_avx2(x, count) }
+        portableSigmoid(x, count: count)
+    }
+    public static func tanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if avx2Kernels { return rnnkit_tanh_avx2(x, count) }
+        portableTanh(x, count: count)
+    }
+
+    /// The portable eight-lane path (any CPU); `sigmoid` uses it where AVX2 is missing.
+    @_spi(Testing) public static func portableSigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count {
             VectorMath.store(VectorMath.sigmoid(VectorMath.load(x + i)), x + i)
@@ -34,7 +50,8 @@ extension Float: BufferActivations {
             i += 1
         }
     }
-    public static func tanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    /// The portable eight-lane path (any CPU); `tanh` uses it where AVX2 is missing.
+    @_spi(Testing) public static func portableTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count {
             VectorMath.store(VectorMath.tanh(VectorMath.load(x + i)), x + i)

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""RNNKit against PyTorch on the same machine, in the same run: training (forward, backward, Adam
+step) and inference samples/s for the configurations of shared design §6 (T=28, F=28, 10 classes)
+and a character model (embedding 64, LSTM 512 × 2, vocabulary 100, batch 64, 100 steps).
+
+Each configuration runs A B A B ... (RNNKit, then PyTorch, --rounds times), every run in a fresh
+process with the same thread count, and the table shows the median of each side and the ratio
+RNNKit / PyTorch, plus each process's peak resident memory. Run through benchmarks/compare.sh,
+which makes the virtual environment with torch on first use. The tests never need any of this.
+
+    python3 benchmarks/compare.py [--seconds 3] [--rounds 2] [--threads 2] [--only lstm128 ...]
+"""
+import argparse, json, os, resource, statistics, subprocess, sys, time
+
+CONFIGS = {
+    # name: (cell, hidden, layers, bidirectional, batch, charlm)
+    "lstm128": ("lstm", 128, 1, False, 128, False),
+    "lstm100-b50": ("lstm", 100, 1, False, 50, False),
+    "bilstm256": ("lstm", 256, 1, True, 128, False),
+    "gru128": ("gru", 128, 1, False, 128, False),
+    "lstm256x2": ("lstm", 256, 2, False, 128, False),
+    "charlm": ("lstm", 512, 2, False, 64, True),
+}
+T, F, CLASSES, VOCAB, EMBED, CHAR_T = 28, 28, 10, 100, 64, 100
+HERE = os.path.dirname(os.path.abspath(__file__))
+RNNKIT = os.path.join(HERE, "..", ".build", "release", "rnnkit")
+
+
+def rnnkit(name, seconds, threads):
+    cell, hidden, layers, bi, batch, charlm = CONFIGS[name]
+    args = [RNNKIT, "bench", "--cell", cell, "--hidden", str(hidden), "--layers", str(layers), "--batch", str(batch),
+            "--seconds", str(seconds), "--warmup", "1", "--json"]
+    args += ["--charlm", "--vocabulary", str(VOCAB), "--embedding", str(EMBED), "--seq-len", str(CHAR_T)] if charlm \
+        else ["--seq-len", str(T), "--features", str(F)]
+    if bi:
+        args.append("--bidirectional")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return r["train_samples_per_s"], r["infer_samples_per_s"], r["peak_memory_mb"], r.get("train_efficiency"), r.get("infer_efficiency")
+
+
+def pytorch_worker(name, seconds, threads):
+    """Runs in a child process: prints one JSON line."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cell, hidden, layers, bi, batch, charlm = CONFIGS[name]
+    rnn_type = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(VOCAB, EMBED) if charlm else None
+            self.rnn = rnn_type(EMBED if charlm else F, hidden, num_layers=layers, bidirectional=bi, batch_first=True)
+            self.fc = torch.nn.Linear(hidden * (2 if bi else 1), VOCAB if charlm else CLASSES)
+
+        def forward(self, x):
+            y, _ = self.rnn(self.embed(x) if charlm else x)
+            return self.fc(y) if charlm else self.fc(y[:, -1])
+
+    model = Model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    if charlm:
+        x = torch.randint(0, VOCAB, (batch, CHAR_T))
+        y = torch.randint(0, VOCAB, (batch, CHAR_T))
+    else:
+        x = torch.rand(batch, T, F)
+        y = torch.randint(0, CLASSES, (batch,))
+
+    def train_step():
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss.backward()
+        optimizer.step()
+
+    def infer_step():
+        with torch.no_grad():
+            model(x)
+
+    def rate(step):
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            step()
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            step()
+            n += 1
+        return n * batch / (time.perf_counter() - start)
+
+    train = rate(train_step)
+    infer = rate(infer_step)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"train": train, "infer": infer, "peak_mb": peak}))
+
+
+def pytorch(name, seconds, threads):
+    out = subprocess.run([sys.executable, __file__, "--worker", name, "--seconds", str(seconds), "--threads", str(threads)],
+                         capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return r["train"], r["infer"], r["peak_mb"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", nargs="*", default=list(CONFIGS))
+    p.add_argument("--worker")
+    a = p.parse_args()
+    if a.worker:
+        return pytorch_worker(a.worker, a.seconds, a.threads)
+    import torch
+    print(f"PyTorch {torch.__version__} (oneDNN {torch.backends.mkldnn.is_available()}), {a.threads} threads, "
+          f"{a.seconds:g} s per measurement, {a.rounds} rounds A B A B, medians")
+    header = f"{'config':<12} {'RNNKit train':>12} {'PyTorch train':>13} {'ratio':>6} {'RNNKit infer':>12} {'PyTorch infer':>13} {'ratio':>6}" \
+             f" {'eff train/infer':>15} {'peak MB R/P':>12}"
+    print(header)
+    ratios = []
+    for name in a.only:
+        ours, theirs = [], []
+        for _ in range(a.rounds):
+            ours.append(rnnkit(name, a.seconds, a.threads))
+            theirs.append(pytorch(name, a.seconds, a.threads))
+        rt, ri = statistics.median(o[0] for o in ours), statistics.median(o[1] for o in ours)
+        pt, pi = statistics.median(t[0] for t in theirs), statistics.median(t[1] for t in theirs)
+        et, ei = statistics.median(o[3] for o in ours), statistics.median(o[4] for o in ours)
+        rm, pm = max(o[2] for o in ours), max(t[2] for t in theirs)
+        ratios += [rt / pt, ri / pi]
+        print(f"{name:<12} {rt:>12,.0f} {pt:>13,.0f} {rt / pt:>6.2f} {ri:>12,.0f} {pi:>13,.0f} {ri / pi:>6.2f}"
+              f" {100 * et:>7.0f}%/{100 * ei:.0f}% {rm:>6.0f}/{pm:.0f}", flush=True)
+    geo = 1.0
+    for r in ratios:
+        geo *= r
+    print(f"geometric mean of the ratios: {geo ** (1 / len(ratios)):.2f}")
+
+
+if __name__ == "__main__":
+    main()
