@@ -34,7 +34,7 @@ def rnnkit(name, seconds, threads):
         else ["--seq-len", str(T), "--features", str(F)]
     if bi:
         args.append("--bidirectional")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    env = dict(os.environ, RNNKIT_THREADS=str(threads))
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return r["train_samples_per_s"], r["infer_samples_per_s"], r["peak_memory_mb"], r.get("train_efficiency"), r.get("infer_efficiency")

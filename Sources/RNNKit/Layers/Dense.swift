@@ -78,7 +78,7 @@ public final class Dense<Scalar: TensorScalar>: ParameterContainer {
             }
             x.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
-                    Scalar.gemm(transposeA: false, transposeB: true, m: rows, n: outSize, k: inSize,
+                    Scalar.parallelGemm(transposeA: false, transposeB: true, m: rows, n: outSize, k: inSize,
                                 alpha: 1, a: x.baseAddress!, lda: inSize, b: w.baseAddress!, ldb: inSize,
                                 beta: bias == nil ? 0 : 1, c: y.baseAddress!, ldc: outSize)
                 }
@@ -102,13 +102,13 @@ public final class Dense<Scalar: TensorScalar>: ParameterContainer {
             x.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
                     dx.withUnsafeMutableBufferPointer { dx in
-                        Scalar.gemm(transposeA: false, transposeB: false, m: rows, n: inSize, k: outSize,
+                        Scalar.parallelGemm(transposeA: false, transposeB: false, m: rows, n: inSize, k: outSize,
                                     alpha: 1, a: dy.baseAddress!, lda: outSize, b: w.baseAddress!, ldb: inSize,
                                     beta: 0, c: dx.baseAddress!, ldc: inSize)
                     }
                 }
                 dw.withUnsafeMutableBufferPointer { dw in
-                    Scalar.gemm(transposeA: true, transposeB: false, m: outSize, n: inSize, k: rows,
+                    Scalar.parallelGemm(transposeA: true, transposeB: false, m: outSize, n: inSize, k: rows,
                                 alpha: 1, a: dy.baseAddress!, lda: outSize, b: x.baseAddress!, ldb: inSize,
                                 beta: 0, c: dw.baseAddress!, ldc: inSize)
                 }

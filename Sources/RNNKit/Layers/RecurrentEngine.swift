@@ -94,7 +94,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             }
             x.withUnsafeBufferPointer { x in
                 w.wih.withUnsafeBufferPointer { wih in
-                    Scalar.gemm(transposeA: false, transposeB: true, m: T * B, n: gH, k: F,
+                    Scalar.parallelGemm(transposeA: false, transposeB: true, m: T * B, n: gH, k: F,
                                 alpha: 1, a: x.baseAddress!, lda: F, b: wih.baseAddress!, ldb: F,
                                 beta: 1, c: g, ldc: gH)
                 }
@@ -294,14 +294,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         dGih.withUnsafeBufferPointer { dgi in
             x.withUnsafeBufferPointer { xb in
                 grads.wih.withUnsafeMutableBufferPointer { dw in   // dW_ih (gH, F) = dG_ihᵀ · X
-                    Scalar.gemm(transposeA: true, transposeB: false, m: gH, n: F, k: T * B,
+                    Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: F, k: T * B,
                                 alpha: 1, a: dgi.baseAddress!, lda: gH, b: xb.baseAddress!, ldb: F,
                                 beta: 0, c: dw.baseAddress!, ldc: F)
                 }
             }
             w.wih.withUnsafeBufferPointer { wih in
                 dx.withUnsafeMutableBufferPointer { dxb in          // dX (TB, F) = dG_ih · W_ih
-                    Scalar.gemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
+                    Scalar.parallelGemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
                                 alpha: 1, a: dgi.baseAddress!, lda: gH, b: wih.baseAddress!, ldb: F,
                                 beta: 0, c: dxb.baseAddress!, ldc: F)
                 }
@@ -313,7 +313,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         dGhh.withUnsafeBufferPointer { dgh in
             trace.hPrev.withUnsafeBufferPointer { hp in
                 grads.whh.withUnsafeMutableBufferPointer { dw in   // dW_hh (gH, H) = dG_hhᵀ · H_prev
-                    Scalar.gemm(transposeA: true, transposeB: false, m: gH, n: H, k: T * B,
+                    Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: H, k: T * B,
                                 alpha: 1, a: dgh.baseAddress!, lda: gH, b: hp.baseAddress!, ldb: H,
                                 beta: 0, c: dw.baseAddress!, ldc: H)
                 }

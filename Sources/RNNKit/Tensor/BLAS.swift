@@ -58,30 +58,57 @@ extension Double: TensorScalar {
     public static var dtypeName: String { "F64" }
 }
 
-/// The most row chunks `parallelRows` makes: one per core.
-let parallelChunkLimit = max(1, ProcessInfo.processInfo.activeProcessorCount)
+/// The threads RNNKit computes with: `RNNKIT_THREADS` if set, else one per core.
+public let computeThreads: Int = {
+    if let text = ProcessInfo.processInfo.environment["RNNKIT_THREADS"], let n = Int(text), n > 0 { return n }
+    return max(1, ProcessInfo.processInfo.activeProcessorCount)
+}()
 
-/// Runs `body(rows, chunk)` over `0..<count` split into up to one contiguous chunk per core, each of
-/// at least `minimumRows` rows, in parallel. BLAS runs single-threaded meanwhile, so each chunk's
-/// products stay on its own core instead of every call spreading over all of them.
+/// The most row chunks `parallelRows` makes.
+let parallelChunkLimit = computeThreads
+
+/// RNNKit spreads work over the cores itself (`parallelRows`, `parallelGemm`), so BLAS runs
+/// single-threaded: its own pool would spin on cores RNNKit's threads need. Set once, on first use.
+private let blasRunsSingleThreaded: Void = {
+    #if !canImport(Accelerate)
+    openblas_set_num_threads(1)
+    #endif
+}()
+
+/// Runs `body(rows, chunk)` over `0..<count` split into up to `computeThreads` contiguous chunks,
+/// each of at least `minimumRows` rows, in parallel.
 ///
 /// The recurrent engine splits its batch this way: samples are independent through time, so each
 /// core runs the whole time loop on its share without meeting the others. A row's arithmetic does
 /// not depend on the chunking, except that BLAS may order a sum differently for different `m`.
 func parallelRows(_ count: Int, minimumRows: Int = 16, _ body: (Range<Int>, Int) -> Void) {
+    _ = blasRunsSingleThreaded
     let chunks = min(parallelChunkLimit, max(1, count / minimumRows))
     guard chunks > 1 else { return body(0..<count, 0) }
-    #if !canImport(Accelerate)
-    let threads = openblas_get_num_threads()
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(threads) }
-    #endif
     // The chunks write disjoint rows of the caller's buffers: safe to share, which Swift cannot see.
     struct Shared: @unchecked Sendable { let body: (Range<Int>, Int) -> Void }
     withoutActuallyEscaping(body) { body in
         let shared = Shared(body: body)
         DispatchQueue.concurrentPerform(iterations: chunks) { k in
             shared.body((k * count / chunks)..<((k + 1) * count / chunks), k)
+        }
+    }
+}
+
+extension TensorScalar {
+    /// `gemm` with C's `m` rows split across the cores (each chunk one single-threaded BLAS call);
+    /// products under about a million multiply-adds stay in one call.
+    static func parallelGemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int
+    ) {
+        let rowsPerMillion = max(8, 1_000_000 / max(n * k, 1))
+        parallelRows(m, minimumRows: rowsPerMillion) { rows, _ in
+            gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
+                 a: a + (transposeA ? rows.lowerBound : rows.lowerBound * lda), lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
         }
     }
 }

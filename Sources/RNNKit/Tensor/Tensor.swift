@@ -143,7 +143,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable, CustomStringCon
         scalars.withUnsafeBufferPointer { a in
             other.scalars.withUnsafeBufferPointer { b in
                 result.scalars.withUnsafeMutableBufferPointer { c in
-                    Scalar.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k,
+                    Scalar.parallelGemm(transposeA: false, transposeB: false, m: m, n: n, k: k,
                                 alpha: 1, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: n,
                                 beta: 0, c: c.baseAddress!, ldc: n)
                 }
