@@ -4,12 +4,20 @@
 # Fuzz/Crashes/TARGET/ (commit it: the test suite replays every file there) and fails the script.
 #
 #   bash Fuzz/run.sh [SECONDS] [TARGET...]      e.g. bash Fuzz/run.sh 60 FuzzIDX
+#   bash Fuzz/run.sh merge [TARGET...]          fold what the runs found into Corpus/ (inputs that add coverage)
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(FuzzIDX FuzzSafeTensors FuzzCheckpoint FuzzText)
+if [ "$seconds" = merge ]; then
+    export ASAN_OPTIONS=detect_leaks=0
+    for target in "${targets[@]}"; do
+        ".build/release/$target" -merge=1 -max_len=65536 "Corpus/$target" ".work/$target" 2>&1 | grep -E "MERGE-OUTER: [0-9]+ new files" || true
+    done
+    exit 0
+fi
 swift build -c release --build-path .build --sanitize fuzzer --sanitize address
 export SWIFT_BACKTRACE=enable=no  # libFuzzer reports the crash itself
 export ASAN_OPTIONS=detect_leaks=0  # Foundation keeps caches alive until exit, which LeakSanitizer reports

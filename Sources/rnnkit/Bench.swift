@@ -113,7 +113,7 @@ struct Bench: ParsableCommand {
 
         let shape = charlm ? "embedding \(embedding) (vocabulary \(vocabulary)) → " : "features \(features) → "
         log("config: \(shape)\(cell.cell.rawValue) \(hidden)\(bidirectional ? "×2" : "") × \(layers) layer(s), batch \(batch), "
-            + "seq-len \(seqLen), \(parameters) parameters")
+            + "seq-len \(seqLen), \(parameters) parameters; \(computeThreads) threads, \(usesAVX2Kernels ? "AVX2" : "portable") activations")
         log(String(format: "FLOPs per sequence: forward %.3g (recurrent %.3g + output %.3g), training 3 × forward", forwardFLOPs, recurrentFLOPs, outputFLOPs))
         log(String(format: "train:     %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", trainRate, trainGFLOPs, 100 * trainGFLOPs / ceiling))
         log(String(format: "inference: %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", inferRate, inferGFLOPs, 100 * inferGFLOPs / ceiling))

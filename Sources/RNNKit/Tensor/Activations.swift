@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import RealModule
 
 // Element-wise activations over whole buffers, the hot part of a recurrent step besides the
@@ -26,7 +27,10 @@ extension Double: BufferActivations {
 }
 
 /// Whether the AVX2 + FMA kernels run here (x86-64 CPUs since about 2013); checked once.
-let avx2Kernels = rnnkit_has_avx2_fma() != 0
+/// `RNNKIT_PORTABLE_KERNELS=1` in the environment chooses the portable path instead.
+public let usesAVX2Kernels = rnnkit_has_avx2_fma() != 0
+    && ProcessInfo.processInfo.environment["RNNKIT_PORTABLE_KERNELS"].map { $0.isEmpty || $0 == "0" } ?? true
+private let avx2Kernels = usesAVX2Kernels
 
 extension Float: BufferActivations {
     public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
