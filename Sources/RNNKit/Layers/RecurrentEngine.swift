@@ -124,13 +124,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H)
                     if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
                 }
-                // hw (n, gH) = h · W_hhᵀ (+ b_hh for GRU) for this chunk's rows
+                // h · W_hhᵀ for this chunk's rows: added straight onto the gates' pre-activations, except for
+                // the GRU, whose n gate needs it apart (hw = h · W_hhᵀ + b_hh).
                 if isGRU {
                     for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
                 }
                 Scalar.gemm(transposeA: false, transposeB: true, m: n, n: gH, k: H,
                             alpha: 1, a: h + b0 * H, lda: H, b: whh.baseAddress!, ldb: H,
-                            beta: isGRU ? 1 : 0, c: hw + b0 * gH, ldc: gH)
+                            beta: 1, c: isGRU ? hw + b0 * gH : gt + b0 * gH, ldc: gH)
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
                 for b in rows where t < lengths[b] {
                     let gb = gt + b * gH, hwb = hw + b * gH, hb = h + b * H, yb = yt + b * H
@@ -138,7 +139,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     switch cell {
                     case .lstm:
                         let cb = cBuf.baseAddress! + b * H
-                        for j in 0..<gH { gb[j] += hwb[j] }
                         if forgetBias != 0 { for j in H..<(2 * H) { gb[j] += forgetBias } }
                         Scalar.sigmoid(gb, count: 2 * H)         // i, f
                         Scalar.tanh(gb + 2 * H, count: H)        // g
@@ -169,13 +169,12 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                             yb[j] = hNew
                         }
                     case .rnnTanh:
-                        for j in 0..<H { gb[j] += hwb[j] }
                         Scalar.tanh(gb, count: H)
                         hb.update(from: gb, count: H)
                         yb.update(from: gb, count: H)
                     case .rnnRelu:
                         for j in 0..<H {
-                            let v = max(0, gb[j] + hwb[j])
+                            let v = max(0, gb[j])
                             hb[j] = v; yb[j] = v; gb[j] = v
                         }
                     }
