@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds RNNKit's libFuzzer targets and runs each for SECONDS (default 600) on a copy of its
+# Builds RNNKit's libFuzzer targets (the RNNKit library instrumented too: SwiftPM's --sanitize only
+# reaches the root package, -Xswiftc reaches every module) and runs each for SECONDS (default 600) on a copy of its
 # committed corpus. New interesting inputs stay in Fuzz/.work/; a crash is saved under
 # Fuzz/Crashes/TARGET/ (commit it: the test suite replays every file there) and fails the script.
 #
@@ -18,7 +19,7 @@ if [ "$seconds" = merge ]; then
     done
     exit 0
 fi
-swift build -c release --build-path .build --sanitize fuzzer --sanitize address
+swift build -c release --build-path .build --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address
 export SWIFT_BACKTRACE=enable=no  # libFuzzer reports the crash itself
 export ASAN_OPTIONS=detect_leaks=0  # Foundation keeps caches alive until exit, which LeakSanitizer reports
 failed=0
