@@ -23,9 +23,9 @@ let package = Package(
         ),
         // zlib's inflate for .gz data files; imported only by Data/Gzip.swift.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
-        // A system call Swift's Glibc does not expose (atomic folder exchange) and the Ctrl-C handler
-        // (signal handlers must be C); imported only by Checkpoint/AtomicFolder.swift and
-        // Training/Interruption.swift.
+        // A system call Swift's Glibc does not expose (atomic folder exchange), the Ctrl-C handler
+        // (signal handlers must be C) and malloc tuning; imported only by Checkpoint/AtomicFolder.swift,
+        // Training/Interruption.swift and Tensor/BLAS.swift.
         .target(name: "CPlatform"),
         // AVX2 + FMA activation kernels, chosen at run time; imported only by Tensor/Activations.swift.
         .target(name: "CKernels"),

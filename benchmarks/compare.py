@@ -113,8 +113,11 @@ def main():
     a = p.parse_args()
     if a.worker:
         return pytorch_worker(a.worker, a.seconds, a.threads)
-    import torch
-    print(f"PyTorch {torch.__version__} (oneDNN {torch.backends.mkldnn.is_available()}), {a.threads} threads, "
+    # torch is imported by the workers only: Linux carries a parent's peak memory into the children it
+    # starts, so a parent holding torch would inflate RNNKit's figure.
+    version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, torch.backends.mkldnn.is_available())"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    print(f"PyTorch {version[0]} (oneDNN {version[1]}), {a.threads} threads, "
           f"{a.seconds:g} s per measurement, {a.rounds} rounds A B A B, medians")
     header = f"{'config':<12} {'RNNKit train':>12} {'PyTorch train':>13} {'ratio':>6} {'RNNKit infer':>12} {'PyTorch infer':>13} {'ratio':>6}" \
              f" {'eff train/infer':>15} {'peak MB R/P':>12}"

@@ -46,3 +46,14 @@ void rnnkit_catch_interrupts(void) {
 }
 
 int rnnkit_interrupt_requested(void) { return interrupts != 0; }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void rnnkit_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: blocks up to 32 MiB come from the heap
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);  // and stay there when freed, ready for the next step
+#endif
+}

@@ -1,5 +1,5 @@
 // System calls Swift's Glibc module does not expose, and a signal handler (which must be C).
-// Imported only by Checkpoint/AtomicFolder.swift and Training/Interruption.swift.
+// Imported only by Checkpoint/AtomicFolder.swift, Training/Interruption.swift and Tensor/BLAS.swift.
 #ifndef RNNKIT_CPLATFORM_H
 #define RNNKIT_CPLATFORM_H
 
@@ -14,5 +14,10 @@ void rnnkit_catch_interrupts(void);
 
 /// Whether Ctrl-C has been pressed since rnnkit_catch_interrupts().
 int rnnkit_interrupt_requested(void);
+
+/// Asks glibc's malloc to serve blocks up to 32 MiB from its heap and keep them when freed, so the
+/// buffers each training step allocates are reused instead of mapped and faulted in again.
+/// Does nothing elsewhere.
+void rnnkit_keep_freed_memory(void);
 
 #endif

@@ -451,6 +451,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
 // MARK: helpers on (T, B, ·) buffers
 
 /// `(A, B, C) → (B, A, C)`: batch-first to time-major and back.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func swapLeadingAxes<S: TensorScalar>(_ t: Tensor<S>) -> Tensor<S> {
     let (a, b, c) = (t.shape[0], t.shape[1], t.shape[2])
     var out = Tensor<S>(zeros: [b, a, c])
@@ -467,6 +469,8 @@ func swapLeadingAxes<S: TensorScalar>(_ t: Tensor<S>) -> Tensor<S> {
 }
 
 /// `(…, H1)` and `(…, H2)` with the same leading dimensions → `(…, H1 + H2)`.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func concatenateFeatures<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
     let (n, p) = (x.shape.last!, y.shape.last!)
     let rows = x.count / n
@@ -485,6 +489,8 @@ func concatenateFeatures<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Ten
 }
 
 /// The inverse of `concatenateFeatures` for two halves of `first` and the rest.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func splitFeatures<S: TensorScalar>(_ t: Tensor<S>, _ first: Int) -> (Tensor<S>, Tensor<S>) {
     let n = t.shape.last!, rows = t.count / n, rest = n - first
     var a = Tensor<S>(zeros: Array(t.shape.dropLast()) + [first])
@@ -502,19 +508,39 @@ func splitFeatures<S: TensorScalar>(_ t: Tensor<S>, _ first: Int) -> (Tensor<S>,
     return (a, b)
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func add<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
-    precondition(x.shape == y.shape)
-    return Tensor(validShape: x.shape, scalars: zip(x.scalars, y.scalars).map { $0 + $1 })
+    elementwise(x, y) { $0 + $1 }
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func multiply<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
+    elementwise(x, y) { $0 * $1 }
+}
+
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+@inline(__always)
+private func elementwise<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>, _ f: (S, S) -> S) -> Tensor<S> {
     precondition(x.shape == y.shape)
-    return Tensor(validShape: x.shape, scalars: zip(x.scalars, y.scalars).map { $0 * $1 })
+    var out = Tensor<S>(zeros: x.shape)
+    out.withUnsafeMutableBufferPointer { o in
+        x.withUnsafeBufferPointer { a in
+            y.withUnsafeBufferPointer { b in
+                for i in 0..<o.count { o[i] = f(a[i], b[i]) }
+            }
+        }
+    }
+    return out
 }
 
 /// An inverted-dropout mask for a `(T, B, F)` buffer: each entry 0 with probability `rate`, else
 /// `1/(1 − rate)`. Variational masks draw one `(B, F)` mask and reuse it at every step, per sample
 /// (not one mask for the whole batch, which is TF1's DropoutWrapper bug).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func dropoutMask<S: TensorScalar>(rate: Double, shape: [Int], variational: Bool,
                                   generator: inout SeededGenerator) -> Tensor<S> {
     let (T, rowSize) = (shape[0], shape[1] * shape[2])

@@ -1,5 +1,6 @@
-// The one Swift file that imports the BLAS shim. Everything else calls `Scalar.gemm`.
+// The one Swift file that imports the BLAS shim. Everything else calls `Scalar.gemm` or `parallelGemm`.
 import CBLAS
+import CPlatform
 import Foundation
 import RealModule
 
@@ -67,12 +68,17 @@ public let computeThreads: Int = {
 /// The most row chunks `parallelRows` makes.
 let parallelChunkLimit = computeThreads
 
-/// RNNKit spreads work over the cores itself (`parallelRows`, `parallelGemm`), so BLAS runs
-/// single-threaded: its own pool would spin on cores RNNKit's threads need. Set once, on first use.
+/// Set once, on the first parallel call:
+/// - BLAS runs single-threaded, since RNNKit spreads work over the cores itself (`parallelRows`,
+///   `parallelGemm`) and BLAS's own pool would spin on cores RNNKit's threads need;
+/// - glibc's malloc keeps freed blocks up to 32 MiB (its largest threshold) in the heap instead of
+///   returning them to the system, so the buffers every training step allocates and frees are reused
+///   without page faults.
 private let blasRunsSingleThreaded: Void = {
     #if !canImport(Accelerate)
     openblas_set_num_threads(1)
     #endif
+    rnnkit_keep_freed_memory()
 }()
 
 /// Runs `body(rows, chunk)` over `0..<count` split into up to `computeThreads` contiguous chunks,
