@@ -44,32 +44,33 @@ extension Float: BufferActivations {
 
     /// The portable eight-lane path (any CPU); `sigmoid` uses it where AVX2 is missing.
     @_spi(Testing) public static func portableSigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            VectorMath.store(VectorMath.sigmoid(VectorMath.load(x + i)), x + i)
-            i += 8
-        }
-        while i < count {
-            x[i] = VectorMath.sigmoid(SIMD8(repeating: x[i]))[0]
-            i += 1
-        }
+        VectorMath.apply(VectorMath.sigmoid, to: x, count: count)
     }
+
     /// The portable eight-lane path (any CPU); `tanh` uses it where AVX2 is missing.
     @_spi(Testing) public static func portableTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            VectorMath.store(VectorMath.tanh(VectorMath.load(x + i)), x + i)
-            i += 8
-        }
-        while i < count {
-            x[i] = VectorMath.tanh(SIMD8(repeating: x[i]))[0]
-            i += 1
-        }
+        VectorMath.apply(VectorMath.tanh, to: x, count: count)
     }
 }
 
 /// Eight-lane single-precision exp, sigmoid and tanh after Cephes (`expf`, `tanhf`).
 enum VectorMath {
+    /// x ← f(x) eight lanes at a time; the last `count % 8` elements go through a padded vector.
+    @inline(__always)
+    static func apply(_ f: (SIMD8<Float>) -> SIMD8<Float>, to x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            store(f(load(x + i)), x + i)
+            i += 8
+        }
+        if i < count {
+            var tail = SIMD8<Float>(repeating: 0)
+            for k in 0..<(count - i) { tail[k] = x[i + k] }
+            tail = f(tail)
+            for k in 0..<(count - i) { x[i + k] = tail[k] }
+        }
+    }
+
     // Lane by lane, which the optimiser turns into one vector load or store (a typed SIMD8 load
     // would need 32-byte alignment; a raw unaligned load goes through a byte-wise copy).
     @inline(__always)

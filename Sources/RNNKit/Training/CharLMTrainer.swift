@@ -81,12 +81,11 @@ public final class CharLMTrainer {
                                 found: "\(train.count)", hint: "Use a longer text or a smaller --batch.")
         }
         let c = model.configuration
-        try MemoryBudget.require(
-            4 * (4 * c.parameterCount  // weights, gradients and two optimizer moments
-                 + Double(options.batchSize) * Double(options.sequenceLength)
-                 * (c.recurrent.trainingScalarsPerStep + 2 * Double(c.recurrent.inputSize) + 3 * Double(c.vocabulary.count))),
-            for: "training with batch \(options.batchSize) × seq-len \(options.sequenceLength)",
-            hint: "Lower --batch or --seq-len, or the model's size.")
+        try requireTrainingMemory(parameters: c.parameterCount, examples: Double(options.batchSize) * Double(options.sequenceLength),
+                                  scalarsPerExample: c.recurrent.trainingScalarsPerStep + 2 * Double(c.recurrent.inputSize)
+                                      + 3 * Double(c.vocabulary.count),  // logits, probabilities, their gradient
+                                  for: "training with batch \(options.batchSize) × seq-len \(options.sequenceLength)",
+                                  hint: "Lower --batch or --seq-len, or the model's size.")
         self.model = model
         self.options = options
         self.train = train

@@ -48,6 +48,13 @@ public struct NonFiniteLoss: Error, CustomStringConvertible {
     }
 }
 
+/// Checks that a training run fits the memory budget: weights, gradients and two optimizer moments
+/// per parameter, plus `scalarsPerExample` Floats for each of `examples` (batch × steps) a step keeps.
+func requireTrainingMemory(parameters: Double, examples: Double, scalarsPerExample: Double, for what: String, hint: String)
+    throws(RNNKitError) {
+    try MemoryBudget.require(4 * (4 * parameters + examples * scalarsPerExample), for: what, hint: hint)
+}
+
 /// One optimizer step, unless the loss or a gradient is not finite: then the weights stay as they
 /// were and the problem is returned.
 func trainingStep(loss: Variable<Float>, value: Double, parameters: [(name: String, variable: Variable<Float>)],
@@ -77,12 +84,11 @@ public final class ClassifierTrainer {
                 validation: ImageClassificationData, resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])? = nil)
         throws(RNNKitError) {
         try options.validate()
-        let c = model.configuration, steps = Double(train.rows)
-        try MemoryBudget.require(
-            4 * (4 * c.parameterCount  // weights, gradients and two optimizer moments
-                 + Double(options.batchSize) * steps * (c.recurrent.trainingScalarsPerStep + 2 * Double(train.columns + (c.projection ?? 0)))),
-            for: "training with batch \(options.batchSize) (\(train.rows) steps each)",
-            hint: "Lower --batch, or the model's size.")
+        let c = model.configuration
+        try requireTrainingMemory(parameters: c.parameterCount, examples: Double(options.batchSize) * Double(train.rows),
+                                  scalarsPerExample: c.recurrent.trainingScalarsPerStep + 2 * Double(train.columns + (c.projection ?? 0)),
+                                  for: "training with batch \(options.batchSize) (\(train.rows) steps each)",
+                                  hint: "Lower --batch, or the model's size.")
         self.model = model
         self.options = options
         self.train = train
