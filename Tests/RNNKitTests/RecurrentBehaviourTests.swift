@@ -104,6 +104,9 @@ import Testing
         try (rd.output * Variable(w)).sum().backward()
         try (rf.output * Variable(try Tensor<Float>(shape: w.shape, scalars: w.scalars.map(Float.init)))).sum().backward()
         var worst = max(try relative(rf.output.value, rd.output.value), try relative(try #require(xf.grad), try #require(xd.grad)))
+        // The inference path (LSTM and simple RNN fuse the step's two products there), and its final state.
+        let inferred = try fast(xf.value, lengths: lengths)
+        worst = max(worst, try relative(inferred.output, rd.output.value), try relative(inferred.state.h, rd.state.h.value))
         for ((name, pf), (_, pd)) in zip(fast.namedParameters, reference.namedParameters) {
             let e = try relative(try #require(pf.grad), try #require(pd.grad))
             #expect(e <= 1e-5, "\(name): \(e)")

@@ -72,8 +72,34 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let gH = w.whh.shape[0], H = w.whh.shape[1]
         let isGRU = cell == .gru, isLSTM = cell == .lstm
 
+        // Inference for LSTM and simple RNN fuses the two products of a step into one,
+        // [x_t, h] · [W_ih, W_hh]ᵀ (k = F + H), on a (B, gH) buffer that stays in cache, instead of
+        // precomputing X·W_ihᵀ for every step into a (T, B, gH) buffer (a skinny product, then a
+        // stream through memory). Training keeps the precomputed form: it stores every step's gates.
+        let fused = !record && !isGRU
+        let FH = F + H
         // G (T, B, gH) = X·W_ihᵀ + b_ih (+ b_hh, except GRU whose b_hn sits inside r ⊙ (·)).
-        var gates = Tensor<Scalar>(zeros: [T, B, gH])
+        var gates = Tensor<Scalar>(zeros: fused ? [B, gH] : [T, B, gH])
+        var fusedInput = [Scalar](repeating: 0, count: fused ? B * FH : 0)   // (B, F + H) [x_t, h] of a step
+        var fusedWeights = [Scalar](repeating: 0, count: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
+        var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh
+        w.bih.withUnsafeBufferPointer { bih in
+            w.bhh.withUnsafeBufferPointer { bhh in
+                for j in 0..<gH { biasSum[j] = bih[j] + bhh[j] }
+            }
+        }
+        if fused {
+            w.wih.withUnsafeBufferPointer { wih in
+                w.whh.withUnsafeBufferPointer { whh in
+                    fusedWeights.withUnsafeMutableBufferPointer { wc in
+                        for r in 0..<gH {
+                            (wc.baseAddress! + r * FH).update(from: wih.baseAddress! + r * F, count: F)
+                            (wc.baseAddress! + r * FH + F).update(from: whh.baseAddress! + r * H, count: H)
+                        }
+                    }
+                }
+            }
+        }
         var output = Tensor<Scalar>(zeros: [T, B, H])
         var hPrev = Tensor<Scalar>(zeros: record ? [T, B, H] : [0])
         var cPrev = Tensor<Scalar>(zeros: record && isLSTM ? [T, B, H] : [0])
@@ -82,14 +108,12 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var hw = [Scalar](repeating: 0, count: B * gH)  // (B, gH) recurrent product of one step
         var scratchBuffer = [Scalar](repeating: 0, count: parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
-        gates.withUnsafeMutableBufferPointer { g in
+        if !fused { gates.withUnsafeMutableBufferPointer { g in
             let g = g.baseAddress!
             w.bih.withUnsafeBufferPointer { bih in
-                w.bhh.withUnsafeBufferPointer { bhh in
-                    for r in 0..<(T * B) {
-                        let row = g + r * gH
-                        for j in 0..<gH { row[j] = isGRU ? bih[j] : bih[j] + bhh[j] }
-                    }
+                for r in 0..<(T * B) {
+                    let row = g + r * gH
+                    if isGRU { row.update(from: bih.baseAddress!, count: gH) } else { row.update(from: biasSum, count: gH) }
                 }
             }
             x.withUnsafeBufferPointer { x in
@@ -99,7 +123,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                 beta: 1, c: g, ldc: gH)
                 }
             }
-        }
+        } }
 
         gates.withUnsafeMutableBufferPointer { gBuf in
         output.withUnsafeMutableBufferPointer { yBuf in
@@ -112,6 +136,10 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         scratchBuffer.withUnsafeMutableBufferPointer { scratchBuf in
         w.whh.withUnsafeBufferPointer { whh in
         w.bhh.withUnsafeBufferPointer { bhh in
+        x.withUnsafeBufferPointer { xBuf in
+        fusedInput.withUnsafeMutableBufferPointer { xhBuf in
+        fusedWeights.withUnsafeBufferPointer { wcBuf in
+        biasSum.withUnsafeBufferPointer { biasBuf in
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
             // Each chunk of samples runs the whole time loop on its own core.
             parallelRows(B) { rows, chunk in
@@ -119,19 +147,32 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
-                let gt = gBuf.baseAddress! + t * B * gH, yt = yBuf.baseAddress! + t * B * H
+                let gt = gBuf.baseAddress! + (fused ? 0 : t * B * gH), yt = yBuf.baseAddress! + t * B * H
                 if record {
                     (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H)
                     if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
                 }
                 // h · W_hhᵀ for this chunk's rows: added straight onto the gates' pre-activations, except for
                 // the GRU, whose n gate needs it apart (hw = h · W_hhᵀ + b_hh).
-                if isGRU {
-                    for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
+                if fused {
+                    // gates (n, gH) = b + [x_t, h] · [W_ih, W_hh]ᵀ
+                    let xh = xhBuf.baseAddress!, xt = xBuf.baseAddress! + t * B * F
+                    for b in rows {
+                        (gt + b * gH).update(from: biasBuf.baseAddress!, count: gH)
+                        (xh + b * FH).update(from: xt + b * F, count: F)
+                        (xh + b * FH + F).update(from: h + b * H, count: H)
+                    }
+                    Scalar.gemm(transposeA: false, transposeB: true, m: n, n: gH, k: FH,
+                                alpha: 1, a: xh + b0 * FH, lda: FH, b: wcBuf.baseAddress!, ldb: FH,
+                                beta: 1, c: gt + b0 * gH, ldc: gH)
+                } else {
+                    if isGRU {
+                        for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
+                    }
+                    Scalar.gemm(transposeA: false, transposeB: true, m: n, n: gH, k: H,
+                                alpha: 1, a: h + b0 * H, lda: H, b: whh.baseAddress!, ldb: H,
+                                beta: 1, c: isGRU ? hw + b0 * gH : gt + b0 * gH, ldc: gH)
                 }
-                Scalar.gemm(transposeA: false, transposeB: true, m: n, n: gH, k: H,
-                            alpha: 1, a: h + b0 * H, lda: H, b: whh.baseAddress!, ldb: H,
-                            beta: 1, c: isGRU ? hw + b0 * gH : gt + b0 * gH, ldc: gH)
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
                 for b in rows where t < lengths[b] {
                     let gb = gt + b * gH, hwb = hw + b * gH, hb = h + b * H, yb = yt + b * H
@@ -181,7 +222,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
             }
             }
-        }}}}}}}}}}}
+        }}}}}}}}}}}}}}}
 
         let trace = record
             ? DirectionTrace(gates: gates, hPrev: hPrev, cPrev: isLSTM ? cPrev : nil,
