@@ -76,7 +76,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         // [x_t, h] · [W_ih, W_hh]ᵀ (k = F + H), on a (B, gH) buffer that stays in cache, instead of
         // precomputing X·W_ihᵀ for every step into a (T, B, gH) buffer (a skinny product, then a
         // stream through memory). Training keeps the precomputed form: it stores every step's gates.
-        let fused = !record && !isGRU
+        // (Fused where X·W_ihᵀ alone would be skinny, or each core gets 64 rows or more; measured, not derived.)
+        let fused = !record && !isGRU && (4 * F <= H || B >= 64 * parallelChunkLimit)
         let FH = F + H
         // G (T, B, gH) = X·W_ihᵀ + b_ih (+ b_hh, except GRU whose b_hn sits inside r ⊙ (·)).
         var gates = Tensor<Scalar>(zeros: fused ? [B, gH] : [T, B, gH])
