@@ -121,9 +121,10 @@ public final class Dense<Scalar: TensorScalar>: ParameterContainer {
 
 /// `sums[j] += Σ_r m[r, j]` for a row-major `(rows, columns)` matrix.
 @inline(__always)
-func addColumnSums<Scalar: TensorScalar>(_ m: UnsafePointer<Scalar>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Scalar>) {
+func addColumnSums<Scalar: TensorScalar>(_ m: UnsafePointer<Scalar>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Scalar>,
+                                         threads: Int = parallelChunkLimit) {
     // Columns split across the cores; each column still sums its rows in order.
-    parallelRows(columns, minimumRows: max(8, 262_144 / max(rows, 1))) { range, _ in
+    parallelRows(columns, minimumRows: max(8, 262_144 / max(rows, 1)), threads: threads) { range, _ in
         for r in 0..<rows {
             let row = m + r * columns
             for j in range { sums[j] += row[j] }

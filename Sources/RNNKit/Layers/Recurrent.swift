@@ -363,15 +363,18 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
             }
             var outputs: [Tensor<Scalar>] = []
             var traces: [DirectionTrace<Scalar>] = []
-            for d in 0..<D {
+            let input = layerInput
+            let results = eachDirection(D) { d, threads in
                 let slot = l * D + d
                 let h = h0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                     ?? Array(repeating: 0, count: stateCount)
                 let c = isLSTM ? (c0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                     ?? Array(repeating: 0, count: stateCount)) : nil
-                let r = RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
-                                                input: layerInput, weights: weights[l][d], h0: h, c0: c,
-                                                lengths: lengths, record: record)
+                return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
+                                               input: input, weights: weights[l][d], h0: h, c0: c,
+                                               lengths: lengths, record: record, threads: threads)
+            }
+            for r in results {
                 outputs.append(r.output)
                 hFinal += r.h
                 if let rc = r.c { cFinal += rc }
@@ -423,13 +426,16 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
             var dInput = Tensor<Scalar>(zeros: x.shape)
             let dOuts: [Tensor<Scalar>?] = D == 1 ? [dLayerOutput]
                 : dLayerOutput.map { let (a, b) = splitFeatures($0, H); return [a, b] } ?? [nil, nil]
-            for d in 0..<D {
+            let gradients = eachDirection(D) { d, threads in
                 let slot = l * D + d
                 let dhSlice = dh.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                 let dcSlice = dc.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
-                let g = RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
-                                                 lengths: trace.lengths, trace: trace.directions[l][d],
-                                                 dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice)
+                return RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
+                                                lengths: trace.lengths, trace: trace.directions[l][d],
+                                                dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice, threads: threads)
+            }
+            for (d, g) in gradients.enumerated() {
+                let slot = l * D + d
                 dInput = D == 1 ? g.dx : add(dInput, g.dx)
                 dh0.withUnsafeMutableBufferPointer { p in
                     for i in 0..<stateCount { p[slot * stateCount + i] = g.dh0[i] }
@@ -446,6 +452,23 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         }
         return (dx, dh0, dc0, weightGrads.flatMap { $0 })
     }
+}
+
+/// `body(d, threads)` for each of `count` directions: with two directions and at least two cores,
+/// both at once, each on half the cores (each then keeps the whole batch in its products, and its
+/// own W_hh in its core's cache); otherwise one after the other on all of them.
+func eachDirection<R>(_ count: Int, _ body: (Int, Int) -> R) -> [R] {
+    guard count == 2, parallelChunkLimit >= 2 else { return (0..<count).map { body($0, parallelChunkLimit) } }
+    let slots = UnsafeMutablePointer<R?>.allocate(capacity: 2)
+    slots.initialize(repeating: nil, count: 2)
+    defer {
+        slots.deinitialize(count: 2)
+        slots.deallocate()
+    }
+    parallelRows(2, minimumRows: 1, threads: 2) { range, _ in
+        slots[range.lowerBound] = body(range.lowerBound, parallelChunkLimit / 2)
+    }
+    return [slots[0]!, slots[1]!]
 }
 
 // MARK: helpers on (T, B, ·) buffers

@@ -66,7 +66,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         weights w: CellWeights<Scalar>,
         h0: [Scalar], c0: [Scalar]?,      // (B, H)
         lengths: [Int],                   // (B)
-        record: Bool
+        record: Bool,
+        threads: Int = parallelChunkLimit  // cores this call may use
     ) -> DirectionResult<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -121,7 +122,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 w.wih.withUnsafeBufferPointer { wih in
                     Scalar.parallelGemm(transposeA: false, transposeB: true, m: T * B, n: gH, k: F,
                                 alpha: 1, a: x.baseAddress!, lda: F, b: wih.baseAddress!, ldb: F,
-                                beta: 1, c: g, ldc: gH)
+                                beta: 1, c: g, ldc: gH, threads: threads)
                 }
             }
         } }
@@ -143,7 +144,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         biasSum.withUnsafeBufferPointer { biasBuf in
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
             // Each chunk of samples runs the whole time loop on its own core.
-            parallelRows(B) { rows, chunk in
+            parallelRows(B, threads: threads) { rows, chunk in
             let scratch = scratchBuf.baseAddress! + chunk * H
             let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
@@ -243,7 +244,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         lengths: [Int],
         trace: DirectionTrace<Scalar>,
         dOutput: Tensor<Scalar>?,         // (T, B, H)
-        dhFinal: [Scalar]?, dcFinal: [Scalar]?  // (B, H)
+        dhFinal: [Scalar]?, dcFinal: [Scalar]?,  // (B, H)
+        threads: Int = parallelChunkLimit  // cores this call may use
     ) -> DirectionGradients<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -269,7 +271,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         w.whh.withUnsafeBufferPointer { whh in
             let dh = dhBuf.baseAddress!
             let dGhhBase = isGRU ? dghBuf.baseAddress! : dgiBuf.baseAddress!
-            parallelRows(B) { rows, _ in
+            parallelRows(B, threads: threads) { rows, _ in
             let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
                 let t = reverse ? s : T - 1 - s
@@ -337,18 +339,18 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 grads.wih.withUnsafeMutableBufferPointer { dw in   // dW_ih (gH, F) = dG_ihᵀ · X
                     Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: F, k: T * B,
                                 alpha: 1, a: dgi.baseAddress!, lda: gH, b: xb.baseAddress!, ldb: F,
-                                beta: 0, c: dw.baseAddress!, ldc: F)
+                                beta: 0, c: dw.baseAddress!, ldc: F, threads: threads)
                 }
             }
             w.wih.withUnsafeBufferPointer { wih in
                 dx.withUnsafeMutableBufferPointer { dxb in          // dX (TB, F) = dG_ih · W_ih
                     Scalar.parallelGemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
                                 alpha: 1, a: dgi.baseAddress!, lda: gH, b: wih.baseAddress!, ldb: F,
-                                beta: 0, c: dxb.baseAddress!, ldc: F)
+                                beta: 0, c: dxb.baseAddress!, ldc: F, threads: threads)
                 }
             }
             grads.bih.withUnsafeMutableBufferPointer { db in
-                addColumnSums(dgi.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!)
+                addColumnSums(dgi.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
         }
         dGhh.withUnsafeBufferPointer { dgh in
@@ -356,11 +358,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 grads.whh.withUnsafeMutableBufferPointer { dw in   // dW_hh (gH, H) = dG_hhᵀ · H_prev
                     Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: H, k: T * B,
                                 alpha: 1, a: dgh.baseAddress!, lda: gH, b: hp.baseAddress!, ldb: H,
-                                beta: 0, c: dw.baseAddress!, ldc: H)
+                                beta: 0, c: dw.baseAddress!, ldc: H, threads: threads)
                 }
             }
             grads.bhh.withUnsafeMutableBufferPointer { db in
-                addColumnSums(dgh.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!)
+                addColumnSums(dgh.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
         }
         return DirectionGradients(dx: dx, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)

@@ -87,9 +87,9 @@ private let blasRunsSingleThreaded: Void = {
 /// The recurrent engine splits its batch this way: samples are independent through time, so each
 /// core runs the whole time loop on its share without meeting the others. A row's arithmetic does
 /// not depend on the chunking, except that BLAS may order a sum differently for different `m`.
-func parallelRows(_ count: Int, minimumRows: Int = 16, _ body: (Range<Int>, Int) -> Void) {
+func parallelRows(_ count: Int, minimumRows: Int = 16, threads: Int = parallelChunkLimit, _ body: (Range<Int>, Int) -> Void) {
     _ = blasRunsSingleThreaded
-    let chunks = min(parallelChunkLimit, max(1, count / minimumRows))
+    let chunks = min(threads, max(1, count / minimumRows))
     guard chunks > 1 else { return body(0..<count, 0) }
     // The chunks write disjoint rows of the caller's buffers: safe to share, which Swift cannot see.
     struct Shared: @unchecked Sendable { let body: (Range<Int>, Int) -> Void }
@@ -108,10 +108,10 @@ extension TensorScalar {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
         b: UnsafePointer<Self>, ldb: Int,
-        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int = parallelChunkLimit
     ) {
         let rowsPerMillion = max(8, 1_000_000 / max(n * k, 1))
-        parallelRows(m, minimumRows: rowsPerMillion) { rows, _ in
+        parallelRows(m, minimumRows: rowsPerMillion, threads: threads) { rows, _ in
             gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
                  a: a + (transposeA ? rows.lowerBound : rows.lowerBound * lda), lda: lda, b: b, ldb: ldb,
                  beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
