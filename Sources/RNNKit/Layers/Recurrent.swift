@@ -324,9 +324,11 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         let stateInputs = [initialState?.h, initialState?.c].compactMap { $0 }
         let params = cellParameters.flatMap { $0.flatMap { $0 } }
         let hasH = initialState != nil, hasC = initialState?.c != nil
+        let inputGradient = input.requiresGrad  // data needs none: the first layer's dX product is skipped
         let outputs = [result.output, result.h] + (result.c.map { [$0] } ?? [])
         let variables = TapeNode.record(inputs: [input] + stateInputs + params, outputs: outputs) { [self] grads in
-            let g = backward(trace, dOutput: grads[0], dh: grads[1], dc: grads.count > 2 ? grads[2] : nil)
+            let g = backward(trace, dOutput: grads[0], dh: grads[1], dc: grads.count > 2 ? grads[2] : nil,
+                             inputGradient: inputGradient)
             return [g.dx] + (hasH ? [g.dh0] : []) + (hasC ? [g.dc0] : []) + g.weights
         }
         return RecurrentOutput(output: variables[0],
@@ -403,11 +405,12 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                            trace: record ? trace : nil)
     }
 
-    /// Backpropagation through the whole stack: returns the gradients of the input `(B, T, F)`, the
-    /// initial states `(L·D, B, H)` and every parameter in `namedParameters` order.
+    /// Backpropagation through the whole stack: returns the gradients of the input `(B, T, F)` (nil
+    /// unless `inputGradient`), the initial states `(L·D, B, H)` and every parameter in
+    /// `namedParameters` order.
     private func backward(
-        _ trace: StackTrace, dOutput: Tensor<Scalar>?, dh: Tensor<Scalar>?, dc: Tensor<Scalar>?
-    ) -> (dx: Tensor<Scalar>, dh0: Tensor<Scalar>, dc0: Tensor<Scalar>, weights: [Tensor<Scalar>]) {
+        _ trace: StackTrace, dOutput: Tensor<Scalar>?, dh: Tensor<Scalar>?, dc: Tensor<Scalar>?, inputGradient: Bool
+    ) -> (dx: Tensor<Scalar>?, dh0: Tensor<Scalar>, dc0: Tensor<Scalar>, weights: [Tensor<Scalar>]) {
         let cfg = configuration
         let (H, D, L) = (cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
         let B = trace.layerInputs[0].shape[1]
@@ -420,10 +423,11 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         if let m = trace.outputMask, let d = dLayerOutput { dLayerOutput = multiply(d, m) }
         if D == 2, cfg.merge == .sum, let d = dLayerOutput { dLayerOutput = concatenateFeatures(d, d) }
 
-        var dx = Tensor<Scalar>(zeros: [0])
+        var dx: Tensor<Scalar>? = nil
         for l in (0..<L).reversed() {
             let x = trace.layerInputs[l]
-            var dInput = Tensor<Scalar>(zeros: x.shape)
+            let needsDInput = l > 0 || inputGradient
+            var dInput = Tensor<Scalar>(zeros: needsDInput ? x.shape : [0])
             let dOuts: [Tensor<Scalar>?] = D == 1 ? [dLayerOutput]
                 : dLayerOutput.map { let (a, b) = splitFeatures($0, H); return [a, b] } ?? [nil, nil]
             let gradients = eachDirection(D) { d, threads in
@@ -432,11 +436,12 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                 let dcSlice = dc.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                 return RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
                                                 lengths: trace.lengths, trace: trace.directions[l][d],
-                                                dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice, threads: threads)
+                                                dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice,
+                                                inputGradient: needsDInput, threads: threads)
             }
             for (d, g) in gradients.enumerated() {
                 let slot = l * D + d
-                dInput = D == 1 ? g.dx : add(dInput, g.dx)
+                if let gx = g.dx { dInput = D == 1 ? gx : add(dInput, gx) }
                 dh0.withUnsafeMutableBufferPointer { p in
                     for i in 0..<stateCount { p[slot * stateCount + i] = g.dh0[i] }
                 }
@@ -447,6 +452,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                 }
                 weightGrads[slot] = [g.weights.wih, g.weights.whh, g.weights.bih, g.weights.bhh]
             }
+            guard needsDInput else { break }
             if let m = trace.inputMasks[l] { dInput = multiply(dInput, m) }
             if l == 0 { dx = swapLeadingAxes(dInput) } else { dLayerOutput = dInput }
         }

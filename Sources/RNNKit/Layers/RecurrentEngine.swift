@@ -39,7 +39,7 @@ struct DirectionResult<Scalar: TensorScalar> {
 }
 
 struct DirectionGradients<Scalar: TensorScalar> {
-    var dx: Tensor<Scalar>           // (T, B, F)
+    var dx: Tensor<Scalar>?          // (T, B, F); nil when not asked for
     var weights: CellWeights<Scalar> // gradients in the weights' layout
     var dh0: [Scalar]                // (B, H)
     var dc0: [Scalar]?               // (B, H)
@@ -246,6 +246,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         trace: DirectionTrace<Scalar>,
         dOutput: Tensor<Scalar>?,         // (T, B, H)
         dhFinal: [Scalar]?, dcFinal: [Scalar]?,  // (B, H)
+        inputGradient: Bool = true,       // false: the input is data, skip dX = dG_ih · W_ih
         threads: Int = parallelChunkLimit  // cores this call may use
     ) -> DirectionGradients<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
@@ -332,7 +333,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         // Weight gradients, one product each over all T·B rows.
         var grads = CellWeights(wih: Tensor<Scalar>(zeros: w.wih.shape), whh: Tensor<Scalar>(zeros: w.whh.shape),
                                 bih: Tensor<Scalar>(zeros: [gH]), bhh: Tensor<Scalar>(zeros: [gH]))
-        var dx = Tensor<Scalar>(zeros: [T, B, F])
+        var dx = Tensor<Scalar>(zeros: inputGradient ? [T, B, F] : [0])
         let dGhh = isGRU ? dGhhStorage : dGih
         dGih.withUnsafeBufferPointer { dgi in
             x.withUnsafeBufferPointer { xb in
@@ -342,13 +343,13 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                 beta: 0, c: dw.baseAddress!, ldc: F, threads: threads)
                 }
             }
-            w.wih.withUnsafeBufferPointer { wih in
+            if inputGradient { w.wih.withUnsafeBufferPointer { wih in
                 dx.withUnsafeMutableBufferPointer { dxb in          // dX (TB, F) = dG_ih · W_ih
                     Scalar.parallelGemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
                                 alpha: 1, a: dgi.baseAddress!, lda: gH, b: wih.baseAddress!, ldb: F,
                                 beta: 0, c: dxb.baseAddress!, ldc: F, threads: threads)
                 }
-            }
+            } }
             grads.bih.withUnsafeMutableBufferPointer { db in
                 addColumnSums(dgi.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
@@ -365,6 +366,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 addColumnSums(dgh.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
         }
-        return DirectionGradients(dx: dx, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
+        return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
     }
 }
