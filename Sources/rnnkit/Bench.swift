@@ -10,7 +10,9 @@ struct Bench: ParsableCommand {
         given shape: an image-row classifier by default, or with --charlm an embedding → recurrent → per-step logits
         model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, where g is the
         gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. The ceiling is a 2048×2048 float32
-        matrix product through the linked BLAS. Threads: OpenBLAS reads OPENBLAS_NUM_THREADS.
+        matrix product through the linked BLAS. Threads: one per core, or RNNKIT_THREADS=N; RNNKIT_PORTABLE_KERNELS=1
+        swaps the AVX2 kernels for the portable path. --only train or --only inference measures one of the two (the other
+        prints as skipped, null in JSON), for profiling.
         """
     )
 
@@ -27,6 +29,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds to measure each of training and inference.") var seconds = 5.0
     @Option(help: "Seconds of warm-up before each measurement.") var warmup = 1.0
     @Flag(help: "End with one line of JSON holding the results.") var json = false
+    @Option(help: "Measure only this phase: train or inference.") var only: Phase?
+
+    enum Phase: String, ExpressibleByArgument, CaseIterable { case train, inference }
 
     func validate() throws {
         for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--batch", batch), ("--seq-len", seqLen),
@@ -97,8 +102,8 @@ struct Bench: ParsableCommand {
             inferStep = { _ = try model.logits(x) }
         }
 
-        let trainRate = try rate(trainStep) * Double(batch)
-        let inferRate = try rate(inferStep) * Double(batch)
+        let trainRate = only == .inference ? .nan : try rate(trainStep) * Double(batch)
+        let inferRate = only == .train ? .nan : try rate(inferStep) * Double(batch)
         let ceiling = try matmulCeiling()
         let trainGFLOPs = trainRate * 3 * forwardFLOPs / 1e9
         let inferGFLOPs = inferRate * forwardFLOPs / 1e9
@@ -113,10 +118,12 @@ struct Bench: ParsableCommand {
 
         let shape = charlm ? "embedding \(embedding) (vocabulary \(vocabulary)) → " : "features \(features) → "
         log("config: \(shape)\(cell.cell.rawValue) \(hidden)\(bidirectional ? "×2" : "") × \(layers) layer(s), batch \(batch), "
-            + "seq-len \(seqLen), \(parameters) parameters; \(computeThreads) threads, \(usesAVX2Kernels ? "AVX2" : "portable") activations")
+            + "seq-len \(seqLen), \(parameters) parameters; \(computeThreads) threads, \(usesAVX2Kernels ? "AVX2" : "portable") kernels")
         log(String(format: "FLOPs per sequence: forward %.3g (recurrent %.3g + output %.3g), training 3 × forward", forwardFLOPs, recurrentFLOPs, outputFLOPs))
-        log(String(format: "train:     %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", trainRate, trainGFLOPs, 100 * trainGFLOPs / ceiling))
-        log(String(format: "inference: %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", inferRate, inferGFLOPs, 100 * inferGFLOPs / ceiling))
+        for (name, rate, gflops) in [("train:    ", trainRate, trainGFLOPs), ("inference:", inferRate, inferGFLOPs)] {
+            log(rate.isNaN ? "\(name)    skipped (--only)"
+                : String(format: "%@ %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of ceiling", name, rate, gflops, 100 * gflops / ceiling))
+        }
         log(String(format: "ceiling:   %.1f GFLOP/s (2048×2048 float32 product)   peak memory %.0f MB", ceiling, peakMB))
         if json {
             printJSONLine(["train_samples_per_s": trainRate, "infer_samples_per_s": inferRate, "train_gflops": trainGFLOPs,

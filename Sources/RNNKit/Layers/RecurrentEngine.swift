@@ -73,16 +73,18 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let gH = w.whh.shape[0], H = w.whh.shape[1]
         let isGRU = cell == .gru, isLSTM = cell == .lstm
 
-        // Inference for LSTM and simple RNN fuses the two products of a step into one,
-        // [x_t, h] · [W_ih, W_hh]ᵀ (k = F + H), on a (B, gH) buffer that stays in cache, instead of
-        // precomputing X·W_ihᵀ for every step into a (T, B, gH) buffer (a skinny product, then a
-        // stream through memory). With the packed step kernel this measured as fast or faster on every
-        // benchmark shape (LSTM 100 b50: 32.5k against 25–31k samples/s). Training keeps the
-        // precomputed form: it stores every step's gates anyway.
-        let fused = !record && !isGRU
+        // LSTM and simple RNN fuse the two products of a step into one, [x_t, h] · [W_ih, W_hh]ᵀ
+        // (k = F + H), written straight onto the step's gates, instead of precomputing X·W_ihᵀ for every
+        // step (a skinny product: k = F is 28 for the image rows, where BLAS ran at about half the
+        // speed of the step kernel). Inference then needs only one step's gates, (B, gH), which stay in
+        // cache; training keeps all of them, (T, B, gH), for the backward pass. Measured faster or as
+        // fast on every benchmark shape. The GRU precomputes: its n gate needs W_hn·h apart.
+        let fused = !isGRU
         let FH = F + H
-        // G (T, B, gH) = X·W_ihᵀ + b_ih (+ b_hh, except GRU whose b_hn sits inside r ⊙ (·)).
-        var gates = Tensor<Scalar>(zeros: fused ? [B, gH] : [T, B, gH])
+        // Gates: b_ih + b_hh + the products (the GRU's b_hn sits inside r ⊙ (·), so it gets b_ih only).
+        let gatesPerStep = record || !fused  // one (B, gH) block per step, else one block reused
+        // Every buffer below is written in full, step by step, before it is read.
+        var gates = Tensor<Scalar>(unfilled: gatesPerStep ? [T, B, gH] : [B, gH])
         var fusedInput = [Scalar](repeating: 0, count: fused ? B * FH : 0)   // (B, F + H) [x_t, h] of a step
         var fusedWeights = [Scalar](repeating: 0, count: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
         var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh
@@ -103,10 +105,10 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
             }
         }
-        var output = Tensor<Scalar>(zeros: [T, B, H])
-        var hPrev = Tensor<Scalar>(zeros: record ? [T, B, H] : [0])
-        var cPrev = Tensor<Scalar>(zeros: record && isLSTM ? [T, B, H] : [0])
-        var side = Tensor<Scalar>(zeros: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
+        var output = Tensor<Scalar>(unfilled: [T, B, H])
+        var hPrev = Tensor<Scalar>(unfilled: record ? [T, B, H] : [0])
+        var cPrev = Tensor<Scalar>(unfilled: record && isLSTM ? [T, B, H] : [0])
+        var side = Tensor<Scalar>(unfilled: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
         var h = h0, c = c0 ?? []
         var hw = [Scalar](repeating: 0, count: B * gH)  // (B, gH) recurrent product of one step
         var scratchBuffer = [Scalar](repeating: 0, count: parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
@@ -114,16 +116,16 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         if !fused { gates.withUnsafeMutableBufferPointer { g in
             let g = g.baseAddress!
             w.bih.withUnsafeBufferPointer { bih in
-                for r in 0..<(T * B) {
-                    let row = g + r * gH
-                    if isGRU { row.update(from: bih.baseAddress!, count: gH) } else { row.update(from: biasSum, count: gH) }
-                }
+                for r in 0..<(T * B) { (g + r * gH).update(from: bih.baseAddress!, count: gH) }
             }
             x.withUnsafeBufferPointer { x in
                 w.wih.withUnsafeBufferPointer { wih in
-                    Scalar.parallelGemm(transposeA: false, transposeB: true, m: T * B, n: gH, k: F,
-                                alpha: 1, a: x.baseAddress!, lda: F, b: wih.baseAddress!, ldb: F,
-                                beta: 1, c: g, ldc: gH, threads: threads)
+                    // G (T·B, gH) += X · W_ihᵀ, rows split across the cores.
+                    let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH, uses: T)
+                    parallelRows(T * B, threads: threads) { rows, _ in
+                        inputWeights.accumulate(m: rows.count, x.baseAddress! + rows.lowerBound * F, lda: F,
+                                                into: g + rows.lowerBound * gH, ldc: gH)
+                    }
                 }
             }
         } }
@@ -154,7 +156,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
-                let gt = gBuf.baseAddress! + (fused ? 0 : t * B * gH), yt = yBuf.baseAddress! + t * B * H
+                let gt = gBuf.baseAddress! + (gatesPerStep ? t * B * gH : 0), yt = yBuf.baseAddress! + t * B * H
                 if record {
                     (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H)
                     if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
@@ -177,8 +179,13 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     stepWeights.accumulate(m: n, h + b0 * H, lda: H, into: isGRU ? hw + b0 * gH : gt + b0 * gH, ldc: gH)
                 }
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
-                for b in rows where t < lengths[b] {
+                for b in rows {
                     let gb = gt + b * gH, hwb = hw + b * gH, hb = h + b * H, yb = yt + b * H
+                    guard t < lengths[b] else {  // past this sample's end: zero output, state kept
+                        yb.initialize(repeating: 0, count: H)
+                        if let st { (st + b * H).initialize(repeating: 0, count: H) }
+                        continue
+                    }
                     // Pre-activations, then whole-block activations (vectorised for Float), then the state update.
                     switch cell {
                     case .lstm:
@@ -255,8 +262,9 @@ enum RecurrentEngine<Scalar: TensorScalar> {
 
         // Gradients of the pre-activations, for all steps: (T, B, gH). They differ between the
         // input and recurrent products only for the GRU's n gate (r ⊙ (W_hn·h + b_hn)).
-        var dGih = Tensor<Scalar>(zeros: [T, B, gH])
-        var dGhhStorage = Tensor<Scalar>(zeros: isGRU ? [T, B, gH] : [0])
+        // Written in full step by step (zero rows past a sample's end).
+        var dGih = Tensor<Scalar>(unfilled: [T, B, gH])
+        var dGhhStorage = Tensor<Scalar>(unfilled: isGRU ? [T, B, gH] : [0])
         var dh = dhFinal ?? [Scalar](repeating: 0, count: B * H)
         var dc = isLSTM ? (dcFinal ?? [Scalar](repeating: 0, count: B * H)) : []
 
@@ -281,8 +289,13 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 let off = t * B * H
                 let gt = gBuf.baseAddress! + t * B * gH
                 let dgi = dgiBuf.baseAddress! + t * B * gH, dgh = dGhhBase + t * B * gH
-                for b in rows where t < lengths[b] {
+                for b in rows {
                     let gb = gt + b * gH, dgib = dgi + b * gH, dghb = dgh + b * gH
+                    guard t < lengths[b] else {  // no gradient flows through steps past the end
+                        dgib.initialize(repeating: 0, count: gH)
+                        if isGRU { dghb.initialize(repeating: 0, count: gH) }
+                        continue
+                    }
                     let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H }
                     switch cell {
                     case .lstm:
@@ -333,7 +346,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         // Weight gradients, one product each over all T·B rows.
         var grads = CellWeights(wih: Tensor<Scalar>(zeros: w.wih.shape), whh: Tensor<Scalar>(zeros: w.whh.shape),
                                 bih: Tensor<Scalar>(zeros: [gH]), bhh: Tensor<Scalar>(zeros: [gH]))
-        var dx = Tensor<Scalar>(zeros: inputGradient ? [T, B, F] : [0])
+        var dx = Tensor<Scalar>(unfilled: inputGradient ? [T, B, F] : [0])
         let dGhh = isGRU ? dGhhStorage : dGih
         dGih.withUnsafeBufferPointer { dgi in
             x.withUnsafeBufferPointer { xb in
