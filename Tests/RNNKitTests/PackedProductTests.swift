@@ -3,11 +3,11 @@ import Testing
 
 /// The packed step kernel (Sources/CKernels/gemm.c) against a Double product, on shapes that hit
 /// every edge of its blocking: 1–6-row tiles, partial 16-column panels, more than 96 rows (row
-/// blocks), more than 512 of k (depth blocks, accumulated), row strides wider than the rows, and B
-/// both as stored and transposed.
+/// blocks), more than 512 of k (depth blocks, accumulated), row strides wider than the rows, B
+/// both as stored and transposed, and B packed on two cores (300 columns).
 @Suite struct PackedProductTests {
     @Test(arguments: [(1, 1, 1), (6, 15, 1), (4, 16, 1), (5, 17, 3), (13, 33, 7), (20, 96, 24), (32, 64, 128),
-                      (97, 40, 600), (200, 130, 520), (7, 16, 1100)])
+                      (97, 40, 600), (200, 130, 520), (7, 16, 1100), (10, 300, 600)])
     func matchesDoubleProduct(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         for transposed in [false, true] {

@@ -25,7 +25,8 @@ struct CellWeights<Scalar: TensorScalar> {
 /// What the forward pass of one direction keeps for its backward pass.
 struct DirectionTrace<Scalar: TensorScalar> {
     var gates: Tensor<Scalar>        // (T, B, gH) gate activations (simple RNN: h itself)
-    var hPrev: Tensor<Scalar>        // (T, B, H) state before step t
+    var stepInputs: Tensor<Scalar>?  // (T, B, F + H + 1) [x_t, h before step t, 1], LSTM and simple RNN
+    var hPrev: Tensor<Scalar>?       // (T, B, H) state before step t, GRU
     var cPrev: Tensor<Scalar>?       // (T, B, H) LSTM cell before step t
     var tanhC: Tensor<Scalar>?       // (T, B, H) LSTM tanh(c) after step t
     var hiddenN: Tensor<Scalar>?     // (T, B, H) GRU W_hn·h + b_hn at step t
@@ -106,7 +107,10 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             }
         }
         var output = Tensor<Scalar>(unfilled: [T, B, H])
-        var hPrev = Tensor<Scalar>(unfilled: record ? [T, B, H] : [0])
+        // Training keeps each step's [x_t, h, 1] rows (fused cells) or h (GRU) for the weight gradients.
+        let XW = FH + 1
+        var stepInputs = Tensor<Scalar>(unfilled: record && fused ? [T, B, XW] : [0])
+        var hPrev = Tensor<Scalar>(unfilled: record && !fused ? [T, B, H] : [0])
         var cPrev = Tensor<Scalar>(unfilled: record && isLSTM ? [T, B, H] : [0])
         var side = Tensor<Scalar>(unfilled: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
         var h = h0, c = c0 ?? []
@@ -121,7 +125,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             x.withUnsafeBufferPointer { x in
                 w.wih.withUnsafeBufferPointer { wih in
                     // G (T·B, gH) += X · W_ihᵀ, rows split across the cores.
-                    let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH, uses: T)
+                    let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH, uses: T, threads: threads)
                     parallelRows(T * B, threads: threads) { rows, _ in
                         inputWeights.accumulate(m: rows.count, x.baseAddress! + rows.lowerBound * F, lda: F,
                                                 into: g + rows.lowerBound * gH, ldc: gH)
@@ -133,6 +137,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         gates.withUnsafeMutableBufferPointer { gBuf in
         output.withUnsafeMutableBufferPointer { yBuf in
         hPrev.withUnsafeMutableBufferPointer { hpBuf in
+        stepInputs.withUnsafeMutableBufferPointer { siBuf in
         cPrev.withUnsafeMutableBufferPointer { cpBuf in
         side.withUnsafeMutableBufferPointer { sBuf in
         h.withUnsafeMutableBufferPointer { hBuf in
@@ -148,8 +153,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
             // The step product's right operand, packed once for all T steps and both chunks.
             let stepWeights = fused
-                ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T)
-                : RepeatedOperand(whh.baseAddress!, ldb: H, transposed: true, k: H, n: gH, uses: T)
+                ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
+                : RepeatedOperand(whh.baseAddress!, ldb: H, transposed: true, k: H, n: gH, uses: T, threads: threads)
             // Each chunk of samples runs the whole time loop on its own core.
             parallelRows(B, threads: threads) { rows, chunk in
             let scratch = scratchBuf.baseAddress! + chunk * H
@@ -158,20 +163,23 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 let t = reverse ? T - 1 - s : s
                 let gt = gBuf.baseAddress! + (gatesPerStep ? t * B * gH : 0), yt = yBuf.baseAddress! + t * B * H
                 if record {
-                    (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H)
+                    if !fused { (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H) }
                     if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
                 }
                 // h · W_hhᵀ for this chunk's rows: added straight onto the gates' pre-activations, except for
                 // the GRU, whose n gate needs it apart (hw = h · W_hhᵀ + b_hh).
                 if fused {
-                    // gates (n, gH) = b + [x_t, h] · [W_ih, W_hh]ᵀ
-                    let xh = xhBuf.baseAddress!, xt = xBuf.baseAddress! + t * B * F
+                    // gates (n, gH) = b + [x_t, h] · [W_ih, W_hh]ᵀ; the rows [x_t, h] are assembled in the
+                    // trace when training (with a 1 after them, for the bias gradients), else in a scratch block.
+                    let xt = xBuf.baseAddress! + t * B * F
+                    let (xh, width) = record ? (siBuf.baseAddress! + t * B * XW, XW) : (xhBuf.baseAddress!, FH)
                     for b in rows {
                         (gt + b * gH).update(from: biasBuf.baseAddress!, count: gH)
-                        (xh + b * FH).update(from: xt + b * F, count: F)
-                        (xh + b * FH + F).update(from: h + b * H, count: H)
+                        (xh + b * width).update(from: xt + b * F, count: F)
+                        (xh + b * width + F).update(from: h + b * H, count: H)
+                        if record { xh[b * width + FH] = 1 }
                     }
-                    stepWeights.accumulate(m: n, xh + b0 * FH, lda: FH, into: gt + b0 * gH, ldc: gH)
+                    stepWeights.accumulate(m: n, xh + b0 * width, lda: width, into: gt + b0 * gH, ldc: gH)
                 } else {
                     if isGRU {
                         for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
@@ -232,10 +240,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
             }
             }
-        }}}}}}}}}}}}}}}
+        }}}}}}}}}}}}}}}}
 
         let trace = record
-            ? DirectionTrace(gates: gates, hPrev: hPrev, cPrev: isLSTM ? cPrev : nil,
+            ? DirectionTrace(gates: gates, stepInputs: fused ? stepInputs : nil, hPrev: fused ? nil : hPrev,
+                             cPrev: isLSTM ? cPrev : nil,
                              tanhC: isLSTM ? side : nil, hiddenN: isGRU ? side : nil)
             : nil
         return DirectionResult(output: output, h: h, c: isLSTM ? c : nil, trace: trace)
@@ -267,21 +276,23 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var dGhhStorage = Tensor<Scalar>(unfilled: isGRU ? [T, B, gH] : [0])
         var dh = dhFinal ?? [Scalar](repeating: 0, count: B * H)
         var dc = isLSTM ? (dcFinal ?? [Scalar](repeating: 0, count: B * H)) : []
+        let noOutputGradient = [Scalar](repeating: 0, count: dOutput == nil ? H : 0)  // stands in for dY: no optional in the loops
 
         dGih.withUnsafeMutableBufferPointer { dgiBuf in
         dGhhStorage.withUnsafeMutableBufferPointer { dghBuf in
         dh.withUnsafeMutableBufferPointer { dhBuf in
         dc.withUnsafeMutableBufferPointer { dcBuf in
         trace.gates.withUnsafeBufferPointer { gBuf in
-        trace.hPrev.withUnsafeBufferPointer { hpBuf in
+        withOptionalBuffer(trace.hPrev) { hPrev in
         withOptionalBuffer(trace.cPrev) { cPrev in
         withOptionalBuffer(trace.tanhC) { tanhC in
         withOptionalBuffer(trace.hiddenN) { hiddenN in
         withOptionalBuffer(dOutput) { dY in
+        noOutputGradient.withUnsafeBufferPointer { noDY in
         w.whh.withUnsafeBufferPointer { whh in
             let dh = dhBuf.baseAddress!
             let dGhhBase = isGRU ? dghBuf.baseAddress! : dgiBuf.baseAddress!
-            let stepWeights = RepeatedOperand(whh.baseAddress!, ldb: H, transposed: false, k: gH, n: H, uses: T)
+            let stepWeights = RepeatedOperand(whh.baseAddress!, ldb: H, transposed: false, k: gH, n: H, uses: T, threads: threads)
             parallelRows(B, threads: threads) { rows, _ in
             let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
@@ -296,14 +307,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                         if isGRU { dghb.initialize(repeating: 0, count: gH) }
                         continue
                     }
-                    let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H }
+                    let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H } ?? noDY.baseAddress!
                     switch cell {
                     case .lstm:
                         let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H
                         let dcb = dcBuf.baseAddress! + b * H
                         for j in 0..<H {
                             let i = gb[j], f = gb[H + j], gg = gb[2 * H + j], o = gb[3 * H + j], tc = tcb[j]
-                            let dht = dhb[j] + (dyb?[j] ?? 0)
+                            let dht = dhb[j] + dyb[j]
                             let dct = dcb[j] + dht * o * (1 - tc * tc)
                             dgib[j] = dct * gg * i * (1 - i)
                             dgib[H + j] = dct * cpb[j] * f * (1 - f)
@@ -313,11 +324,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                             dhb[j] = 0
                         }
                     case .gru:
-                        let hpb = hpBuf.baseAddress! + off + b * H
+                        let hpb = hPrev! + off + b * H
                         let hnb = hiddenN! + off + b * H
                         for j in 0..<H {
                             let r = gb[j], z = gb[H + j], n = gb[2 * H + j]
-                            let dht = dhb[j] + (dyb?[j] ?? 0)
+                            let dht = dhb[j] + dyb[j]
                             let dnPre = dht * (1 - z) * (1 - n * n)
                             let drPre = dnPre * hnb[j] * r * (1 - r)
                             let dzPre = dht * (hpb[j] - n) * z * (1 - z)
@@ -329,7 +340,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     case .rnnTanh, .rnnRelu:
                         for j in 0..<H {
                             let v = gb[j]
-                            let dht = dhb[j] + (dyb?[j] ?? 0)
+                            let dht = dhb[j] + dyb[j]
                             let slope: Scalar = cell == .rnnTanh ? 1 - v * v : (v > 0 ? 1 : 0)
                             dgib[j] = dht * slope
                             dhb[j] = 0
@@ -341,13 +352,56 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 stepWeights.accumulate(m: n, dgh + b0 * gH, lda: gH, into: dh + b0 * H, ldc: H)
             }
             }
-        }}}}}}}}}}}
+        }}}}}}}}}}}}
 
-        // Weight gradients, one product each over all T·B rows.
+        // Weight gradients, products over all T·B rows.
         var grads = CellWeights(wih: Tensor<Scalar>(zeros: w.wih.shape), whh: Tensor<Scalar>(zeros: w.whh.shape),
                                 bih: Tensor<Scalar>(zeros: [gH]), bhh: Tensor<Scalar>(zeros: [gH]))
         var dx = Tensor<Scalar>(unfilled: inputGradient ? [T, B, F] : [0])
-        let dGhh = isGRU ? dGhhStorage : dGih
+        if inputGradient {
+            dGih.withUnsafeBufferPointer { dgi in
+                w.wih.withUnsafeBufferPointer { wih in
+                    dx.withUnsafeMutableBufferPointer { dxb in          // dX (TB, F) = dG_ih · W_ih
+                        Scalar.parallelGemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
+                                    alpha: 1, a: dgi.baseAddress!, lda: gH, b: wih.baseAddress!, ldb: F,
+                                    beta: 0, c: dxb.baseAddress!, ldc: F, threads: threads)
+                    }
+                }
+            }
+        }
+        if let stepInputs = trace.stepInputs {
+            // LSTM and simple RNN: dG_ih = dG_hh, so one product gives every weight gradient:
+            // [dW_ih, dW_hh, db] (gH, F + H + 1) = dGᵀ · [X, H_prev, 1], its rows split across the cores.
+            let XW = F + H + 1
+            // (BLAS measured faster here than packing [X, H_prev, 1] for the step kernel, which it is used
+            // in only once.)
+            var combined = Tensor<Scalar>(unfilled: [gH, XW])
+            dGih.withUnsafeBufferPointer { dg in
+                stepInputs.withUnsafeBufferPointer { si in
+                    combined.withUnsafeMutableBufferPointer { cb in
+                        Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: XW, k: T * B,
+                                            alpha: 1, a: dg.baseAddress!, lda: gH, b: si.baseAddress!, ldb: XW,
+                                            beta: 0, c: cb.baseAddress!, ldc: XW, threads: threads)
+                    }
+                }
+            }
+            combined.withUnsafeBufferPointer { cb in
+                grads.wih.withUnsafeMutableBufferPointer { dwi in
+                grads.whh.withUnsafeMutableBufferPointer { dwh in
+                grads.bih.withUnsafeMutableBufferPointer { dbi in
+                grads.bhh.withUnsafeMutableBufferPointer { dbh in
+                    for r in 0..<gH {
+                        let row = cb.baseAddress! + r * XW
+                        (dwi.baseAddress! + r * F).update(from: row, count: F)
+                        (dwh.baseAddress! + r * H).update(from: row + F, count: H)
+                        dbi[r] = row[F + H]
+                        dbh[r] = row[F + H]
+                    }
+                }}}}
+            }
+            return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
+        }
+        // GRU: the recurrent products see r ⊙ (·) in the n gate, so dG_hh differs from dG_ih.
         dGih.withUnsafeBufferPointer { dgi in
             x.withUnsafeBufferPointer { xb in
                 grads.wih.withUnsafeMutableBufferPointer { dw in   // dW_ih (gH, F) = dG_ihᵀ · X
@@ -356,19 +410,12 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                 beta: 0, c: dw.baseAddress!, ldc: F, threads: threads)
                 }
             }
-            if inputGradient { w.wih.withUnsafeBufferPointer { wih in
-                dx.withUnsafeMutableBufferPointer { dxb in          // dX (TB, F) = dG_ih · W_ih
-                    Scalar.parallelGemm(transposeA: false, transposeB: false, m: T * B, n: F, k: gH,
-                                alpha: 1, a: dgi.baseAddress!, lda: gH, b: wih.baseAddress!, ldb: F,
-                                beta: 0, c: dxb.baseAddress!, ldc: F, threads: threads)
-                }
-            } }
             grads.bih.withUnsafeMutableBufferPointer { db in
                 addColumnSums(dgi.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
         }
-        dGhh.withUnsafeBufferPointer { dgh in
-            trace.hPrev.withUnsafeBufferPointer { hp in
+        dGhhStorage.withUnsafeBufferPointer { dgh in
+            trace.hPrev!.withUnsafeBufferPointer { hp in
                 grads.whh.withUnsafeMutableBufferPointer { dw in   // dW_hh (gH, H) = dG_hhᵀ · H_prev
                     Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: H, k: T * B,
                                 alpha: 1, a: dgh.baseAddress!, lda: gH, b: hp.baseAddress!, ldb: H,

@@ -19,15 +19,24 @@ struct RepeatedOperand<Scalar: TensorScalar> {
 
     /// B (k, n) is `b[p * ldb + j]`, or `b[j * ldb + p]` when `transposed` (the transpose of an
     /// (n, k) row-major matrix, like a weight matrix used as `h · Wᵀ`). `uses` is about how many
-    /// products will follow: with one, packing would cost as much as it saves, so none is made.
-    init(_ b: UnsafePointer<Scalar>, ldb: Int, transposed: Bool, k: Int, n: Int, uses: Int) {
+    /// products will follow: with one, packing would cost as much as it saves, so none is made
+    /// (pass 2 to pack for one product that is split across cores). Large operands are packed on
+    /// up to `threads` cores, a run of 16-column panels each.
+    init(_ b: UnsafePointer<Scalar>, ldb: Int, transposed: Bool, k: Int, n: Int, uses: Int,
+         threads: Int = parallelChunkLimit) {
         precondition(k > 0 && n > 0 && ldb >= (transposed ? k : n), "bad operand shape")
         (self.k, self.n, self.source, self.ldb, self.transposed) = (k, n, b, ldb, transposed)
         if Scalar.self == Float.self, usesAVX2Kernels, uses > 1 {
-            var panels = [Float](repeating: 0, count: rnnkit_packed_size(k, n))
+            var panels = [Float](unsafeUninitializedCapacity: rnnkit_packed_size(k, n)) { $1 = $0.count }
             let floats = UnsafeRawPointer(b).assumingMemoryBound(to: Float.self)
-            panels.withUnsafeMutableBufferPointer {
-                rnnkit_pack(floats, ldb, transposed ? 1 : 0, k, n, $0.baseAddress!)
+            panels.withUnsafeMutableBufferPointer { out in
+                let out = out.baseAddress!
+                // Panels are independent: a run of them packs like a narrower matrix.
+                parallelRows((n + 15) / 16, minimumRows: max(1, 65_536 / (16 * k)), threads: threads) { run, _ in
+                    let first = run.lowerBound * 16, columns = min(n, run.upperBound * 16) - first
+                    rnnkit_pack(floats + (transposed ? first * ldb : first), ldb, transposed ? 1 : 0, k, columns,
+                                out + first * k)
+                }
             }
             packed = panels
         } else {
@@ -56,9 +65,9 @@ struct RepeatedOperand<Scalar: TensorScalar> {
 }
 
 extension Float {
-    /// `C (m, n) += A (m, k) · B` through a `RepeatedOperand`, the way the recurrent engine's steps
-    /// call it; returns whether the packed kernel ran. For the tests, which check it against a
-    /// Double product on shapes that hit every edge of the kernel's blocking.
+    /// `C (m, n) += A (m, k) · B` through a `RepeatedOperand`, the way the recurrent engine calls
+    /// it; returns whether the packed kernel ran. For the tests, which check it against a Double
+    /// product on shapes that hit every edge of the kernel's blocking.
     @_spi(Testing) public static func repeatedProduct(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, transposed: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
