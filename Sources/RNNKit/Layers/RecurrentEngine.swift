@@ -88,10 +88,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var gates = Tensor<Scalar>(unfilled: gatesPerStep ? [T, B, gH] : [B, gH])
         var fusedInput = [Scalar](repeating: 0, count: fused ? B * FH : 0)   // (B, F + H) [x_t, h] of a step
         var fusedWeights = [Scalar](repeating: 0, count: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
-        var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh
+        var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh (+ forget bias)
         w.bih.withUnsafeBufferPointer { bih in
             w.bhh.withUnsafeBufferPointer { bhh in
                 for j in 0..<gH { biasSum[j] = bih[j] + bhh[j] }
+                if isLSTM { for j in H..<(2 * H) { biasSum[j] += forgetBias } }  // TF1's forget bias, with the others
             }
         }
         if fused {
@@ -198,7 +199,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     switch cell {
                     case .lstm:
                         let cb = cBuf.baseAddress! + b * H
-                        if forgetBias != 0 { for j in H..<(2 * H) { gb[j] += forgetBias } }
                         Scalar.sigmoid(gb, count: 2 * H)         // i, f
                         Scalar.tanh(gb + 2 * H, count: H)        // g
                         Scalar.sigmoid(gb + 3 * H, count: H)     // o

@@ -88,10 +88,13 @@ enum VectorMath {
     static func exp(_ input: SIMD8<Float>) -> SIMD8<Float> {
         // e^x = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln 2 / 2, e^r from a degree-6 polynomial.
         // Clamped with compares and selects, which inline (`clamped` calls generic min/max).
-        let low = SIMD8<Float>(repeating: -87.33654), high = SIMD8<Float>(repeating: 88.37626)
+        // The upper clamp, e^88 = 1.65e38, keeps 2^n finite with one scaling; above it only sigmoid(−x)
+        // and tanh's exp(2|x|) call this, and both are then already at their limits.
+        let low = SIMD8<Float>(repeating: -87.33654), high = SIMD8<Float>(repeating: 88)
         let x = input.replacing(with: low, where: input .< low).replacing(with: high, where: input .> high)
         let shifter = SIMD8<Float>(repeating: 12582912)  // 1.5 · 2^23: adding it rounds to an integer
-        let n = (x * 1.44269504088896341 + shifter) - shifter
+        let shifted = x * 1.44269504088896341 + shifter
+        let n = shifted - shifter
         let r = x - n * 0.693359375 - n * -2.12194440e-4
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
         p = p * r + 1.3981999507e-3
@@ -100,16 +103,12 @@ enum VectorMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         p = p * (r * r) + r + 1
-        // 2^n from the exponent bits; n ∈ [−126, 128] after the clamp, 128 split to stay finite.
-        let half = n * 0.5
-        let n1 = (half + shifter) - shifter
-        let n2 = n - n1
-        // n + shifter holds n in its low mantissa bits, so its bit pattern minus the shifter's is n:
-        // no float-to-integer conversion (which Swift does lane by lane).
+        // 2^n, n ∈ [−126, 127], from the exponent bits. `shifted` holds n in its low mantissa bits, so
+        // its bit pattern minus the shifter's is n: no float-to-integer conversion (Swift does that
+        // lane by lane).
         let bias = SIMD8<Int32>(repeating: 0x4B40_0000 - 127)
-        let e1 = unsafeBitCast((unsafeBitCast(n1 + shifter, to: SIMD8<Int32>.self) &- bias) &<< 23, to: SIMD8<Float>.self)
-        let e2 = unsafeBitCast((unsafeBitCast(n2 + shifter, to: SIMD8<Int32>.self) &- bias) &<< 23, to: SIMD8<Float>.self)
-        return (p * e1 * e2).replacing(with: input, where: input .!= input)  // NaN stays NaN
+        let scale = unsafeBitCast((unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- bias) &<< 23, to: SIMD8<Float>.self)
+        return (p * scale).replacing(with: input, where: input .!= input)  // NaN stays NaN
     }
 
     @inline(__always)
