@@ -34,10 +34,11 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-// C[0..<MR][0..<cols] += A[0..<MR][0..<k] · panel, A's rows lda apart.
+// C[0..<MR][0..<cols] += A[0..<MR][0..<k] · panel, A's rows lda apart; with `base`, C's rows are
+// replaced by base[0..<cols] + A · panel instead (C is not read).
 #define KERNEL(MR)                                                                                  \
     AVX2 static void kernel##MR(long k, const float *a, long lda, const float *panel, float *c,     \
-                                long ldc, long cols) {                                              \
+                                long ldc, long cols, const float *base) {                           \
         __m256 lo[MR], hi[MR];                                                                      \
         for (int r = 0; r < MR; r++) { lo[r] = _mm256_setzero_ps(); hi[r] = _mm256_setzero_ps(); } \
         for (long p = 0; p < k; p++) {                                                              \
@@ -51,28 +52,29 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
         for (int r = 0; r < MR; r++) {                                                              \
             float *row = c + r * ldc;                                                               \
             if (cols == 16) {                                                                       \
-                lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(row));                                 \
-                hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(row + 8));                             \
+                const float *add = base ? base : row;                                               \
+                lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(add));                                 \
+                hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(add + 8));                             \
                 _mm256_storeu_ps(row, lo[r]);                                                       \
                 _mm256_storeu_ps(row + 8, hi[r]);                                                   \
             } else {                                                                                \
                 float tile[16];                                                                     \
                 _mm256_storeu_ps(tile, lo[r]);                                                      \
                 _mm256_storeu_ps(tile + 8, hi[r]);                                                  \
-                for (long j = 0; j < cols; j++) row[j] += tile[j];                                  \
+                for (long j = 0; j < cols; j++) row[j] = (base ? base[j] : row[j]) + tile[j];       \
             }                                                                                       \
         }                                                                                           \
     }
 
 KERNEL(1) KERNEL(2) KERNEL(3) KERNEL(4) KERNEL(5) KERNEL(6)
 
-typedef void (*Kernel)(long, const float *, long, const float *, float *, long, long);
+typedef void (*Kernel)(long, const float *, long, const float *, float *, long, long, const float *);
 static const Kernel kernels[7] = {0, kernel1, kernel2, kernel3, kernel4, kernel5, kernel6};
 
 enum { rowBlock = 96, depthBlock = 512 };
 
 void rnnkit_sgemm_packed_avx2(long m, long n, long k, const float *a, long lda, const float *packed,
-                              float *c, long ldc) {
+                              const float *base, float *c, long ldc) {
     long panels = (n + 15) / 16;
     for (long p0 = 0; p0 < k; p0 += depthBlock) {
         long kc = k - p0 < depthBlock ? k - p0 : depthBlock;
@@ -85,7 +87,8 @@ void rnnkit_sgemm_packed_avx2(long m, long n, long k, const float *a, long lda, 
                 long tiles = (i1 - i0 + 5) / 6;
                 for (long t = 0; t < tiles; t++) {
                     long i = i0 + (i1 - i0) * t / tiles, rows = i0 + (i1 - i0) * (t + 1) / tiles - i;
-                    kernels[rows](kc, a + i * lda + p0, lda, panel, c + i * ldc + j * 16, ldc, cols);
+                    kernels[rows](kc, a + i * lda + p0, lda, panel, c + i * ldc + j * 16, ldc, cols,
+                                  base && p0 == 0 ? base + j * 16 : NULL);
                 }
             }
         }
@@ -95,8 +98,8 @@ void rnnkit_sgemm_packed_avx2(long m, long n, long k, const float *a, long lda, 
 #else
 
 void rnnkit_sgemm_packed_avx2(long m, long n, long k, const float *a, long lda, const float *packed,
-                              float *c, long ldc) {
-    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)c; (void)ldc;
+                              const float *base, float *c, long ldc) {
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;
 }
 
 #endif

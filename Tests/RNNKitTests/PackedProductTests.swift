@@ -4,13 +4,14 @@ import Testing
 /// The packed step kernel (Sources/CKernels/gemm.c) against a Double product, on shapes that hit
 /// every edge of its blocking: 1–6-row tiles, partial 16-column panels, more than 96 rows (row
 /// blocks), more than 512 of k (depth blocks, accumulated), row strides wider than the rows, B
-/// both as stored and transposed, and B packed on two cores (300 columns).
+/// both as stored and transposed, B packed on two cores (300 columns), and C either accumulated or
+/// set from a base row (`C = base + A·B`, the gates' biases), whose old values must then not count.
 @Suite struct PackedProductTests {
     @Test(arguments: [(1, 1, 1), (6, 15, 1), (4, 16, 1), (5, 17, 3), (13, 33, 7), (20, 96, 24), (32, 64, 128),
                       (97, 40, 600), (200, 130, 520), (7, 16, 1100), (10, 300, 600)])
     func matchesDoubleProduct(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
-        for transposed in [false, true] {
+        for (transposed, withBase) in [(false, false), (true, false), (false, true), (true, true)] {
             var g = SeededGenerator(seed: UInt64(m * 1_000_003 + n * 1009 + k))
             let (lda, ldc) = (k + 3, n + 5)
             let ldb = transposed ? k + 2 : n + 1            // B stored (k, ldb), or (n, ldb) when transposed
@@ -18,10 +19,11 @@ import Testing
             let a = (0..<(m * lda)).map { _ in Float.random(in: -1...1, using: &g) }
             let b = (0..<(bRows * ldb)).map { _ in Float.random(in: -1...1, using: &g) }
             let c0 = (0..<(m * ldc)).map { _ in Float.random(in: -1...1, using: &g) }
+            let base = (0..<n).map { _ in Float.random(in: -1...1, using: &g) }
             var c = c0
             let packed = c.withUnsafeMutableBufferPointer { cb in
                 Float.repeatedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transposed: transposed,
-                                      c: cb.baseAddress!, ldc: ldc)
+                                      c: cb.baseAddress!, ldc: ldc, base: withBase ? base : nil)
             }
             #expect(packed == usesAVX2Kernels, "packed kernel used: \(packed)")
             var worst = 0.0
@@ -31,7 +33,7 @@ import Testing
                         #expect(c[i * ldc + j] == c0[i * ldc + j], "padding column \(j) of row \(i) was written")
                         continue
                     }
-                    var sum = Double(c0[i * ldc + j]), magnitude = abs(sum)
+                    var sum = Double(withBase ? base[j] : c0[i * ldc + j]), magnitude = abs(sum)
                     for p in 0..<k {
                         let term = Double(a[i * lda + p]) * Double(transposed ? b[j * ldb + p] : b[p * ldb + j])
                         sum += term

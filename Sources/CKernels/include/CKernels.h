@@ -18,8 +18,9 @@ long rnnkit_packed_size(long k, long n);
 /// `packed` holds rnnkit_packed_size(k, n) floats. Plain C, any CPU.
 void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
 /// C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major with row strides lda
-/// and ldc (AVX2 + FMA).
+/// and ldc (AVX2 + FMA). With `base` (n values), every row of C is set to base + its row of A · B
+/// instead, without reading C.
 void rnnkit_sgemm_packed_avx2(long m, long n, long k, const float *a, long lda, const float *packed,
-                              float *c, long ldc);
+                              const float *base, float *c, long ldc);
 
 #endif

@@ -175,12 +175,12 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     let xt = xBuf.baseAddress! + t * B * F
                     let (xh, width) = record ? (siBuf.baseAddress! + t * B * XW, XW) : (xhBuf.baseAddress!, FH)
                     for b in rows {
-                        (gt + b * gH).update(from: biasBuf.baseAddress!, count: gH)
                         (xh + b * width).update(from: xt + b * F, count: F)
                         (xh + b * width + F).update(from: h + b * H, count: H)
                         if record { xh[b * width + FH] = 1 }
                     }
-                    stepWeights.accumulate(m: n, xh + b0 * width, lda: width, into: gt + b0 * gH, ldc: gH)
+                    stepWeights.accumulate(m: n, xh + b0 * width, lda: width, into: gt + b0 * gH, ldc: gH,
+                                           base: biasBuf.baseAddress!)
                 } else {
                     if isGRU {
                         for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }

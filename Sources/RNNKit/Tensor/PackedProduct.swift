@@ -47,17 +47,20 @@ struct RepeatedOperand<Scalar: TensorScalar> {
     /// Whether products run on the packed kernel.
     var isPacked: Bool { packed != nil }
 
-    /// C (m, n) += A (m, k) · B, row strides lda and ldc.
+    /// C (m, n) += A (m, k) · B, row strides lda and ldc; with `base` (n values), C's rows are set
+    /// to `base + A · B` instead (their old values are not read).
     @inline(__always)
-    func accumulate(m: Int, _ a: UnsafePointer<Scalar>, lda: Int, into c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+    func accumulate(m: Int, _ a: UnsafePointer<Scalar>, lda: Int, into c: UnsafeMutablePointer<Scalar>, ldc: Int,
+                    base: UnsafePointer<Scalar>? = nil) {
         guard m > 0 else { return }
         if let packed {
             packed.withUnsafeBufferPointer { panels in
                 rnnkit_sgemm_packed_avx2(m, n, k, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda,
-                                         panels.baseAddress!, UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self),
-                                         ldc)
+                                         panels.baseAddress!, base.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) },
+                                         UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc)
             }
         } else {
+            if let base { for i in 0..<m { (c + i * ldc).update(from: base, count: n) } }
             Scalar.gemm(transposeA: false, transposeB: transposed, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
                         b: source, ldb: ldb, beta: 1, c: c, ldc: ldc)
         }
@@ -65,15 +68,16 @@ struct RepeatedOperand<Scalar: TensorScalar> {
 }
 
 extension Float {
-    /// `C (m, n) += A (m, k) · B` through a `RepeatedOperand`, the way the recurrent engine calls
-    /// it; returns whether the packed kernel ran. For the tests, which check it against a Double
-    /// product on shapes that hit every edge of the kernel's blocking.
+    /// `C (m, n) += A (m, k) · B` (or `C = base + A · B` with `base`) through a `RepeatedOperand`,
+    /// the way the recurrent engine calls it; returns whether the packed kernel ran. For the tests,
+    /// which check it against a Double product on shapes that hit every edge of the kernel's blocking.
     @_spi(Testing) public static func repeatedProduct(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int, transposed: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+        b: UnsafePointer<Float>, ldb: Int, transposed: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+        base: UnsafePointer<Float>? = nil
     ) -> Bool {
         let operand = RepeatedOperand(b, ldb: ldb, transposed: transposed, k: k, n: n, uses: 2)
-        operand.accumulate(m: m, a, lda: lda, into: c, ldc: ldc)
+        operand.accumulate(m: m, a, lda: lda, into: c, ldc: ldc, base: base)
         return operand.isPacked
     }
 }
