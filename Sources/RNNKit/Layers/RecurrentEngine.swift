@@ -6,9 +6,12 @@ import RealModule
 // (1 simple RNN, 4 LSTM in order i f g o, 3 GRU in order r z n), gH = g·H.
 // Inside the engine everything is time-major, so step t of the batch is one contiguous (B, ·) block.
 //
-// Forward: one product X·W_ihᵀ for all steps, then per step one product h·W_hhᵀ and one fused
-// pass of gate arithmetic. W_hh is packed once per call for the per-step products (RepeatedOperand). Backward walks the same steps in reverse and accumulates each weight
-// gradient with one product over the whole sequence. No allocation happens inside the time loop.
+// Forward (LSTM, simple RNN): per step one product [x_t, h]·[W_ih, W_hh]ᵀ onto the biases, with the
+// weights packed once per call (RepeatedOperand), and one fused pass of gate arithmetic. The GRU
+// computes X·W_ihᵀ for all steps first and h·W_hhᵀ apart per step (its n gate takes it through r).
+// Backward walks the same steps in reverse, one product dG·W_hh per step, and computes the weight
+// gradients with products over the whole sequence (for LSTM and simple RNN one, dGᵀ·[X, H, 1], on
+// the rows the forward pass kept). No allocation happens inside the time loop.
 //
 // Variable lengths (TF dynamic_rnn): sample b is active at step t iff t < lengths[b], in both
 // directions. Inactive steps output zero and leave the state alone, so the forward direction ends
@@ -86,7 +89,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let gatesPerStep = record || !fused  // one (B, gH) block per step, else one block reused
         // Every buffer below is written in full, step by step, before it is read.
         var gates = Tensor<Scalar>(unfilled: gatesPerStep ? [T, B, gH] : [B, gH])
-        var fusedInput = [Scalar](repeating: 0, count: fused ? B * FH : 0)   // (B, F + H) [x_t, h] of a step
+        var fusedInput = [Scalar](repeating: 0, count: fused && !record ? B * FH : 0)  // (B, F + H) [x_t, h] of a step
         var fusedWeights = [Scalar](repeating: 0, count: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
         var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh (+ forget bias)
         w.bih.withUnsafeBufferPointer { bih in
@@ -119,17 +122,16 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var scratchBuffer = [Scalar](repeating: 0, count: parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
         if !fused { gates.withUnsafeMutableBufferPointer { g in
-            let g = g.baseAddress!
-            w.bih.withUnsafeBufferPointer { bih in
-                for r in 0..<(T * B) { (g + r * gH).update(from: bih.baseAddress!, count: gH) }
-            }
             x.withUnsafeBufferPointer { x in
                 w.wih.withUnsafeBufferPointer { wih in
-                    // G (T·B, gH) += X · W_ihᵀ, rows split across the cores.
-                    let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH, uses: T, threads: threads)
-                    parallelRows(T * B, threads: threads) { rows, _ in
-                        inputWeights.accumulate(m: rows.count, x.baseAddress! + rows.lowerBound * F, lda: F,
-                                                into: g + rows.lowerBound * gH, ldc: gH)
+                    w.bih.withUnsafeBufferPointer { bih in
+                        // G (T·B, gH) = b_ih + X · W_ihᵀ, rows split across the cores.
+                        let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH,
+                                                           uses: T, threads: threads)
+                        parallelRows(T * B, threads: threads) { rows, _ in
+                            inputWeights.accumulate(m: rows.count, x.baseAddress! + rows.lowerBound * F, lda: F,
+                                                    into: g.baseAddress! + rows.lowerBound * gH, ldc: gH, base: bih.baseAddress!)
+                        }
                     }
                 }
             }
@@ -167,8 +169,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     if !fused { (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H) }
                     if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
                 }
-                // h · W_hhᵀ for this chunk's rows: added straight onto the gates' pre-activations, except for
-                // the GRU, whose n gate needs it apart (hw = h · W_hhᵀ + b_hh).
+                // The step's product for this chunk's rows: onto the biases as the gates' pre-activations,
+                // except for the GRU's h · W_hhᵀ, which its n gate needs apart (hw = h · W_hhᵀ + b_hh).
                 if fused {
                     // gates (n, gH) = b + [x_t, h] · [W_ih, W_hh]ᵀ; the rows [x_t, h] are assembled in the
                     // trace when training (with a 1 after them, for the bias gradients), else in a scratch block.
@@ -182,10 +184,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     stepWeights.accumulate(m: n, xh + b0 * width, lda: width, into: gt + b0 * gH, ldc: gH,
                                            base: biasBuf.baseAddress!)
                 } else {
-                    if isGRU {
-                        for b in rows { (hw + b * gH).update(from: bhh.baseAddress!, count: gH) }
-                    }
-                    stepWeights.accumulate(m: n, h + b0 * H, lda: H, into: isGRU ? hw + b0 * gH : gt + b0 * gH, ldc: gH)
+                    stepWeights.accumulate(m: n, h + b0 * H, lda: H, into: hw + b0 * gH, ldc: gH, base: bhh.baseAddress!)
                 }
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
                 for b in rows {
