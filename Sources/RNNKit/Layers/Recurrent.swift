@@ -427,7 +427,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         for l in (0..<L).reversed() {
             let x = trace.layerInputs[l]
             let needsDInput = l > 0 || inputGradient
-            var dInput = Tensor<Scalar>(zeros: needsDInput ? x.shape : [0])
+            var dInput = Tensor<Scalar>(zeros: [0])  // the first direction's dX, plus the second's
             let dOuts: [Tensor<Scalar>?] = D == 1 ? [dLayerOutput]
                 : dLayerOutput.map { let (a, b) = splitFeatures($0, H); return [a, b] } ?? [nil, nil]
             let gradients = eachDirection(D) { d, threads in
@@ -441,7 +441,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
             }
             for (d, g) in gradients.enumerated() {
                 let slot = l * D + d
-                if let gx = g.dx { dInput = D == 1 ? gx : add(dInput, gx) }
+                if let gx = g.dx { dInput = d == 0 ? gx : add(dInput, gx) }
                 dh0.withUnsafeMutableBufferPointer { p in
                     for i in 0..<stateCount { p[slot * stateCount + i] = g.dh0[i] }
                 }
