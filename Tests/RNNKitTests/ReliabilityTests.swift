@@ -76,13 +76,16 @@ import Testing
     }
 
     /// A second Ctrl-C ends the run at once, and the last checkpoint still loads. (The model is large
-    /// enough that a step takes far longer than the 2 ms between the two signals.)
+    /// enough that a step takes far longer than the 2 ms between the two signals: about a second in
+    /// the debug build. The first signal waits 300 ms past the epoch's save, so that it lands inside a
+    /// step: right at the boundary the run would stop, save and exit within the 2 ms.)
     @Test func secondInterruptQuitsAtOnce() throws {
         let data = try writeToyMNIST(train: 400)
         defer { try? FileManager.default.removeItem(atPath: data) }
         let running = try RunningRNNKit(["train", "mnist", "--data", data, "--hidden", "512", "--batch", "100", "--validation", "10",
                                          "--epochs", "30", "--out", data + "/a"])
         #expect(Self.waitFor(data + "/a/config.json"))
+        usleep(300_000)
         running.signal(SIGINT)
         usleep(2_000)
         running.signal(SIGINT)
