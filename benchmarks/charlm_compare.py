@@ -120,7 +120,7 @@ def main():
     ours, theirs = [], []
     for seed in args.seeds:
         out = f"{args.out}-{args.preset}-seed{seed}"
-        cmd = [args.rnnkit, "charlm", "train", "--preset", args.preset, "--steps", str(args.steps), "--seed", str(seed),
+        cmd = [args.rnnkit, "train", "text", "--preset", args.preset, "--steps", str(args.steps), "--seed", str(seed),
                "--eval-every", str(10 ** 9), "--out", out, "--json"]
         subprocess.run(["rm", "-rf", out], check=True)
         start = time.time()
@@ -137,7 +137,7 @@ def main():
     print(f"mean over seeds {args.seeds}: RNNKit {mean_ours:.4f} ({mean_ours / math.log(2):.3f} bits/char), "
           f"PyTorch {mean_theirs:.4f} ({mean_theirs / math.log(2):.3f} bits/char); RNNKit/PyTorch = {ratio:.4f}")
     print("within 2%" if abs(ratio - 1) <= 0.02 else "NOT within 2%")
-    sample = subprocess.run([args.rnnkit, "charlm", "sample", "--model", out, "--length", "300", "--seed", "1"],
+    sample = subprocess.run([args.rnnkit, "sample", "text", "--model", out, "--length", "300", "--seed", "1"],
                             check=True, capture_output=True, text=True).stdout
     print("RNNKit sample:\n" + sample)
     sys.exit(0 if abs(ratio - 1) <= 0.02 else 1)

@@ -4,7 +4,7 @@ import RNNKit
 
 struct CharLMSample: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sample", abstract: "Generate text from a trained character model, streaming it as it is drawn.")
+        commandName: "text", abstract: "Generate text from a trained character model, streaming it as it is drawn.")
 
     @Option(help: "Checkpoint folder.") var model: String
     @Option(help: "Text fed to the model first (default: a newline).") var prime = ""

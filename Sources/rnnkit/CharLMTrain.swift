@@ -4,7 +4,7 @@ import RNNKit
 
 struct CharLMTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train",
+        commandName: "text",
         abstract: "Train a character-level language model on UTF-8 text.",
         discussion: """
         Defaults (char-rnn's, scaled to 2 cores): embedding 64, LSTM 128 × 2 layers, seq-len 50, batch 50, Adam 2e-3,
@@ -73,9 +73,8 @@ struct CharLMTrain: ParsableCommand {
     func run() throws {
         let preset = self.preset.flatMap(CharLMPreset.init(rawValue:))
         let directory: String
-        let trainer: CharLMTrainer
+        let trainer: Trainer<LanguageModelTask>
         var configuration: CharLMCheckpointConfiguration
-        var metrics: [CharLMMetrics] = []
         var metricLines: [String] = []
         var best: [String: Tensor<Float>]
         if let resume {
@@ -91,14 +90,14 @@ struct CharLMTrain: ParsableCommand {
             configuration.training = options
             let (train, validation) = try loadText(sources: configuration.data.sources, stripANSI: configuration.data.strippedANSI,
                                                    fraction: options.validationFraction, vocabulary: configuration.model.vocabulary)
-            trainer = try CharLMTrainer(model: loaded.model, options: options, train: train, validation: validation,
-                                        resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
-            trainer.carriedState = loaded.carried
+            let task = try LanguageModelTask(model: loaded.model, train: train, validation: validation, batchSize: options.batchSize,
+                                             sequenceLength: options.sequenceLength)
+            task.carriedState = loaded.carried
+            trainer = try Trainer(task: task, schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
             directory = out ?? resume
             best = loaded.best
             metricLines = loaded.metrics
-            metrics = loaded.metrics.compactMap { try? JSONDecoder.rnnkit.decode(CharLMMetrics.self, from: Data($0.utf8)) }
-            log("resuming \(resume) at step \(progress.step) (epoch \(progress.epoch))")
+            log(resumeNote(resume, progress))
         } else {
             let sources = texts.isEmpty ? (preset?.textFiles ?? []) : texts
             let strip = stripANSI || (texts.isEmpty && preset?.stripsANSI == true)
@@ -114,7 +113,9 @@ struct CharLMTrain: ParsableCommand {
             let lm = try CharLanguageModel<Float>(model, generator: &generator)
             if let w = options.fcWeightInitializer { try lm.fc.initialize("weight", with: w, generator: &generator) }
             if let b = options.fcBiasInitializer { try lm.fc.initialize("bias", with: b, generator: &generator) }
-            trainer = try CharLMTrainer(model: lm, options: options, train: train, validation: validation)
+            trainer = try Trainer(task: LanguageModelTask(model: lm, train: train, validation: validation, batchSize: options.batchSize,
+                                                          sequenceLength: options.sequenceLength),
+                                  schedule: options.schedule)
             configuration = CharLMCheckpointConfiguration(
                 model: model, data: TextDescription(sources: sources.isEmpty ? [] : sources, strippedANSI: strip,
                                                     trainingCharacters: train.count, validationCharacters: validation.count),
@@ -130,67 +131,37 @@ struct CharLMTrain: ParsableCommand {
                 + " (\(trainer.stepsPerEpoch) steps each), seed \(options.seed); saving to \(directory)")
         }
 
+        let task = trainer.task
         let vocabulary = configuration.model.vocabulary
         let showEvery = showPredictions ?? (preset == .seedSentence ? 100 : nil)
-        var progressLine = ProgressLine()
-        var lastSave = Date()
-        func save() throws {
-            try CharLMCheckpoint.save(to: directory, configuration: configuration, model: trainer.model, best: best,
-                                      optimizer: trainer.optimizer, progress: trainer.progress, carried: trainer.carriedState,
-                                      metrics: metricLines,
-                                      curves: curvesSVG(title: "rnnkit charlm train: \(directory)", xLabel: "evaluation", panels: [
-                                          ("loss (nats/char)", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
-                                          ("validation bits/char", [("validation", metrics.map { $0.validationBitsPerCharacter })]),
-                                      ]))
-        }
-        Interruption.catchInterrupts()
-        while !trainer.isFinished {
-            let start = Date()
-            let evaluated = try trainer.runUntilEvaluation(stoppingWhen: { Interruption.isRequested }) { r in
+        let results = try runTraining(
+            trainer, directory: directory, command: invokedAs("rnnkit train text"), metrics: &metricLines,
+            save: { lines, curves in
+                try CharLMCheckpoint.save(to: directory, configuration: configuration, model: task.model, best: best,
+                                          optimizer: trainer.optimizer, progress: trainer.progress, carried: task.carriedState,
+                                          metrics: lines, curves: curves)
+            },
+            quiet: { m in
+                // model.safetensors keeps the best weights by validation loss (every point's, without validation).
+                if m.isBest { best = CharLMCheckpoint.exportWeights(task.model) }
+                return showEvery != nil && m.validationLoss == nil
+            },
+            onStep: { r, progressLine in
                 if let showEvery, r.step % showEvery == 0 || r.step == 1 {
                     progressLine.clear()
-                    log(String(format: "iteration %d  loss %.5f  prediction: ", r.step, r.loss) + vocabulary.decode(r.prediction()))
+                    log(String(format: "iteration %d  loss %.5f  prediction: ", r.step, r.loss) + vocabulary.decode(task.lastPrediction()))
                 }
-                progressLine.update(step: r.stepInEpoch, of: r.stepsInEpoch, since: start) {
-                    String(format: "epoch %d  step %d/%d (total %d)  loss %.4f  %.0f chars/s", r.epoch, r.stepInEpoch, r.stepsInEpoch,
-                           r.step, r.loss, r.charactersPerSecond)
-                }
-            }
-            progressLine.clear()
-            guard let m = evaluated else {
-                try save()
-                throw interrupted(directory, trainer.progress, command: "rnnkit charlm train")
-            }
-            if m.isBest { best = CharLMCheckpoint.exportWeights(trainer.model) }
-            metrics.append(m)
-            metricLines.append(String(decoding: try JSONEncoder.rnnkit().encode(m), as: UTF8.self))
-            if showEvery == nil || m.validationLoss != nil {
-                log(String(format: "epoch %d step %d  train loss %.4f", m.epoch, m.step, m.trainLoss)
-                    + (m.validationLoss.map { String(format: "  val loss %.4f  %.3f bits/char", $0, $0 / log(2.0)) } ?? "")
-                    + String(format: "  %.0f chars/s  %.1f s", m.charactersPerSecond, m.seconds) + (m.isBest && m.validationLoss != nil ? "  (best)" : "")
-                    + (m.skippedSteps.map { "  (\($0) steps skipped: not finite)" } ?? ""))
-            }
-            // Runs without validation evaluate after every epoch, which may be a single step (seed-sentence):
-            // save those at the end and every 30 seconds, not after every step.
-            guard m.validationLoss != nil || trainer.isFinished || Interruption.isRequested || Date().timeIntervalSince(lastSave) > 30
-            else { continue }
-            lastSave = Date()
-            try save()
-            if Interruption.isRequested && !trainer.isFinished {
-                throw interrupted(directory, trainer.progress, command: "rnnkit charlm train")
-            }
-        }
-        let last = metrics.last
+            })
+        let last = results.last
         log("done: \(trainer.progress.step) steps, best validation loss "
             + (trainer.progress.bestValidationLoss.map { String(format: "%.4f (%.3f bits/char)", $0, $0 / log(2.0)) } ?? "n/a")
             + "; best model saved in \(directory)")
         if json {
-            printJSONLine(["steps": trainer.progress.step, "epochs": trainer.progress.epoch, "train_loss": last?.trainLoss ?? Double.nan,
-                           "validation_loss": last?.validationLoss ?? Double.nan,
-                           "best_validation_loss": trainer.progress.bestValidationLoss ?? Double.nan,
-                           "validation_bits_per_character": last?.validationBitsPerCharacter ?? Double.nan,
-                           "train_characters_per_s": Double(trainer.progress.samplesSeen) / max(trainer.progress.seconds, 1e-9),
-                           "skipped_steps": trainer.progress.skippedSteps ?? 0, "model": directory])
+            printJSONLine(trainingSummary(trainer, directory: directory).merging([
+                "train_loss": last?.trainLoss ?? Double.nan, "validation_loss": last?.validationLoss ?? Double.nan,
+                "best_validation_loss": trainer.progress.bestValidationLoss ?? Double.nan,
+                "validation_bits_per_character": last?["validationBitsPerCharacter"] ?? Double.nan,
+            ]) { $1 })
         }
     }
 

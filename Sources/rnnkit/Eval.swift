@@ -3,7 +3,7 @@ import Foundation
 import RNNKit
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self])
+    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self, CharLMEval.self])
 }
 
 struct EvalMNIST: ParsableCommand {

@@ -5,7 +5,7 @@ import RNNKit
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model.",
-        subcommands: [TrainMNIST.self]
+        subcommands: [TrainMNIST.self, CharLMTrain.self]
     )
 }
 
@@ -148,9 +148,8 @@ struct TrainMNIST: ParsableCommand {
         let testSet = try MNIST.load(directory: data, split: .test)
 
         let directory: String
-        let trainer: ClassifierTrainer
+        let trainer: Trainer<ClassificationTask>
         var checkpoint: CheckpointConfiguration
-        var metrics: [EpochMetrics] = []
         var metricLines: [String] = []
         if let resume, let loaded = resumed {
             guard var options = loaded.configuration.training, var progress = loaded.progress else {
@@ -164,12 +163,11 @@ struct TrainMNIST: ParsableCommand {
             checkpoint.training = options
             directory = out ?? resume
             let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
-            trainer = try ClassifierTrainer(model: loaded.model, options: options, train: trainingSet, validation: validationSet,
-                                            resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            trainer = try Trainer(task: ClassificationTask(model: loaded.model, train: trainingSet, validation: validationSet,
+                                                           batchSize: options.batchSize),
+                                  schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
             metricLines = loaded.metrics
-            metrics = loaded.metrics.compactMap { try? JSONDecoder.rnnkit.decode(EpochMetrics.self, from: Data($0.utf8)) }
-            log("resuming \(resume) after epoch \(progress.epoch)" + (progress.partialEpoch.map { " and \($0.steps) steps of the next" } ?? "")
-                + " (step \(progress.step))")
+            log(resumeNote(resume, progress))
         } else {
             var (modelConfiguration, options) = settings()
             modelConfiguration.features = trainSet.columns
@@ -190,7 +188,9 @@ struct TrainMNIST: ParsableCommand {
                 try projection.initialize("bias", with: p, generator: &generator)
             }
             let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
-            trainer = try ClassifierTrainer(model: model, options: options, train: trainingSet, validation: validationSet)
+            trainer = try Trainer(task: ClassificationTask(model: model, train: trainingSet, validation: validationSet,
+                                                           batchSize: options.batchSize),
+                                  schedule: options.schedule)
             checkpoint = CheckpointConfiguration(
                 task: "mnist", model: modelConfiguration,
                 data: DataDescription(steps: trainSet.rows, features: trainSet.columns,
@@ -205,46 +205,18 @@ struct TrainMNIST: ParsableCommand {
                 + (options.samples.map { "\($0) samples" } ?? "\(options.epochs) epochs") + ", seed \(options.seed); saving to \(directory)")
         }
 
-        var progressLine = ProgressLine()
-        func save() throws {
-            try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.model, optimizer: trainer.optimizer,
-                                          progress: trainer.progress, metrics: metricLines,
-                                          curves: curvesSVG(metrics, title: "rnnkit train mnist: \(directory)"))
+        let results = try runTraining(trainer, directory: directory, command: "rnnkit train mnist", metrics: &metricLines) { lines, curves in
+            try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.task.model, optimizer: trainer.optimizer,
+                                          progress: trainer.progress, metrics: lines, curves: curves)
         }
-        Interruption.catchInterrupts()
-        while !trainer.isFinished {
-            let epochStart = Date()
-            let finished = try trainer.runEpoch(stoppingWhen: { Interruption.isRequested }) { r in
-                progressLine.update(step: r.step, of: r.stepsInEpoch, since: epochStart) {
-                    String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s", r.epoch, trainer.totalEpochs,
-                           r.step, r.stepsInEpoch, r.loss, 100 * r.accuracy, r.samplesPerSecond)
-                }
-            }
-            progressLine.clear()
-            guard let m = finished else {
-                try save()
-                throw interrupted(directory, trainer.progress, command: "rnnkit train mnist")
-            }
-            metrics.append(m)
-            metricLines.append(String(decoding: try JSONEncoder.rnnkit().encode(m), as: UTF8.self))
-            log(String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", m.epoch, trainer.totalEpochs, m.trainLoss, 100 * m.trainAccuracy)
-                + (m.validationLoss.map { String(format: "  val loss %.4f acc %.2f%%", $0, 100 * (m.validationAccuracy ?? 0)) } ?? "")
-                + String(format: "  %.0f samples/s  %.1f s", m.samplesPerSecond, m.seconds)
-                + (m.skippedSteps.map { "  (\($0) steps skipped: not finite)" } ?? ""))
-            try save()
-            if Interruption.isRequested && !trainer.isFinished {
-                throw interrupted(directory, trainer.progress, command: "rnnkit train mnist")
-            }
-        }
-        let test = try evaluate(trainer.model, on: testSet)
-        let samplesPerSecond = Double(trainer.progress.samplesSeen) / max(trainer.progress.seconds, 1e-9)
+        let test = try evaluate(trainer.task.model, on: testSet)
         log(String(format: "test loss %.4f  test accuracy %.2f%%  (%d images)  model saved in %@",
                    test.loss, 100 * test.accuracy, testSet.count, directory))
         if json {
-            printJSONLine(["test_accuracy": test.accuracy, "test_loss": test.loss, "epochs": trainer.progress.epoch,
-                           "train_samples_per_s": samplesPerSecond, "samples": trainer.progress.samplesSeen,
-                           "validation_accuracy": metrics.last?.validationAccuracy ?? NSNull(),
-                           "seconds": trainer.progress.seconds, "skipped_steps": trainer.progress.skippedSteps ?? 0, "model": directory])
+            printJSONLine(trainingSummary(trainer, directory: directory).merging([
+                "test_accuracy": test.accuracy, "test_loss": test.loss,
+                "validation_accuracy": results.last?["validationAccuracy"] ?? NSNull(),
+            ]) { $1 })
         }
     }
 

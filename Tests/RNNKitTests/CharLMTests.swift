@@ -23,12 +23,14 @@ import Testing
         try model.fc.initialize("weight", with: options.fcWeightInitializer!, generator: &g)
         try model.fc.initialize("bias", with: options.fcBiasInitializer!, generator: &g)
         let ids = try vocabulary.encode(text)
-        let trainer = try CharLMTrainer(model: model, options: options, train: ids, validation: [])
+        let task = try LanguageModelTask(model: model, train: ids, validation: [], batchSize: options.batchSize,
+                                         sequenceLength: options.sequenceLength)
+        let trainer = try Trainer(task: task, schedule: options.schedule)
         let target = vocabulary.decode(Array(ids.dropFirst()))
         var reproducedAt: Int? = nil
         while !trainer.isFinished && reproducedAt == nil {
             _ = try trainer.runUntilEvaluation(onStep: { r in
-                if reproducedAt == nil && vocabulary.decode(r.prediction()) == target { reproducedAt = r.step }
+                if reproducedAt == nil && vocabulary.decode(task.lastPrediction()) == target { reproducedAt = r.step }
             })
         }
         let at = try #require(reproducedAt, "the prediction never matched the shifted sentence in 3000 iterations")
@@ -67,8 +69,8 @@ import Testing
     /// The streams are contiguous slices of the text and batch w + 1 continues batch w.
     @Test func streamsAreContiguous() {
         let ids = Array(0..<23)  // 22 predictions, 3 streams of 7
-        let a = CharLMTrainer.window(ids, streams: 3, length: 7, window: 0, steps: 4)
-        let b = CharLMTrainer.window(ids, streams: 3, length: 7, window: 1, steps: 4)
+        let a = LanguageModelTask.window(ids, streams: 3, length: 7, window: 0, steps: 4)
+        let b = LanguageModelTask.window(ids, streams: 3, length: 7, window: 1, steps: 4)
         #expect(a.t == 4 && b.t == 3)
         #expect(a.x == [0, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 17] && a.y == a.x.map { $0 + 1 })
         #expect(b.x == [4, 5, 6, 11, 12, 13, 18, 19, 20] && b.y == b.x.map { $0 + 1 })

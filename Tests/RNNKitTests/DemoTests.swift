@@ -61,6 +61,7 @@ final class RunningRNNKit: @unchecked Sendable {
     let process = Process()
     private let out = Pipe(), err = Pipe()
     private var stdoutData = Data(), stderrData = Data()
+    private let lock = NSLock()
     private let group = DispatchGroup()
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
@@ -81,11 +82,24 @@ final class RunningRNNKit: @unchecked Sendable {
         for (pipe, keyPath) in [(out, \RunningRNNKit.stdoutData), (err, \RunningRNNKit.stderrData)] {
             group.enter()
             Thread.detachNewThread { [self] in
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                self[keyPath: keyPath] = data
+                while true {  // chunk by chunk, so a test can watch the output while the process runs
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    lock.withLock { self[keyPath: keyPath].append(chunk) }
+                }
                 group.leave()
             }
         }
+    }
+
+    /// Polls until standard error contains `text`, for at most `seconds`; whether it did.
+    func waitForStderr(_ text: String, seconds: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if lock.withLock({ String(decoding: stderrData, as: UTF8.self).contains(text) }) { return true }
+            usleep(1_000)
+        }
+        return false
     }
 
     /// Sends a signal (SIGINT, SIGKILL, ...).
@@ -96,6 +110,6 @@ final class RunningRNNKit: @unchecked Sendable {
         process.waitUntilExit()
         group.wait()
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return (status, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
+        return lock.withLock { (status, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self)) }
     }
 }

@@ -22,11 +22,13 @@ import Testing
         options.epochs = 40
         options.batchSize = 20
         options.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.02)
-        let trainer = try ClassifierTrainer(model: try Self.toyModel(), options: options, train: train, validation: train.split(at: 0).0)
-        var last: EpochMetrics? = nil
-        while !trainer.isFinished { last = try trainer.runEpoch() ?? last }
-        #expect(try evaluate(trainer.model, on: train).accuracy == 1, "last epoch: \(String(describing: last))")
-        #expect(try evaluate(trainer.model, on: try MNIST.load(directory: dir, split: .test)).accuracy == 1)
+        let trainer = try Trainer(task: ClassificationTask(model: try Self.toyModel(), train: train, validation: train.split(at: 0).0,
+                                                           batchSize: options.batchSize),
+                                  schedule: options.schedule)
+        var last: TrainingMetrics? = nil
+        while !trainer.isFinished { last = try trainer.runUntilEvaluation() ?? last }
+        #expect(try evaluate(trainer.task.model, on: train).accuracy == 1, "last epoch: \(String(describing: last))")
+        #expect(try evaluate(trainer.task.model, on: try MNIST.load(directory: dir, split: .test)).accuracy == 1)
     }
 
     /// An epoch stopped after step k (as Ctrl-C stops it), saved, loaded into a new trainer and
@@ -42,34 +44,37 @@ import Testing
         var configuration = try Self.toyModel().configuration
         configuration.recurrent.dropout = 0.2
         configuration.recurrent.outputDropout = 0.2
-        func fresh() throws -> ClassifierTrainer {
+        func fresh() throws -> Trainer<ClassificationTask> {
             var g = SeededGenerator(seed: 3)
-            return try ClassifierTrainer(model: SequenceClassifier(configuration, generator: &g), options: options, train: train,
-                                         validation: train.split(at: 0).0)
+            return try Trainer(task: ClassificationTask(model: SequenceClassifier(configuration, generator: &g), train: train,
+                                                        validation: train.split(at: 0).0, batchSize: options.batchSize),
+                               schedule: options.schedule)
         }
         let straight = try fresh()
-        var straightMetrics: [EpochMetrics] = []
-        while !straight.isFinished { straightMetrics += [try #require(try straight.runEpoch())] }
+        var straightMetrics: [TrainingMetrics] = []
+        while !straight.isFinished { straightMetrics += [try #require(try straight.runUntilEvaluation())] }
 
         let first = try fresh()
-        var metrics = [try #require(try first.runEpoch())]
+        var metrics = [try #require(try first.runUntilEvaluation())]
         var steps = 0
-        #expect(try first.runEpoch(stoppingWhen: { steps += 1; return steps == k }) == nil)
+        #expect(try first.runUntilEvaluation(stoppingWhen: { steps += 1; return steps == k }) == nil)
         #expect(first.progress.partialEpoch?.steps == k)
         let folder = dir + "/ckpt"
         try ClassifierCheckpoint.save(
             to: folder, configuration: CheckpointConfiguration(task: "mnist", model: configuration,
                                                                data: DataDescription(steps: 10, features: 4, classNames: [], source: dir),
                                                                training: options),
-            model: first.model, optimizer: first.optimizer, progress: first.progress, metrics: [], curves: nil)
+            model: first.task.model, optimizer: first.optimizer, progress: first.progress, metrics: [], curves: nil)
         let loaded = try ClassifierCheckpoint.load(from: folder, forResume: true)
-        let second = try ClassifierTrainer(model: loaded.model, options: options, train: train, validation: train.split(at: 0).0,
-                                           resume: (try #require(loaded.progress), loaded.optimizerSteps, loaded.optimizerState))
-        metrics += [try #require(try second.runEpoch())]
+        let second = try Trainer(task: ClassificationTask(model: loaded.model, train: train, validation: train.split(at: 0).0,
+                                                          batchSize: options.batchSize),
+                                 schedule: options.schedule,
+                                 resume: (try #require(loaded.progress), loaded.optimizerSteps, loaded.optimizerState))
+        metrics += [try #require(try second.runUntilEvaluation())]
         #expect(second.isFinished)
-        #expect(second.model.namedParameters.map(\.variable.value) == straight.model.namedParameters.map(\.variable.value))
+        #expect(second.task.model.namedParameters.map(\.variable.value) == straight.task.model.namedParameters.map(\.variable.value))
         for (a, b) in zip(metrics, straightMetrics) {
-            #expect(a.trainLoss == b.trainLoss && a.trainAccuracy == b.trainAccuracy && a.epoch == b.epoch)
+            #expect(a.trainLoss == b.trainLoss && a["trainAccuracy"] == b["trainAccuracy"] && a.epoch == b.epoch)
         }
     }
 

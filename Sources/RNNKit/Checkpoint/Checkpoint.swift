@@ -58,23 +58,53 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
     public var bestValidationLoss: Double?
     /// Steps skipped because their loss or gradients were not finite (`skipNonFiniteSteps`).
     public var skippedSteps: Int?
-    /// Where an interrupted classifier epoch stopped; nil at epoch boundaries.
+    /// Where the epoch in flight stands when a checkpoint is taken part-way through it (Ctrl-C, or
+    /// an `evaluateEvery` point); nil at epoch boundaries.
     public var partialEpoch: PartialEpoch?
 
-    /// What a classifier epoch stopped part-way (Ctrl-C) needs to continue exactly: the order of its
-    /// examples (drawn again from the generator as the epoch began) and its running sums.
+    /// What an epoch stopped part-way needs to continue exactly: the order of its examples (drawn
+    /// again from the generator as the epoch began) and, after Ctrl-C, the running sums of the
+    /// stretch since the last evaluation point.
     public struct PartialEpoch: Codable, Equatable, Sendable {
         /// The generator before the epoch's shuffle.
         public var generatorAtStart: SeededGenerator
         /// Steps of the epoch already taken.
         public var steps: Int
+        /// Examples seen before the epoch began (nil in checkpoints of RNNKit ≤ 0.1, whose
+        /// `samplesSeen` stood at the epoch's start until it ended).
+        public var samplesAtStart: Int?
         public var lossSum: Double
-        public var correct: Int
+        /// The task's running sums (e.g. "correct"), when there are any.
+        public var sums: [String: Double]?
+        /// Correct predictions, in checkpoints of RNNKit ≤ 0.1 (now `sums["correct"]`).
+        public var correct: Int?
+        /// What the running loss averages over.
         public var seen: Int
-        /// Seconds of training in the epoch so far.
+        /// Seconds of training in the stretch so far.
         public var seconds: Double
-        /// Steps of the epoch skipped as not finite.
+        /// Steps of the stretch skipped as not finite.
         public var skipped: Int?
+
+        public init(generatorAtStart: SeededGenerator, steps: Int, samplesAtStart: Int?, lossSum: Double, sums: [String: Double]?,
+                    seen: Int, seconds: Double, skipped: Int?) {
+            self.generatorAtStart = generatorAtStart
+            self.steps = steps
+            self.samplesAtStart = samplesAtStart
+            self.lossSum = lossSum
+            self.sums = sums
+            self.seen = seen
+            self.seconds = seconds
+            self.skipped = skipped
+        }
+    }
+
+    public init(epoch: Int, step: Int, samplesSeen: Int, generator: SeededGenerator, learningRate: Double, seconds: Double) {
+        self.epoch = epoch
+        self.step = step
+        self.samplesSeen = samplesSeen
+        self.generator = generator
+        self.learningRate = learningRate
+        self.seconds = seconds
     }
 }
 

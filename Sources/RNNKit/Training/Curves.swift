@@ -1,13 +1,5 @@
 import Foundation
 
-/// An SVG of loss and accuracy per epoch (train and validation), readable in any browser.
-public func curvesSVG(_ metrics: [EpochMetrics], title: String) -> String {
-    curvesSVG(title: title, xLabel: "epoch", panels: [
-        ("loss", [("train", metrics.map { $0.trainLoss }), ("validation", metrics.map { $0.validationLoss })]),
-        ("accuracy", [("train", metrics.map { $0.trainAccuracy }), ("validation", metrics.map { $0.validationAccuracy })]),
-    ])
-}
-
 /// An SVG of two panels of curves over evaluation points 1…n (nil values are skipped).
 public func curvesSVG(title: String, xLabel: String, panels: [(name: String, series: [(label: String, values: [Double?])])]) -> String {
     let count = panels.flatMap { $0.series.map(\.values.count) }.max() ?? 0

@@ -176,18 +176,3 @@ public func clipGradientsByGlobalNorm<Scalar: TensorScalar>(
     return norm
 }
 
-/// A trainer's optimizer and progress: fresh (the training generator seeded with `seed + 1`, so it
-/// differs from the one that drew the weights) or restored from a checkpoint.
-func startOrResume(
-    _ configuration: OptimizerConfiguration, seed: UInt64,
-    resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])?
-) throws(RNNKitError) -> (Optimizer<Float>, TrainingProgress) {
-    let optimizer = try Optimizer<Float>(configuration)
-    guard let resume else {
-        return (optimizer, TrainingProgress(epoch: 0, step: 0, samplesSeen: 0, generator: SeededGenerator(seed: seed &+ 1),
-                                            learningRate: configuration.learningRate, seconds: 0))
-    }
-    try optimizer.restore(stepCount: resume.steps, state: resume.state)
-    optimizer.learningRate = resume.progress.learningRate
-    return (optimizer, resume.progress)
-}

@@ -1,0 +1,177 @@
+import Foundation
+
+/// How to train a character model; stored in `config.json`.
+public struct CharLMTrainingOptions: Codable, Equatable, Sendable {
+    /// Passes over the training text (ignored when `steps` is set).
+    public var epochs: Int = 10
+    /// A budget of optimizer steps instead of epochs (the seed's 3,000 iterations; fixed budgets for comparisons).
+    public var steps: Int?
+    /// Parallel streams through the text, B.
+    public var batchSize: Int = 32
+    /// Steps of truncated backpropagation through time per batch, T.
+    public var sequenceLength: Int = 64
+    public var optimizer = OptimizerConfiguration(kind: .adam, learningRate: 2e-3)
+    public var clipNorm: Double? = 5
+    /// The last fraction of the text is held out for validation.
+    public var validationFraction: Double = 0.1
+    /// Also evaluate and save every this many steps (for long epochs).
+    public var evaluateEvery: Int?
+    public var seed: UInt64 = 0
+    /// How the final dense layer's weight is drawn (nil: PyTorch's default).
+    public var fcWeightInitializer: Initializer?
+    public var fcBiasInitializer: Initializer?
+    /// Skip a step whose loss or gradients are NaN or infinite instead of stopping; nil means no.
+    public var skipNonFiniteSteps: Bool?
+
+    public init() {}
+
+    public func validate() throws(RNNKitError) {
+        try requirePositive(epochs, "epochs")
+        if let steps { try requirePositive(steps, "steps") }
+        try requirePositive(batchSize, "batch")
+        try requirePositive(sequenceLength, "seq-len")
+        try optimizer.validate()
+        if let evaluateEvery { try requirePositive(evaluateEvery, "eval-every") }
+        if let clipNorm, !(clipNorm > 0) {
+            throw .invalidValue(argument: "clip", expected: "a positive norm", found: "\(clipNorm)", hint: "Try --clip 5.")
+        }
+        guard validationFraction >= 0 && validationFraction < 1 else {
+            throw .invalidValue(argument: "validation", expected: "a fraction in [0, 1)", found: "\(validationFraction)",
+                                hint: "0.1 holds out the last tenth of the text.")
+        }
+    }
+}
+
+extension CharLMTrainingOptions {
+    /// What the training loop needs of these options.
+    public var schedule: TrainingSchedule {
+        TrainingSchedule(epochs: epochs, steps: steps, optimizer: optimizer, clipNorm: clipNorm, seed: seed, evaluateEvery: evaluateEvery,
+                         skipNonFiniteSteps: skipNonFiniteSteps == true)
+    }
+}
+
+/// Trains a `CharLanguageModel` with truncated BPTT over B parallel streams of the text.
+///
+/// The text (`N` ids) is cut into B contiguous streams of `L = (N − 1) / B` predictions; batch w
+/// reads steps `w·T ..< (w+1)·T` of every stream, so sample b of one batch continues sample b of the
+/// previous one. The final state of a batch is the next batch's initial state, cut from the
+/// gradient (a constant), and is reset to zero at each epoch.
+public final class LanguageModelTask: TrainingTask {
+    public let model: CharLanguageModel<Float>
+    public let train: [Int]
+    public let validation: [Int]
+    /// Parallel streams B and steps per batch T.
+    public let batchSize: Int, sequenceLength: Int
+
+    public init(model: CharLanguageModel<Float>, train: [Int], validation: [Int], batchSize: Int, sequenceLength: Int)
+        throws(RNNKitError) {
+        try requirePositive(batchSize, "batch")
+        try requirePositive(sequenceLength, "seq-len")
+        guard train.count >= batchSize + 1 else {
+            throw .invalidValue(argument: "text", expected: "at least batch + 1 = \(batchSize + 1) training characters",
+                                found: "\(train.count)", hint: "Use a longer text or a smaller --batch.")
+        }
+        let c = model.configuration
+        try requireTrainingMemory(parameters: c.parameterCount, examples: Double(batchSize) * Double(sequenceLength),
+                                  scalarsPerExample: c.recurrent.trainingScalarsPerStep + 2 * Double(c.recurrent.inputSize)
+                                      + 3 * Double(c.vocabulary.count),  // logits, probabilities, their gradient
+                                  for: "training with batch \(batchSize) × seq-len \(sequenceLength)",
+                                  hint: "Lower --batch or --seq-len, or the model's size.")
+        self.model = model
+        self.train = train
+        self.validation = validation
+        self.batchSize = batchSize
+        self.sequenceLength = sequenceLength
+    }
+
+    /// Predictions per stream, L.
+    public var streamLength: Int { (train.count - 1) / batchSize }
+    /// Batches per epoch: ⌈L / T⌉ (the last may be shorter).
+    public var stepsPerEpoch: Int { (streamLength + sequenceLength - 1) / sequenceLength }
+
+    public var parameters: [(name: String, variable: Variable<Float>)] { model.namedParameters }
+    /// An epoch predicts every character of every stream once; a budget counts steps, not these.
+    public var examplesPerEpoch: Int { batchSize * streamLength }
+    public func steps(forExamples examples: Int) -> Int { stepsPerEpoch }
+    public func beginEpoch(shuffling generator: inout SeededGenerator) {}
+
+    /// The state carried into the next batch.
+    private var carried: RecurrentState<Variable<Float>>?
+    /// The state the last batch ended in, and its logits.
+    private var next: RecurrentState<Variable<Float>>?
+    private var lastLogits: (logits: Tensor<Float>, steps: Int)?
+
+    public func trainingBatch(step: Int, limit: Int, generator: inout SeededGenerator) throws -> TrainingBatch {
+        let (x, y, t) = Self.window(train, streams: batchSize, length: streamLength, window: step, steps: sequenceLength)
+        var g: SeededGenerator? = generator
+        let (logits, state) = try model(ids: x, batch: batchSize, steps: t, state: carried, training: &g)
+        generator = g!
+        next = state
+        lastLogits = (logits.value, t)
+        return TrainingBatch(loss: try Loss.sequenceLoss(logits: logits, targets: y), count: batchSize * t)
+    }
+
+    public func endStep(applied: Bool) {
+        // Truncated BPTT: the next batch starts from this state's values, not its history. After a
+        // skipped step the streams restart from zero rather than from a state that may be poisoned.
+        carried = applied ? next.map { RecurrentState(h: Variable($0.h.value), c: $0.c.map { Variable($0.value) }) } : nil
+        next = nil
+    }
+
+    /// A new epoch starts every stream from zero.
+    public func endEpoch() { carried = nil }
+
+    /// The argmax prediction of stream 0 for the last batch (seed 001's printout).
+    public func lastPrediction() -> [Int] {
+        guard let (logits, t) = lastLogits else { return [] }
+        return Array(logits.argmaxRows().prefix(t))
+    }
+
+    public func validate() throws -> (loss: Double, figures: [String: Double])? {
+        guard validation.count > 1 else { return nil }
+        let loss = try Self.evaluate(model, validation, streams: batchSize, steps: sequenceLength)
+        return (loss, ["validationBitsPerCharacter": loss / Foundation.log(2)])
+    }
+
+    public var figures: [ReportedFigure] { [ReportedFigure(key: "BitsPerCharacter", label: "bits/char", name: "validation bits/char")] }
+    public var throughputUnit: String { "characters" }
+
+    /// The carried state as tensors `(L, B, H)`, saved with a checkpoint taken mid-epoch so a resumed
+    /// run continues every stream where it stopped.
+    public var carriedState: RecurrentState<Tensor<Float>>? {
+        get { carried.map { RecurrentState(h: $0.h.value, c: $0.c?.value) } }
+        set { carried = newValue.map { RecurrentState(h: Variable($0.h), c: $0.c.map { Variable($0) }) } }
+    }
+
+    /// Inputs and targets of batch `w` of `streams` streams of length `length` over `ids`: `(B, T)` each.
+    public static func window(_ ids: [Int], streams: Int, length: Int, window w: Int, steps: Int) -> (x: [Int], y: [Int], t: Int) {
+        let start = w * steps
+        let t = min(steps, length - start)
+        var x: [Int] = [], y: [Int] = []
+        x.reserveCapacity(streams * t)
+        y.reserveCapacity(streams * t)
+        for b in 0..<streams {
+            let base = b * length + start
+            x += ids[base..<(base + t)]
+            y += ids[(base + 1)...(base + t)]
+        }
+        return (x, y, t)
+    }
+
+    /// Mean cross-entropy per predicted character (nats) of `ids` under `model`, reading `streams`
+    /// contiguous streams `steps` at a time with the state carried (inference path).
+    public static func evaluate(_ model: CharLanguageModel<Float>, _ ids: [Int], streams: Int, steps: Int) throws(RNNKitError) -> Double {
+        let B = max(1, min(streams, ids.count - 1))
+        let length = (ids.count - 1) / B
+        guard length > 0 else { return .nan }
+        var state: RecurrentState<Tensor<Float>>? = nil
+        var total = 0.0
+        for w in 0..<((length + steps - 1) / steps) {
+            let (x, y, t) = window(ids, streams: B, length: length, window: w, steps: steps)
+            let (logits, next) = try model.logits(ids: x, batch: B, steps: t, state: state)
+            state = next
+            total += Double(try Loss.sequenceLoss(logits: Variable(logits), targets: y).value.scalars[0]) * Double(B * t)
+        }
+        return total / Double(B * length)
+    }
+}
