@@ -39,6 +39,19 @@ import Testing
         #expect(report.worstRelativeError < Self.tolerance, "\(report)")
     }
 
+    /// Mean squared error: its gradient by finite differences, and its value against the sum written out.
+    @Test func meanSquaredError() throws {
+        var g = SeededGenerator(seed: 7)
+        let p = Variable<Double>(try randomTensor([3, 2], &g), requiresGrad: true)
+        let y: Tensor<Double> = try randomTensor([3, 2], &g)
+        let report = try checkGradients([("predictions", p)]) { try Loss.meanSquaredError(predictions: p, targets: y) }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+        var expected = 0.0
+        for i in 0..<6 { expected += (p.value.scalars[i] - y.scalars[i]) * (p.value.scalars[i] - y.scalars[i]) }
+        #expect(abs(try Loss.meanSquaredError(predictions: p, targets: y).value.scalars[0] - expected / 6) < 1e-15)
+        #expect(throws: RNNKitError.self) { try Loss.meanSquaredError(predictions: p, targets: Tensor<Double>(repeating: 0, shape: [2, 3])) }
+    }
+
     struct RecurrentCase: CustomTestStringConvertible, Sendable {
         var cell: RecurrentCell
         var numLayers: Int

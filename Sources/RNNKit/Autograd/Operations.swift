@@ -69,14 +69,21 @@ extension Variable {
     /// Step `t` of a batch-first sequence: `(B, T, F) → (B, F)`. `t` may be negative, counting from
     /// the end as Python does (`-1` is the last step, the seeds' `outputs[-1]`).
     public func selectingStep(_ t: Int) throws(RNNKitError) -> Variable {
-        let (out, step) = try value.selectingStep(t)
+        let step = try value.resolvedStep(t)
+        return try selectingSteps(Array(repeating: step, count: shape[0]))
+    }
+
+    /// Step `steps[b]` of sample b of a batch-first sequence: `(B, T, F) → (B, F)`; with
+    /// `lengths − 1`, each sample's last valid step.
+    public func selectingSteps(_ steps: [Int]) throws(RNNKitError) -> Variable {
+        let out = try value.selectingSteps(steps)
         let (B, T, F) = (shape[0], shape[1], shape[2])
         return TapeNode.record(inputs: [self], outputs: [out]) { grads in
             guard let g = grads[0] else { return [nil] }
             var dx = Tensor<Scalar>(zeros: [B, T, F])
             dx.withUnsafeMutableBufferPointer { d in
                 g.withUnsafeBufferPointer { g in
-                    for b in 0..<B { (d.baseAddress! + (b * T + step) * F).update(from: g.baseAddress! + b * F, count: F) }
+                    for b in 0..<B { (d.baseAddress! + (b * T + steps[b]) * F).update(from: g.baseAddress! + b * F, count: F) }
                 }
             }
             return [dx]
@@ -109,21 +116,41 @@ extension Variable {
 extension Tensor {
     /// Step `t` (negative counts from the end) of a `(B, T, F)` sequence, and the step it resolved to.
     func selectingStep(_ t: Int) throws(RNNKitError) -> (Tensor, Int) {
+        let step = try resolvedStep(t)
+        return (try selectingSteps(Array(repeating: step, count: shape[0])), step)
+    }
+
+    /// The step `t` names in a `(B, T, F)` sequence (negative counts from the end).
+    func resolvedStep(_ t: Int) throws(RNNKitError) -> Int {
         guard shape.count == 3 else {
             throw .shapeMismatch(argument: "self", expected: "(B, T, F)", found: shape, hint: "selectingStep reads a sequence.")
         }
-        let (B, T, F) = (shape[0], shape[1], shape[2])
+        let T = shape[1]
         guard t >= -T && t < T else {
             throw .invalidValue(argument: "t", expected: "a step in -\(T)..<\(T)", found: "\(t)", hint: "The sequence has \(T) steps.")
         }
-        let step = t < 0 ? T + t : t
+        return t < 0 ? T + t : t
+    }
+
+    /// Step `steps[b]` of sample b of a `(B, T, F)` sequence: `(B, F)`.
+    func selectingSteps(_ steps: [Int]) throws(RNNKitError) -> Tensor {
+        guard shape.count == 3 else {
+            throw .shapeMismatch(argument: "self", expected: "(B, T, F)", found: shape, hint: "selectingSteps reads a sequence.")
+        }
+        let (B, T, F) = (shape[0], shape[1], shape[2])
+        guard steps.count == B else {
+            throw .shapeMismatch(argument: "steps", expected: "(\(B)), one per sample", found: [steps.count], hint: "Give each sample's step.")
+        }
+        if let (b, t) = steps.enumerated().first(where: { $0.element < 0 || $0.element >= T }) {
+            throw .invalidValue(argument: "steps[\(b)]", expected: "a step in 0..<\(T)", found: "\(t)", hint: "The sequence has \(T) steps.")
+        }
         var out = Tensor(zeros: [B, F])
         withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in
-                for b in 0..<B { (o.baseAddress! + b * F).update(from: x.baseAddress! + (b * T + step) * F, count: F) }
+                for b in 0..<B { (o.baseAddress! + b * F).update(from: x.baseAddress! + (b * T + steps[b]) * F, count: F) }
             }
         }
-        return (out, step)
+        return out
     }
 
     /// `(L·D, B, H) → (B, D·H)`: the last layer's states, directions side by side.

@@ -10,12 +10,22 @@ public struct DataDescription: Codable, Equatable, Sendable {
     public var classNames: [String]
     /// Where the training data came from.
     public var source: String
+    /// What the model predicts (nil: classification, as every `mnist` folder).
+    public var objective: SupervisedObjective?
+    /// How the features were standardised before training (sequences; nil: pixels / 255).
+    public var featureScaling: FeatureScaling?
+    /// How regression targets were standardised (the model predicts scaled targets).
+    public var targetScaling: FeatureScaling?
 
-    public init(steps: Int, features: Int, classNames: [String], source: String) {
+    public init(steps: Int, features: Int, classNames: [String], source: String, objective: SupervisedObjective? = nil,
+                featureScaling: FeatureScaling? = nil, targetScaling: FeatureScaling? = nil) {
         self.steps = steps
         self.features = features
         self.classNames = classNames
         self.source = source
+        self.objective = objective
+        self.featureScaling = featureScaling
+        self.targetScaling = targetScaling
     }
 }
 
@@ -24,7 +34,7 @@ public struct CheckpointConfiguration: Codable, Equatable, Sendable {
     /// Always "rnnkit"; marks a folder RNNKit may overwrite.
     public var format = "rnnkit"
     public var version = 1
-    /// "mnist" for image-row classifiers.
+    /// "mnist" for image-row classifiers, "sequences" for a user's own sequences.
     public var task: String
     /// The architecture. `recurrent.forgetBias` is already folded into `bias_ih` in model.safetensors.
     public var model: SequenceClassifierConfiguration
@@ -144,14 +154,17 @@ public enum ClassifierCheckpoint {
     /// Loads a folder for evaluation (`forResume: false`: the forget bias stays folded into the
     /// biases, exactly the function PyTorch computes) or to continue training (`true`: the unfolded
     /// biases and the optimizer state are restored so the run continues bit for bit).
-    public static func load(from directory: String, forResume: Bool) throws(DataError) -> Loaded {
+    /// - Parameter task: the task the folder must hold: "mnist" or "sequences".
+    public static func load(from directory: String, forResume: Bool, task expected: String = "mnist") throws(DataError) -> Loaded {
         let configPath = directory + "/" + CheckpointFile.configuration
         let bytes = try readFile(configPath)
         struct Task: Decodable { var task: String }
         let task: Task = try decodeJSON(bytes, path: configPath)
-        guard task.task == "mnist" else {
-            throw .malformed(path: configPath, problem: "not an image-row classifier", expected: "task \"mnist\"",
-                             found: "\"\(task.task)\"", hint: "Use `rnnkit \(task.task == "charlm" ? "charlm eval" : "eval " + task.task)` for this folder.")
+        guard task.task == expected else {
+            throw .malformed(path: configPath, problem: expected == "mnist" ? "not an image-row classifier" : "not a sequence model",
+                             expected: "task \"\(expected)\"", found: "\"\(task.task)\"",
+                             hint: task.task == "charlm" ? "Use `rnnkit eval text` (or `rnnkit charlm eval`) for this folder."
+                                 : "Use `rnnkit eval \(task.task)` for this folder.")
         }
         let configuration: CheckpointConfiguration = try decodeJSON(bytes, path: configPath)
         do {

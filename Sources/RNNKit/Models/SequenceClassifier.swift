@@ -88,40 +88,47 @@ public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer 
     }
 
     /// Logits `(B, classes)` in evaluation mode (no dropout), recorded for `backward()`.
-    public func callAsFunction(_ input: Variable<Scalar>) throws(RNNKitError) -> Variable<Scalar> {
+    /// With `lengths`, sample b reads only its first `lengths[b]` steps (TF `sequence_length`).
+    public func callAsFunction(_ input: Variable<Scalar>, lengths: [Int]? = nil) throws(RNNKitError) -> Variable<Scalar> {
         var none: SeededGenerator? = nil
-        return try forward(input, generator: &none)
+        return try forward(input, lengths: lengths, generator: &none)
     }
 
     /// Logits `(B, classes)` in training mode: dropout masks are drawn from `generator`.
-    public func callAsFunction(_ input: Variable<Scalar>, training generator: inout SeededGenerator) throws(RNNKitError)
-        -> Variable<Scalar> {
+    public func callAsFunction(_ input: Variable<Scalar>, lengths: [Int]? = nil, training generator: inout SeededGenerator)
+        throws(RNNKitError) -> Variable<Scalar> {
         var g: SeededGenerator? = generator
         defer { generator = g! }
-        return try forward(input, generator: &g)
+        return try forward(input, lengths: lengths, generator: &g)
     }
 
-    private func forward(_ input: Variable<Scalar>, generator: inout SeededGenerator?) throws(RNNKitError) -> Variable<Scalar> {
+    private func forward(_ input: Variable<Scalar>, lengths: [Int]?, generator: inout SeededGenerator?) throws(RNNKitError)
+        -> Variable<Scalar> {
         let x = try projection.map { (p: Dense<Scalar>) throws(RNNKitError) in try p(input) } ?? input
         let r: RecurrentOutput<Variable<Scalar>>
         if generator != nil {
-            r = try rnn(x, training: &generator!)
+            r = try rnn(x, lengths: lengths, training: &generator!)
         } else {
-            r = try rnn(x)
+            r = try rnn(x, lengths: lengths)
         }
         let features = configuration.readout == .last
-            ? try r.output.selectingStep(-1)
+            ? try r.output.selectingSteps(lastSteps(lengths, batch: x.shape[0], steps: x.shape[1]))
             : try r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections)
         return try fc(features)
     }
 
     /// Logits `(B, classes)` for inference: no dropout, nothing recorded.
-    public func logits(_ input: Tensor<Scalar>) throws(RNNKitError) -> Tensor<Scalar> {
+    public func logits(_ input: Tensor<Scalar>, lengths: [Int]? = nil) throws(RNNKitError) -> Tensor<Scalar> {
         let x = try projection.map { (p: Dense<Scalar>) throws(RNNKitError) in try p(input) } ?? input
-        let r = try rnn(x)
+        let r = try rnn(x, lengths: lengths)
         let features = configuration.readout == .last
-            ? try r.output.selectingStep(-1).0
+            ? try r.output.selectingSteps(lastSteps(lengths, batch: x.shape[0], steps: x.shape[1]))
             : try r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections)
         return try fc(features)
+    }
+
+    /// The step the `last` readout reads for each sample: its last valid one.
+    private func lastSteps(_ lengths: [Int]?, batch: Int, steps: Int) -> [Int] {
+        lengths?.map { max($0, 1) - 1 } ?? Array(repeating: max(steps, 1) - 1, count: batch)
     }
 }

@@ -1,11 +1,32 @@
 import Foundation
 
-/// Loss, accuracy and confusion matrix of a model on a data set.
+/// Loss, accuracy and confusion matrix of a classifier on a data set.
 public struct Evaluation: Sendable {
     public var loss: Double
     public var accuracy: Double
     /// `confusion[true][predicted]` counts.
     public var confusion: [[Int]]
+
+    /// The mean over classes of F1 = 2·precision·recall / (precision + recall) (scikit-learn's
+    /// `f1_score(average="macro")`; a class never predicted nor present counts 0).
+    public var macroF1: Double {
+        let k = confusion.count
+        guard k > 0 else { return 0 }
+        var total = 0.0
+        for c in 0..<k {
+            let tp = Double(confusion[c][c])
+            let predicted = Double((0..<k).reduce(0) { $0 + confusion[$1][c] }), actual = Double(confusion[c].reduce(0, +))
+            total += predicted + actual > 0 ? 2 * tp / (predicted + actual) : 0
+        }
+        return total / Double(k)
+    }
+}
+
+/// Mean squared error (in scaled units, the training loss) and MAE and RMSE in the targets' units.
+public struct RegressionEvaluation: Sendable {
+    public var loss: Double
+    public var meanAbsoluteError: Double
+    public var rootMeanSquaredError: Double
 }
 
 extension TrainingOptions {
@@ -16,28 +37,42 @@ extension TrainingOptions {
     }
 }
 
-/// Trains a `SequenceClassifier` on image rows: minibatches of `batchSize` in a seeded random order,
-/// softmax cross-entropy, accuracy on the training stretch and the validation set.
-public final class ClassificationTask: TrainingTask {
+/// What a supervised model learns: a class per sequence, or numbers.
+public enum SupervisedObjective: String, Codable, Sendable, CaseIterable {
+    /// Softmax cross-entropy over the outputs as class logits.
+    case classification
+    /// Mean squared error of the outputs against standardised targets.
+    case regression
+}
+
+/// Trains a `SequenceClassifier` (for regression, its outputs are the predicted numbers) on
+/// labelled sequences: minibatches of `batchSize` in a seeded random order, variable lengths
+/// passed to the layers, and accuracy, or MAE and RMSE, on the validation set.
+public final class SupervisedTask<Data: SupervisedSequences>: TrainingTask {
     public let model: SequenceClassifier<Float>
-    public let train: ImageClassificationData
-    public let validation: ImageClassificationData
+    public let train: Data
+    public let validation: Data
     public let batchSize: Int
+    public let objective: SupervisedObjective
+    /// How regression targets were scaled, to report errors in their own units.
+    public let targetScaling: FeatureScaling?
     /// The epoch's order of training examples.
     private var order: [Int] = []
 
-    public init(model: SequenceClassifier<Float>, train: ImageClassificationData, validation: ImageClassificationData, batchSize: Int)
-        throws(RNNKitError) {
+    public init(model: SequenceClassifier<Float>, train: Data, validation: Data, batchSize: Int,
+                objective: SupervisedObjective = .classification, targetScaling: FeatureScaling? = nil) throws(RNNKitError) {
         try requirePositive(batchSize, "batchSize")
         let c = model.configuration
-        try requireTrainingMemory(parameters: c.parameterCount, examples: Double(batchSize) * Double(train.rows),
-                                  scalarsPerExample: c.recurrent.trainingScalarsPerStep + 2 * Double(train.columns + (c.projection ?? 0)),
-                                  for: "training with batch \(batchSize) (\(train.rows) steps each)",
+        try requireTrainingMemory(parameters: c.parameterCount, examples: Double(batchSize) * Double(train.maxSteps),
+                                  scalarsPerExample: c.recurrent.trainingScalarsPerStep + 2 * Double(train.features + (c.projection ?? 0)),
+                                  for: "training with batch \(batchSize) (\(train.maxSteps) steps each)",
                                   hint: "Lower --batch, or the model's size.")
         self.model = model
         self.train = train
         self.validation = validation
         self.batchSize = batchSize
+        self.objective = objective
+        self.targetScaling = targetScaling
     }
 
     public var parameters: [(name: String, variable: Variable<Float>)] { model.namedParameters }
@@ -52,36 +87,56 @@ public final class ClassificationTask: TrainingTask {
     }
 
     public func trainingBatch(step: Int, limit: Int, generator: inout SeededGenerator) throws -> TrainingBatch {
-        let (images, labels) = train.batch(order[(step * batchSize)..<min((step + 1) * batchSize, limit)])
-        let logits = try model(Variable(images), training: &generator)
-        let loss = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
-        let correct = zip(logits.value.argmaxRows(), labels).filter { $0 == $1 }.count
-        return TrainingBatch(loss: loss, count: labels.count, sums: ["correct": Double(correct)])
+        let batch = train.examples(order[(step * batchSize)..<min((step + 1) * batchSize, limit)])
+        let outputs = try model(Variable(batch.inputs), lengths: batch.lengths, training: &generator)
+        switch objective {
+        case .classification:
+            let loss = try Loss.softmaxCrossEntropy(logits: outputs, labels: batch.labels)
+            let correct = zip(outputs.value.argmaxRows(), batch.labels).filter { $0 == $1 }.count
+            return TrainingBatch(loss: loss, count: batch.labels.count, sums: ["correct": Double(correct)])
+        case .regression:
+            let targets = batch.targets!
+            return TrainingBatch(loss: try Loss.meanSquaredError(predictions: outputs, targets: targets), count: targets.shape[0])
+        }
     }
 
     public func trainingFigures(sums: [String: Double], count: Int) -> [String: Double] {
-        ["trainAccuracy": (sums["correct"] ?? 0) / Double(max(count, 1))]
+        objective == .classification ? ["trainAccuracy": (sums["correct"] ?? 0) / Double(max(count, 1))] : [:]
     }
 
     public func validate() throws -> (loss: Double, figures: [String: Double])? {
         guard validation.count > 0 else { return nil }
-        let e = try evaluate(model, on: validation)
-        return (e.loss, ["validationAccuracy": e.accuracy])
+        switch objective {
+        case .classification:
+            let e = try evaluate(model, on: validation)
+            return (e.loss, ["validationAccuracy": e.accuracy])
+        case .regression:
+            let e = try evaluateRegression(model, on: validation, targetScaling: targetScaling)
+            return (e.loss, ["validationMAE": e.meanAbsoluteError, "validationRMSE": e.rootMeanSquaredError])
+        }
     }
 
-    public var figures: [ReportedFigure] { [ReportedFigure(key: "Accuracy", label: "acc", name: "accuracy", isPercentage: true)] }
+    public var figures: [ReportedFigure] {
+        objective == .classification
+            ? [ReportedFigure(key: "Accuracy", label: "acc", name: "accuracy", isPercentage: true)]
+            : [ReportedFigure(key: "MAE", label: "MAE", name: "validation MAE"), ReportedFigure(key: "RMSE", label: "RMSE", name: "RMSE")]
+    }
 }
 
+/// The image-row classifier of `rnnkit train mnist`.
+public typealias ClassificationTask = SupervisedTask<ImageClassificationData>
+
 /// Evaluates a classifier in batches (inference path: no dropout, nothing recorded).
-public func evaluate(_ model: SequenceClassifier<Float>, on data: ImageClassificationData, batchSize: Int = 500)
+public func evaluate<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data, batchSize: Int = 500)
     throws(RNNKitError) -> Evaluation {
     let classes = model.configuration.classes
     var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
     var lossSum = 0.0, correct = 0
     var start = 0
     while start < data.count {
-        let (images, labels) = data.batch(start..<min(start + batchSize, data.count))
-        let logits = try model.logits(images)
+        let batch = data.examples(start..<min(start + batchSize, data.count))
+        let logits = try model.logits(batch.inputs, lengths: batch.lengths)
+        let labels = batch.labels
         lossSum += Double(try Loss.softmaxCrossEntropy(logits: Variable(logits), labels: labels).value.scalars[0]) * Double(labels.count)
         for (p, y) in zip(logits.argmaxRows(), labels) {
             confusion[y][p] += 1
@@ -91,4 +146,31 @@ public func evaluate(_ model: SequenceClassifier<Float>, on data: ImageClassific
     }
     let n = Double(max(data.count, 1))
     return Evaluation(loss: lossSum / n, accuracy: Double(correct) / n, confusion: confusion)
+}
+
+/// Evaluates a regression model in batches: the mean squared error in scaled units, and MAE and
+/// RMSE after undoing `targetScaling`.
+public func evaluateRegression<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data,
+                                                          targetScaling: FeatureScaling?, batchSize: Int = 500)
+    throws(RNNKitError) -> RegressionEvaluation {
+    var squared = 0.0, absolute = 0.0, squaredOriginal = 0.0, n = 0
+    var start = 0
+    while start < data.count {
+        let batch = data.examples(start..<min(start + batchSize, data.count))
+        let outputs = try model.logits(batch.inputs, lengths: batch.lengths)
+        guard let targets = batch.targets else {
+            throw .invalidValue(argument: "data", expected: "numeric targets", found: "class labels", hint: "Evaluate a classifier instead.")
+        }
+        let p = targetScaling?.invert(outputs.scalars) ?? outputs.scalars, y = targetScaling?.invert(targets.scalars) ?? targets.scalars
+        for k in 0..<targets.count {
+            let scaled = Double(outputs.scalars[k] - targets.scalars[k]), e = Double(p[k] - y[k])
+            squared += scaled * scaled
+            absolute += abs(e)
+            squaredOriginal += e * e
+        }
+        n += targets.count
+        start += batchSize
+    }
+    let m = Double(max(n, 1))
+    return RegressionEvaluation(loss: squared / m, meanAbsoluteError: absolute / m, rootMeanSquaredError: (squaredOriginal / m).squareRoot())
 }

@@ -64,6 +64,28 @@ public enum Loss {
         return weightedCrossEntropy(logits, target: .indices(targets), weights: weights?.scalars)
     }
 
+    /// Mean squared error (PyTorch `MSELoss`, Keras `mean_squared_error`).
+    ///
+    /// `loss = (1/N) Σ_i (ŷ_i − y_i)²` over all N elements; gradient `2/N · (ŷ − y)`.
+    /// - Parameters:
+    ///   - predictions: any shape.
+    ///   - targets: the same shape.
+    public static func meanSquaredError<S: TensorScalar>(predictions: Variable<S>, targets: Tensor<S>) throws(RNNKitError)
+        -> Variable<S> {
+        guard targets.shape == predictions.shape, targets.count > 0 else {
+            throw .shapeMismatch(argument: "targets", expected: shapeString(predictions.shape) + ", not empty", found: targets.shape,
+                                 hint: "Give one target per prediction.")
+        }
+        let difference = zip(predictions.value.scalars, targets.scalars).map { $0 - $1 }  // ŷ − y
+        let n = S(difference.count), shape = targets.shape
+        let loss = difference.reduce(S(0)) { $0 + $1 * $1 } / n
+        return TapeNode.record(inputs: [predictions], outputs: [Tensor(validShape: [1], scalars: [loss])]) { grads in
+            guard let g = grads[0]?.scalars[0] else { return [nil] }
+            let scale = 2 * g / n
+            return [Tensor(validShape: shape, scalars: difference.map { scale * $0 })]
+        }[0]
+    }
+
     private enum Target<S: TensorScalar> {
         case indices([Int])
         case distributions(Tensor<S>)
