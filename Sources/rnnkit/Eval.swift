@@ -3,7 +3,7 @@ import Foundation
 import RNNKit
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self, CharLMEval.self])
+    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self, EvalSequences.self, CharLMEval.self])
 }
 
 struct EvalMNIST: ParsableCommand {
@@ -26,21 +26,10 @@ struct EvalMNIST: ParsableCommand {
         let e = try evaluate(loaded.model, on: test)
         let names = loaded.configuration.data.classNames
         print(String(format: "test loss %.4f  test accuracy %.2f%%  (%d images from %@)", e.loss, 100 * e.accuracy, test.count, directory))
-        print("confusion matrix (rows: true class, columns: predicted):")
-        let width = max(5, String(e.confusion.flatMap { $0 }.max() ?? 0).count + 1)
-        print(String(repeating: " ", count: 14) + (0..<e.confusion.count).map { pad(String($0), width) }.joined())
-        for (i, row) in e.confusion.enumerated() {
-            let label = i < names.count ? names[i] : String(i)
-            print(pad(String(label.prefix(12)), 12, left: true) + "  " + row.map { pad(String($0), width) }.joined())
-        }
+        printConfusion(e.confusion, names: names)
         if json {
             printJSONLine(["test_accuracy": e.accuracy, "test_loss": e.loss, "epochs": loaded.progress?.epoch ?? NSNull(),
                            "confusion": e.confusion, "model": saved.model, "images": test.count])
         }
-    }
-
-    private func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
-        let fill = String(repeating: " ", count: max(0, n - s.count))
-        return left ? s + fill : fill + s
     }
 }

@@ -72,7 +72,7 @@ public struct SequenceDataset: SupervisedSequences, Equatable {
     public func subset<C: Collection<Int>>(_ indices: C) -> SequenceDataset {
         var values: [Float] = [], offsets = [0]
         for i in indices {
-            values += self.values[(offsets[i] * features)..<(self.offsets[i + 1] * features)]
+            values += self.values[(self.offsets[i] * features)..<(self.offsets[i + 1] * features)]
             offsets.append(offsets.last! + length(i))
         }
         let labels: SequenceLabels
