@@ -49,3 +49,8 @@ put("FuzzText", "english.txt", b"The quick brown fox jumps over the lazy dog.\n"
 put("FuzzText", "tang.txt", "床前明月光，疑是地上霜。\n".encode())
 put("FuzzText", "ansi.txt", b"\x1b[31mred\x1b[0m and \x1b(B plain\n")
 put("FuzzText", "emoji.txt", "👍🏽 🇫🇷 e\u0301 ñ\n".encode())
+put("FuzzTS", "univariate.ts", b"@problemName T\n@univariate true\n@equalLength true\n@seriesLength 3\n@classLabel true a b\n@data\n1,2,3:a\n4,5,6:b\n")
+put("FuzzTS", "multivariate.ts", b"# c\r\n@PROBLEMNAME T\r\n@Dimensions 2\r\n@ClassLabel true x y\r\n@data\r\n1,?,3:4,5,6:x\r\n7,8:9,10:y\r\n")
+put("FuzzTS", "regression.ts", b"@problemName R\n@targetLabel true\n@data\n0.5,1.5:2.0\n1e3,-2:-1.25\n")
+put("FuzzTS", "timestamps.ts", b"@timeStamps true\n@classLabel true a\n@data\n(0,1),(1,2):a\n")
+put("FuzzTS", "unlabelled.ts", b"@problemName U\n@classLabel false\n@data\n1,2\n3\n")

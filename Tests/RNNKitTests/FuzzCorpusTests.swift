@@ -78,6 +78,22 @@ import Testing
         }
     }
 
+    @Test func ts() throws {
+        let inputs = try Self.inputs("FuzzTS")
+        #expect(inputs.count >= 5)
+        var parsed = 0
+        for (name, bytes) in inputs {
+            do {
+                let data = try TSFile.parse(bytes, path: name)
+                #expect(data.offsets.last! * data.features == data.values.count, "\(name)")
+                #expect(data.values.allSatisfy { $0.isFinite || $0.isNaN }, "\(name)")
+                _ = data.examples(0..<data.count)
+                parsed += 1
+            } catch { checkRefusal(error, name) }
+        }
+        #expect(parsed >= 4)
+    }
+
     /// Each input is the config.json of Fuzz/Folders' classifier and language model in turn.
     @Test func checkpointConfig() throws {
         let inputs = try Self.inputs("FuzzCheckpoint")

@@ -104,6 +104,15 @@ import Testing
 
     static let images3 = (0..<(3 * 10 * 4)).map { UInt8($0 % 200) }
 
+    /// `rnnkit train sequences` on a .ts file holding `body` after a two-class header.
+    static func ts(_ text: String, header: String = "@problemName T\n@classLabel true a b\n@data\n") -> @Sendable (Fixture) throws -> [String] {
+        { _ in
+            let path = NSTemporaryDirectory() + "rnnkit-bad-" + UUID().uuidString + ".ts"
+            try write(Array((header + text).utf8), path)
+            return ["train", "sequences", "--data", path, "--epochs", "1"]
+        }
+    }
+
     static let cases: [Case] = [
         // IDX data
         Case(name: "IDX bad magic", setUp: images { [1, 2] + idx([3, 10, 4], images3).dropFirst(2) }, status: 1,
@@ -233,6 +242,31 @@ import Testing
              message: ["training with batch 2000000000 (10 steps each) needs about", "Lower --batch"]),
         Case(name: "model too large for memory", setUp: flags(["charlm", "train", "--text", "DATA/text/a.txt", "--hidden", "2000000"]),
              status: 1, message: ["a recurrent stack of", "parameters needs about", "Lower the hidden size"]),
+        // UEA/UCR .ts sequences
+        Case(name: "ts empty", setUp: ts("", header: ""), status: 1, message: [".ts: empty file", "UEA/UCR .ts file"]),
+        Case(name: "ts no @data", setUp: ts("", header: "@problemName T\n@classLabel true a b\n"), status: 1,
+             message: ["no @data line", "Is this a UEA/UCR .ts file?"]),
+        Case(name: "ts no cases", setUp: ts(""), status: 1, message: ["no cases after @data"]),
+        Case(name: "ts time stamps", setUp: ts("(0,1),(1,2):a\n", header: "@timeStamps TRUE\n@classLabel true a b\n@data\n"), status: 1,
+             message: ["line 1: time-stamped data", "drop the time stamps"]),
+        Case(name: "ts unknown class", setUp: ts("1,2:a\n3,4:c\n"), status: 1,
+             message: ["line 5: unknown class 'c'", "List every class on the @classLabel line"]),
+        Case(name: "ts ragged dimensions", setUp: ts("1,2:3,4:a\n1,2,3:4:b\n"), status: 1,
+             message: ["line 5: dimensions of different lengths", "lengths 3, 1"]),
+        Case(name: "ts dimension count changes", setUp: ts("1,2:3,4:a\n1,2:b\n"), status: 1,
+             message: ["line 5: 1 dimension(s)", "expected 2, as in the cases before"]),
+        Case(name: "ts not a number", setUp: ts("1,x,3:a\n"), status: 1, message: ["line 4: dimension 1 holds 'x'", "? for missing"]),
+        Case(name: "ts infinite value", setUp: ts("1,inf:a\n"), status: 1, message: ["line 4: dimension 1 holds 'inf'"]),
+        Case(name: "ts class list missing", setUp: ts("1:a\n", header: "@classLabel true\n@data\n"), status: 1,
+             message: ["@classLabel true lists no classes"]),
+        Case(name: "ts target not a number", setUp: ts("1,2:abc\n", header: "@targetLabel true\n@data\n"), status: 1,
+             message: ["line 3: target is not a number"]),
+        Case(name: "ts no labels to train on", setUp: ts("1,2\n", header: "@classLabel false\n@data\n"), status: 64,
+             message: ["has no labels; training needs @classLabel true or @targetLabel true"]),
+        Case(name: "ts unknown extension", setUp: flags(["train", "sequences", "--data", "DATA/text/a.txt"]), status: 64,
+             message: ["unknown sequence format '.txt'"]),
+        Case(name: "ts model of another task", setUp: { f in ["eval", "sequences", "--model", try f.copy("model"), "--data", "x.ts"] },
+             status: 1, message: ["not a sequence model", "expected task \"sequences\", found \"mnist\"", "rnnkit eval mnist"]),
         Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
              setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
              message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),

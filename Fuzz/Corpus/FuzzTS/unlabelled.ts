@@ -1,0 +1,5 @@
+@problemName U
+@classLabel false
+@data
+1,2
+3
