@@ -98,8 +98,17 @@ struct ClassifierFlags: ParsableArguments {
         return (model, training)
     }
 
+    /// A saved run's options and progress, with what `--resume` may change applied.
+    func continuing(_ loaded: ClassifierCheckpoint.Loaded, from resume: String) throws -> (TrainingOptions, TrainingProgress) {
+        guard var options = loaded.configuration.training, var progress = loaded.progress else {
+            throw ValidationError("\(resume) holds no training state to resume from.")
+        }
+        applyOnResume(&options, &progress)
+        return (options, progress)
+    }
+
     /// The flags `--resume` may change: the budget, the learning rate, skipping.
-    func applyOnResume(_ options: inout TrainingOptions, _ progress: inout TrainingProgress) {
+    private func applyOnResume(_ options: inout TrainingOptions, _ progress: inout TrainingProgress) {
         if let epochs { options.epochs = epochs; options.samples = nil }
         if let samples { options.samples = samples }
         if let lr { options.optimizer.learningRate = lr; progress.learningRate = lr }

@@ -46,10 +46,7 @@ struct TrainSequences: ParsableCommand {
         var checkpoint: CheckpointConfiguration
         var metricLines: [String] = []
         if let resume = flags.resume, let loaded = resumed {
-            guard var options = loaded.configuration.training, var progress = loaded.progress else {
-                throw ValidationError("\(resume) holds no training state to resume from.")
-            }
-            flags.applyOnResume(&options, &progress)
+            let (options, progress) = try flags.continuing(loaded, from: resume)
             checkpoint = loaded.configuration
             checkpoint.training = options
             let (train, validation) = try prepare(full, path: dataPath, checkpoint: checkpoint.data, holdOut: options.validationCount)

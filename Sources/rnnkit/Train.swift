@@ -67,10 +67,7 @@ struct TrainMNIST: ParsableCommand {
         var checkpoint: CheckpointConfiguration
         var metricLines: [String] = []
         if let resume = flags.resume, let loaded = resumed {
-            guard var options = loaded.configuration.training, var progress = loaded.progress else {
-                throw ValidationError("\(resume) holds no training state to resume from.")
-            }
-            flags.applyOnResume(&options, &progress)
+            let (options, progress) = try flags.continuing(loaded, from: resume)
             checkpoint = loaded.configuration
             checkpoint.training = options
             directory = flags.out ?? resume
