@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // .npz archives (zip, stored or deflated) and CSV files: the readers of Data/NumPy.swift and Data/CSVTable.swift.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // The only door to BLAS: a header, no code. Exactly one Swift file (Tensor/BLAS.swift) imports it.
@@ -21,8 +24,8 @@ let package = Package(
                 .linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS])),
             ]
         ),
-        // zlib's inflate for .gz data files; imported only by Data/Gzip.swift.
-        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // zlib's inflate for .gz data files (not named CZlib: ZIPFoundation's zlib module has that name); imported only by Data/Gzip.swift.
+        .target(name: "CInflate", linkerSettings: [.linkedLibrary("z")]),
         // A system call Swift's Glibc does not expose (atomic folder exchange), the Ctrl-C handler
         // (signal handlers must be C) and malloc tuning; imported only by Checkpoint/AtomicFolder.swift,
         // Training/Interruption.swift and Tensor/BLAS.swift.
@@ -33,10 +36,12 @@ let package = Package(
             name: "RNNKit",
             dependencies: [
                 "CBLAS",
-                "CZlib",
+                "CInflate",
                 "CPlatform",
                 "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "CSV", package: "CSV.swift"),
             ]
         ),
         .executableTarget(
@@ -48,7 +53,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RNNKitTests",
-            dependencies: ["RNNKit"],
+            dependencies: ["RNNKit", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["Fixtures"]
         ),
     ]

@@ -3,6 +3,9 @@
 
 1. PyTorch defines the module shown in README, loads RNNKit's model.safetensors with strict=True,
    and its logits on the first N test images must equal RNNKit's (`rnnkit eval mnist --save-logits`).
+   For a `sequences` model (classifier, regressor or tagger), the inputs are N random sequences of
+   random lengths, written to a .npz, standardised as config.json says and packed for PyTorch
+   (`pack_padded_sequence`); RNNKit's outputs come from `rnnkit predict sequences --logits`.
 2. PyTorch initialises the same module with its own weights, saves model.safetensors and a
    config.json as README describes, and RNNKit must evaluate that folder to the same logits.
 
@@ -45,13 +48,21 @@ class SequenceClassifier(nn.Module):
             size = r["hiddenSize"]
         self.fc = nn.Linear(size, cfg["classes"])
 
-    def forward(self, x):                      # x: (B, T, F), pixels in [0, 1]
+    def forward(self, x, lengths=None):        # x: (B, T, F), pixels in [0, 1] or standardised features
         if self.proj is not None:
             x = self.proj(x)
-        out, state = self.rnn(x)
+        if lengths is not None:                # each sequence read to its own end
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        else:
+            out, state = self.rnn(x)
         h = state[0] if isinstance(state, tuple) else state
+        if self.readout == "steps":            # a prediction at every step (tagging)
+            return self.fc(out)
         if self.readout == "last":
-            features = out[:, -1]
+            last = (lengths - 1) if lengths is not None else torch.full((x.shape[0],), x.shape[1] - 1)
+            features = out[torch.arange(x.shape[0]), last]
         else:
             features = torch.cat([h[-self.directions + d] for d in range(self.directions)], dim=1)
         return self.fc(features)
@@ -79,6 +90,76 @@ def rnnkit_logits(rnnkit, model_dir, data, n, workdir):
     return load_file(out)["logits"]
 
 
+def random_sequences(cfg, n, workdir):
+    """n random sequences of random lengths in a .npz, and PyTorch's standardised inputs and lengths."""
+    rng = np.random.default_rng(0)
+    steps, features = max(cfg["data"]["steps"], 2), cfg["data"]["features"]
+    lengths = rng.integers(1, steps + 1, size=n)
+    x = rng.normal(size=(n, steps, features)).astype(np.float32)
+    path = os.path.join(workdir, "inputs.npz")
+    np.savez(path, x=x, lengths=lengths)
+    scaling = cfg["data"].get("featureScaling")
+    scaled = (x - np.array(scaling["mean"])) / np.array(scaling["standardDeviation"]) if scaling else x
+    return path, torch.tensor(scaled.astype(np.float32)), torch.tensor(lengths)
+
+
+def rnnkit_outputs(rnnkit, model_dir, path, cfg, lengths):
+    """`rnnkit predict sequences --logits` as a (N, outputs) or, for a tagger, (N, T, outputs) tensor."""
+    text = subprocess.run([rnnkit, "predict", "sequences", "--model", model_dir, "--data", path, "--logits"],
+                          check=True, capture_output=True, text=True).stdout.splitlines()
+    header = text[0].split(",")
+    first = 2 if header[1] == "predicted" else 1
+    if "step" in header:
+        first = header.index("step") + (2 if "predicted" in header else 1)
+    rows = [[float(v) for v in line.split(",")[first:]] for line in text[1:]]
+    if cfg["model"]["readout"] != "steps":
+        return torch.tensor(rows)
+    out = torch.zeros(len(lengths), max(cfg["data"]["steps"], 2), len(rows[0]))
+    k = 0
+    for b, n in enumerate(lengths.tolist()):
+        out[b, :n] = torch.tensor(rows[k:k + n])
+        k += n
+    return out
+
+
+def compare(theirs, ours, lengths):
+    """Largest difference, over real steps only for a tagger."""
+    if theirs.dim() == 3:
+        mask = torch.arange(theirs.shape[1])[None, :] < lengths[:, None]
+        return (ours - theirs)[mask].abs().max().item()
+    return (ours - theirs).abs().max().item()
+
+
+def main_sequences(args, cfg):
+    module = SequenceClassifier(cfg["model"]).eval()
+    module.load_state_dict(load_file(os.path.join(args.model, "model.safetensors")), strict=True)
+    kind = "tagger" if cfg["model"]["readout"] == "steps" else cfg["data"].get("objective", "classification")
+    scaling = cfg["data"].get("targetScaling")
+    unscale = (lambda y: y * torch.tensor(scaling["standardDeviation"]).float() + torch.tensor(scaling["mean"]).float()) \
+        if scaling else (lambda y: y)
+    with tempfile.TemporaryDirectory() as work:
+        path, x, lengths = random_sequences(cfg, args.count, work)
+        with torch.no_grad():
+            theirs = unscale(module(x, lengths))
+        d1 = compare(theirs, rnnkit_outputs(args.rnnkit, args.model, path, cfg, lengths), lengths)
+        print(f"RNNKit {kind} loaded by PyTorch (strict=True): max |output difference| over {args.count} sequences "
+              f"of lengths 1–{x.shape[1]} = {d1:.3g}")
+        torch.manual_seed(0)
+        fresh = SequenceClassifier(cfg["model"]).eval()
+        folder = os.path.join(work, "from-pytorch")
+        os.makedirs(folder)
+        save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, os.path.join(folder, "model.safetensors"),
+                  metadata={"format": "pt"})
+        config = {"format": "rnnkit", "version": 1, "task": "sequences", "model": dict(cfg["model"]), "data": cfg["data"]}
+        config["model"]["recurrent"] = dict(cfg["model"]["recurrent"], forgetBias=0)
+        json.dump(config, open(os.path.join(folder, "config.json"), "w"), indent=1)
+        with torch.no_grad():
+            theirs = unscale(fresh(x, lengths))
+        d2 = compare(theirs, rnnkit_outputs(args.rnnkit, folder, path, cfg, lengths), lengths)
+        print(f"PyTorch-saved model.safetensors run by RNNKit: max |output difference| = {d2:.3g}")
+    return d1, d2
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True, help="an RNNKit checkpoint folder")
@@ -88,6 +169,11 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(2)
     cfg = json.load(open(os.path.join(args.model, "config.json")))
+    if cfg["task"] == "sequences":
+        d1, d2 = main_sequences(args, cfg)
+        ok = d1 <= 1e-4 and d2 <= 1e-4
+        print("agree to 1e-4" if ok else "DISAGREE beyond 1e-4")
+        sys.exit(0 if ok else 1)
     data = args.data or cfg["data"]["source"]
     x = read_idx_images(test_images_path(data), args.count)
 

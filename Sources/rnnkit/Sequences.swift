@@ -4,42 +4,111 @@ import RNNKit
 
 extension SupervisedObjective: ExpressibleByArgument {}
 
-/// Reads a sequence file by its extension.
-func readSequences(_ path: String) throws -> SequenceDataset {
-    switch (path as NSString).pathExtension.lowercased() {
-    case "ts": return try TSFile.read(path: path)
-    default:
-        throw ValidationError("\(path): unknown sequence format '.\((path as NSString).pathExtension)'; RNNKit reads UEA/UCR .ts files.")
+/// How to read a sequence file besides its path: the `.npy` labels file, and the columns of a long-form CSV.
+struct SequenceFileFlags: ParsableArguments {
+    @Option(help: "With .npy data: the labels, a .npy of shape (N,) or (N, T).") var labels: String?
+    @Option(help: "CSV: the column whose values group rows into sequences (default: the whole file is one sequence).")
+    var id: String?
+    @Option(help: "CSV: the feature columns, comma-separated (default: every column but --id, --label and --order).")
+    var features: String?
+    @Option(help: "CSV: the label column.") var label: String?
+    @Option(help: "CSV: sort each sequence's rows by this column (default: the file's order).") var order: String?
+    @Flag(name: .customLong("per-step"), help: "A label for every step (tagging): CSV rows keep their own labels.")
+    var perStep = false
+
+    /// The CSV columns the flags name, over `saved` (the checkpoint's).
+    func columns(over saved: LongFormColumns?) -> LongFormColumns {
+        LongFormColumns(id: id ?? saved?.id,
+                        features: features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? saved?.features,
+                        label: label ?? saved?.label, order: order ?? saved?.order)
     }
+
+    /// Flags that set up the data, refused on `--resume` (the run keeps its own).
+    var setupFlags: [(String, Bool)] {
+        [("--id", id != nil), ("--features", features != nil), ("--label", label != nil), ("--order", order != nil), ("--per-step", perStep)]
+    }
+}
+
+/// What was read: the sequences, their ids when the file names them (CSV), and the CSV columns used.
+struct SequenceFile {
+    var data: SequenceDataset
+    var ids: [String]?
+    var columns: LongFormColumns?
+    var featureNames: [String]?
+}
+
+/// Reads a sequence file by its extension: `.ts`, `.npy` (labels from `labelsPath`), `.npz`, or long-form `.csv`.
+/// - Parameters:
+///   - saved: the checkpoint's data description, whose CSV columns and tagging apply unless the flags say otherwise.
+///   - withLabels: false reads no labels (prediction).
+func readSequences(_ path: String, flags: SequenceFileFlags, labelsPath: String?, saved: DataDescription? = nil,
+                   objective: SupervisedObjective?, withLabels: Bool = true) throws -> SequenceFile {
+    let perStep = flags.perStep || saved?.labelsPerStep == true
+    let ext = (path as NSString).pathExtension.lowercased()
+    if ext != "npy" && labelsPath != nil { throw ValidationError("--labels goes with .npy data; \(path) holds its own labels.") }
+    if ext != "csv", let (name, _) = flags.setupFlags.dropLast().first(where: { $0.1 }) {
+        throw ValidationError("\(name) names a CSV column, but \(path) is not a .csv file.")
+    }
+    var file: SequenceFile
+    switch ext {
+    case "ts":
+        if flags.perStep { throw ValidationError("\(path): .ts files hold one label per sequence; --per-step needs .npy/.npz or CSV data.") }
+        file = SequenceFile(data: try TSFile.read(path: path))
+    case "npy", "npz":
+        file = SequenceFile(data: try SequenceDataset.readNumPy(path: path, labelsPath: withLabels ? labelsPath : nil, objective: objective))
+        if flags.perStep && !file.data.labelsPerStep && withLabels {
+            throw ValidationError("\(path): --per-step needs labels of shape (N, T), one per step; these are one per sequence.")
+        }
+    case "csv":
+        var columns = flags.columns(over: saved?.columns)
+        if !withLabels { columns.label = nil }
+        if let names = saved?.featureNames, flags.features == nil { columns.features = names }
+        let table = try CSVTable.read(path: path, columns: columns.features.map { $0 + [columns.id, columns.label, columns.order].compactMap { $0 } })
+        let (data, ids, features) = try SequenceDataset.longForm(table, columns: columns, perStep: perStep, objective: objective, path: path)
+        file = SequenceFile(data: data, ids: ids, columns: columns, featureNames: features)
+    default:
+        throw ValidationError("\(path): unknown sequence format '.\((path as NSString).pathExtension)'; RNNKit reads UEA/UCR .ts, "
+                              + "NumPy .npy/.npz and long-form .csv files.")
+    }
+    if !withLabels { file.data.labels = .none }
+    return file
 }
 
 struct TrainSequences: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sequences",
-        abstract: "Train a classifier or regressor on your own labelled sequences (UEA/UCR .ts).",
+        abstract: "Train a classifier, regressor or tagger on your own labelled sequences (.ts, .npy/.npz, long-form .csv).",
         discussion: """
-        The task is read from the data: class labels train a classifier, a numeric target a regressor. Features are
-        standardised with the training split's statistics (missing values become the mean); sequences of different
-        lengths are read to their own ends. Defaults: LSTM 128, readout final, Adam 1e-3, batch 32, 100 epochs,
-        a tenth of the training file held out for validation.
+        The task is read from the data: class labels (text or whole numbers) train a classifier, other numbers a
+        regressor (--task overrides), and labels per step a tagger (NumPy y of shape (N, T), or CSV with --per-step).
+        Features are standardised with the training split's statistics (missing values become the mean); sequences of
+        different lengths are read to their own ends. Defaults: LSTM 128, readout final (steps when tagging), Adam 1e-3,
+        batch 32, 100 epochs, a tenth of the training file held out for validation.
         """
     )
 
-    @Option(help: "Training sequences (.ts) (default: the resumed run's).") var data: String?
+    @Option(help: "Training sequences: .ts, .npy (with --labels), .npz (x, y, lengths) or long-form .csv (default: the resumed run's).")
+    var data: String?
     @Option(help: "Test sequences, evaluated at the end.") var test: String?
+    @Option(name: .customLong("test-labels"), help: "With a .npy --test: its labels.") var testLabels: String?
     @Option(help: "classification or regression (default: read from the labels).") var task: SupervisedObjective?
+    @OptionGroup var file: SequenceFileFlags
     @OptionGroup var flags: ClassifierFlags
 
     func validate() throws {
         if flags.resume == nil && data == nil { throw ValidationError("give the training sequences with --data FILE, or --resume DIR.") }
-        if flags.resume != nil { try flags.rejectSetupFlags(also: [("--task", task != nil)]) }
+        if flags.resume != nil { try flags.rejectSetupFlags(also: [("--task", task != nil)] + file.setupFlags) }
     }
 
     func run() throws {
         let resumed = try flags.resume.map { try ClassifierCheckpoint.load(from: $0, forResume: true, task: "sequences") }
-        let dataPath = data ?? resumed!.configuration.data.source
-        let full = try readSequences(dataPath)
-        let testSet = try test.map(readSequences)
+        let saved = resumed?.configuration.data
+        let dataPath = data ?? saved!.source
+        let labelsPath = file.labels ?? (data == nil ? saved?.labelsSource : nil)
+        let read = try readSequences(dataPath, flags: file, labelsPath: labelsPath, saved: saved, objective: task ?? saved?.objective)
+        let full = read.data
+        let testSet = try test.map { try readSequences($0, flags: file, labelsPath: testLabels, saved: saved ?? description(read, path: dataPath),
+                                                       objective: task ?? saved?.objective ?? objective(of: read.data)).data }
 
         let directory: String
         let trainer: Trainer<SupervisedTask<SequenceDataset>>
@@ -58,23 +127,23 @@ struct TrainSequences: ParsableCommand {
             metricLines = loaded.metrics
             log(resumeNote(resume, progress))
         } else {
-            let objective: SupervisedObjective
+            let objective = objective(of: full)
+            if let task, task != objective {
+                throw ValidationError("\(dataPath): the labels cannot be read for \(task.rawValue).")
+            }
             let outputs: Int, classNames: [String]
             switch full.labels {
-            case let .classes(_, names):
-                objective = task ?? .classification
-                guard objective == .classification else {
-                    throw ValidationError("\(dataPath) has class labels; --task regression needs numeric targets (@targetLabel true).")
-                }
-                (outputs, classNames) = (names.count, names)
-            case let .targets(_, width):
-                objective = task ?? .regression
-                guard objective == .regression else {
-                    throw ValidationError("\(dataPath) has numeric targets; --task classification needs class labels (@classLabel true ...).")
-                }
-                (outputs, classNames) = (width, [])
+            case let .classes(_, names): (outputs, classNames) = (names.count, names)
+            case let .targets(_, width): (outputs, classNames) = (width, [])
             case .none:
-                throw ValidationError("\(dataPath) has no labels; training needs @classLabel true or @targetLabel true.")
+                throw ValidationError("\(dataPath) has no labels; training needs them (.ts: @classLabel or @targetLabel; "
+                                      + ".npy: --labels FILE; .npz: an array y; CSV: --label COLUMN).")
+            }
+            if full.labelsPerStep, let readout = flags.readout, readout != .steps {
+                throw ValidationError("labels per step need --readout steps (a prediction at every step), not \(readout.rawValue).")
+            }
+            if !full.labelsPerStep && flags.readout == .steps {
+                throw ValidationError("--readout steps predicts at every step and needs labels per step (--per-step).")
             }
             var defaults = TrainingOptions()
             defaults.epochs = 100
@@ -82,7 +151,7 @@ struct TrainSequences: ParsableCommand {
             defaults.validationCount = full.count / 10
             let base = SequenceClassifierConfiguration(
                 features: full.features, recurrent: RecurrentConfiguration(cell: .lstm, inputSize: full.features, hiddenSize: 128),
-                readout: .final, classes: outputs)
+                readout: full.labelsPerStep ? .steps : .final, classes: outputs)
             let (model, options) = flags.apply(to: (base, defaults))
             try options.validate()
             guard options.validationCount < full.count else {
@@ -92,10 +161,10 @@ struct TrainSequences: ParsableCommand {
             try ClassifierCheckpoint.checkWritable(directory)
             // Statistics from the training split only: the held-out sequences are the file's last ones.
             let trainPart = full.subset(0..<(full.count - options.validationCount))
-            let description = DataDescription(
-                steps: full.maxSteps, features: full.features, classNames: classNames, source: dataPath, objective: objective,
-                featureScaling: FeatureScaling.fit(trainPart.values, width: full.features),
-                targetScaling: { if case let .targets(t, width) = trainPart.labels { return FeatureScaling.fit(t, width: width) }; return nil }())
+            var description = description(read, path: dataPath)
+            description.classNames = classNames
+            description.featureScaling = FeatureScaling.fit(trainPart.values, width: full.features)
+            if case let .targets(t, width) = trainPart.labels { description.targetScaling = FeatureScaling.fit(t, width: width) }
             var generator = SeededGenerator(seed: options.seed)
             let classifier = try SequenceClassifier<Float>(model, generator: &generator)
             let (train, validation) = try prepare(full, path: dataPath, checkpoint: description, holdOut: options.validationCount)
@@ -105,7 +174,7 @@ struct TrainSequences: ParsableCommand {
             checkpoint = CheckpointConfiguration(task: "sequences", model: model, data: description, training: options)
             let r = model.recurrent
             log("model: \(r.cell.rawValue) \(r.hiddenSize)\(r.isBidirectional ? "×2" : "") × \(r.numLayers) layer(s), readout "
-                + "\(model.readout.rawValue), \(objective.rawValue) with \(outputs) output(s), "
+                + "\(model.readout.rawValue), \(objective.rawValue)\(full.labelsPerStep ? " of every step" : "") with \(outputs) output(s), "
                 + "\(classifier.namedParameters.reduce(0) { $0 + $1.variable.value.count }) parameters")
             log("data: \(dataPath): \(train.count) training, \(validation.count) validation sequences of \(full.features) feature(s), "
                 + "lengths \(full.minLength)–\(full.maxSteps)" + (testSet.map { "; \($0.count) test sequences" } ?? ""))
@@ -126,11 +195,34 @@ struct TrainSequences: ParsableCommand {
         if flags.json { printJSONLine(summary) }
     }
 
+    /// Classification for class labels, regression for numbers.
+    private func objective(of data: SequenceDataset) -> SupervisedObjective {
+        if case .targets = data.labels { return .regression }
+        return .classification
+    }
+
+    /// What the checkpoint records of the data as read (scalings and class names are filled in by the caller).
+    private func description(_ read: SequenceFile, path: String) -> DataDescription {
+        DataDescription(steps: read.data.maxSteps, features: read.data.features, classNames: [], source: path,
+                        objective: objective(of: read.data), columns: read.columns, featureNames: read.featureNames,
+                        labelsPerStep: read.data.labelsPerStep ? true : nil)
+            .with { $0.labelsSource = file.labels }
+    }
+
     /// The training and validation splits, scaled as `checkpoint` says (the last `holdOut` are validation).
     private func prepare(_ full: SequenceDataset, path: String, checkpoint: DataDescription, holdOut: Int) throws
         -> (train: SequenceDataset, validation: SequenceDataset) {
         let scaled = try scaledForModel(full, path: path, data: checkpoint)
         return (scaled.subset(0..<(full.count - holdOut)), scaled.subset((full.count - holdOut)..<full.count))
+    }
+}
+
+extension DataDescription {
+    /// A copy changed by `change`.
+    func with(_ change: (inout DataDescription) -> Void) -> DataDescription {
+        var copy = self
+        change(&copy)
+        return copy
     }
 }
 
@@ -185,53 +277,59 @@ struct EvalSequences: ParsableCommand {
         commandName: "sequences", abstract: "Accuracy, macro-F1 and confusion matrix (or MAE and RMSE) of a saved sequence model.")
 
     @Option(help: "Checkpoint folder.") var model: String
-    @Option(help: "Labelled sequences (.ts).") var data: String
+    @Option(help: "Labelled sequences (.ts, .npy, .npz or .csv; CSV columns default to the training run's).") var data: String
+    @OptionGroup var file: SequenceFileFlags
     @Flag(help: "End with one line of JSON holding the results.") var json = false
 
     func run() throws {
         let loaded = try ClassifierCheckpoint.load(from: model, forResume: false, task: "sequences")
-        let set = try scaledForModel(readSequences(data), path: data, data: loaded.configuration.data)
-        let fields = try report(model: loaded.model, data: set, description: loaded.configuration.data, name: data)
+        let description = loaded.configuration.data
+        let read = try readSequences(data, flags: file, labelsPath: file.labels, saved: description, objective: description.objective)
+        let set = try scaledForModel(read.data, path: data, data: description)
+        let fields = try report(model: loaded.model, data: set, description: description, name: data)
         if json { printJSONLine(fields.merging(["model": model]) { $1 }) }
     }
 }
 
 struct PredictSequences: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sequences", abstract: "Predict a class (with probabilities) or numbers for every sequence of a file; writes CSV.")
+        commandName: "sequences",
+        abstract: "Predict a class (with probabilities) or numbers for every sequence (or, for a tagger, every step) of a file; writes CSV.")
 
     @Option(help: "Checkpoint folder.") var model: String
-    @Option(help: "Sequences (.ts; labels, if any, are ignored).") var data: String
+    @Option(help: "Sequences (.ts, .npy, .npz or .csv; labels, if any, are ignored).") var data: String
+    @OptionGroup var file: SequenceFileFlags
     @Option(help: "CSV file to write (default: standard output).") var out: String?
+    @Flag(help: "Write a classifier's raw outputs (logits, logit_<class>) instead of probabilities.") var logits = false
 
     func run() throws {
         let loaded = try ClassifierCheckpoint.load(from: model, forResume: false, task: "sequences")
         let description = loaded.configuration.data
-        var set = try readSequences(data)
-        set.labels = .none
-        set = try scaledForModel(set, path: data, data: description)
-        var rows: [String]
-        let regression = description.objective == .regression
-        if regression {
-            rows = ["index," + (0..<loaded.configuration.model.classes).map { "prediction_\($0)" }.joined(separator: ",")]
-        } else {
-            rows = ["index,predicted," + description.classNames.map { "p_" + csvField($0) }.joined(separator: ",")]
-        }
+        let read = try readSequences(data, flags: file, labelsPath: nil, saved: description, objective: description.objective,
+                                     withLabels: false)
+        let set = try scaledForModel(read.data, path: data, data: description)
+        let regression = description.objective == .regression, perStep = loaded.configuration.model.readout == .steps
+        let key = "index" + (read.ids != nil ? ",id" : "") + (perStep ? ",step" : "")
+        var rows = [key + "," + (regression ? (0..<loaded.configuration.model.classes).map { "prediction_\($0)" }
+                                            : ["predicted"] + description.classNames.map { (logits ? "logit_" : "p_") + csvField($0) })
+                                                .joined(separator: ",")]
         var start = 0
         while start < set.count {
             let batch = set.examples(start..<min(start + 500, set.count))
             let outputs = try loaded.model.logits(batch.inputs, lengths: batch.lengths)
-            let width = outputs.shape[1]
-            if regression {
-                let values = description.targetScaling?.invert(outputs.scalars) ?? outputs.scalars
-                for b in 0..<outputs.shape[0] {
-                    rows.append("\(start + b)," + values[(b * width)..<((b + 1) * width)].map { "\($0)" }.joined(separator: ","))
-                }
-            } else {
-                let probabilities = outputs.softmaxRows(), predicted = outputs.argmaxRows()
-                for b in 0..<outputs.shape[0] {
-                    rows.append("\(start + b),\(csvField(description.classNames[predicted[b]])),"
-                                + probabilities.scalars[(b * width)..<((b + 1) * width)].map { String(format: "%.6f", $0) }.joined(separator: ","))
+            let width = outputs.shape.last!, T = batch.inputs.shape[1]
+            let values = regression ? description.targetScaling?.invert(outputs.scalars) ?? outputs.scalars
+                : logits ? outputs.scalars : outputs.softmaxRows().scalars
+            let predicted = regression ? [] : outputs.argmaxRows()
+            for b in 0..<batch.inputs.shape[0] {
+                let i = start + b, prefix = "\(i)" + (read.ids.map { "," + csvField($0[i]) } ?? "")
+                // One output row per sequence, or per real step of it.
+                for (r, step) in (perStep ? (0..<set.length(i)).map { (b * T + $0, $0) } : [(b, -1)]) {
+                    let row = values[(r * width)..<((r + 1) * width)]
+                    rows.append(prefix + (perStep ? ",\(step)" : "") + ","
+                                + (regression ? row.map { "\($0)" }.joined(separator: ",")
+                                              : csvField(description.classNames[predicted[r]]) + ","
+                                                + row.map { String(format: logits ? "%.9g" : "%.6f", $0) }.joined(separator: ",")))
                 }
             }
             start += 500
@@ -243,7 +341,7 @@ struct PredictSequences: ParsableCommand {
             } catch {
                 throw DataError.unwritable(path: out, reason: error.localizedDescription, hint: "Choose an --out file in a place you can write to.")
             }
-            log("\(set.count) predictions written to \(out)")
+            log("\(rows.count - 1) predictions written to \(out)")
         } else {
             print(text, terminator: "")
         }

@@ -52,6 +52,24 @@ import Testing
         #expect(throws: RNNKitError.self) { try Loss.meanSquaredError(predictions: p, targets: Tensor<Double>(repeating: 0, shape: [2, 3])) }
     }
 
+    /// Masked mean squared error (tagging): rows of weight 0 neither count nor get a gradient.
+    @Test func maskedMeanSquaredError() throws {
+        var g = SeededGenerator(seed: 8)
+        let p = Variable<Double>(try randomTensor([2, 3, 2], &g), requiresGrad: true)
+        let y: Tensor<Double> = try randomTensor([2, 3, 2], &g)
+        let w = try Tensor<Double>(shape: [2, 3], scalars: [1, 1, 0, 1, 0, 0])
+        let report = try checkGradients([("predictions", p)]) { try Loss.meanSquaredError(predictions: p, targets: y, weights: w) }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+        var expected = 0.0
+        for i in 0..<12 where w.scalars[i / 2] == 1 { expected += (p.value.scalars[i] - y.scalars[i]) * (p.value.scalars[i] - y.scalars[i]) }
+        let loss = try Loss.meanSquaredError(predictions: p, targets: y, weights: w)
+        #expect(abs(loss.value.scalars[0] - expected / 6) < 1e-15)
+        p.zeroGrad()
+        try loss.backward()
+        #expect(p.grad!.scalars[4] == 0 && p.grad!.scalars[5] == 0 && p.grad!.scalars[8...].allSatisfy { $0 == 0 })
+        #expect(throws: RNNKitError.self) { try Loss.meanSquaredError(predictions: p, targets: y, weights: Tensor(repeating: 0, shape: [2, 3])) }
+    }
+
     struct RecurrentCase: CustomTestStringConvertible, Sendable {
         var cell: RecurrentCell
         var numLayers: Int

@@ -113,6 +113,30 @@ import Testing
         }
     }
 
+    /// `rnnkit train sequences` on a file `name` written by `bytes` (plus `extra` flags; FILE in them is the file's folder).
+    static func sequences(_ name: String, _ extra: [String] = [], _ bytes: @escaping @Sendable (String) throws -> [UInt8])
+        -> @Sendable (Fixture) throws -> [String] {
+        { _ in
+            let dir = NSTemporaryDirectory() + "rnnkit-bad-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try write(bytes(dir), dir + "/" + name)
+            return ["train", "sequences", "--data", dir + "/" + name, "--epochs", "1"] + extra.map { $0.replacingOccurrences(of: "FILE", with: dir) }
+        }
+    }
+
+    static func floats(_ values: [Float]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
+    static func int64s(_ values: [Int]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) } }
+    /// x (3, 2, 1) float32 and labels (3,) int64, good unless changed.
+    static let goodX = npy("<f4", [3, 2, 1], floats([1, 2, 3, 4, 5, 6]))
+    static let goodY = npy("<i8", [3], int64s([0, 1, 0]))
+    static func npz(_ arrays: [String: [UInt8]]) -> @Sendable (String) throws -> [UInt8] {
+        { dir in
+            try writeNPZ(dir + "/made.npz", arrays)
+            return [UInt8](FileManager.default.contents(atPath: dir + "/made.npz")!)
+        }
+    }
+    static let csvFlags = ["--id", "s", "--label", "y"]
+
     static let cases: [Case] = [
         // IDX data
         Case(name: "IDX bad magic", setUp: images { [1, 2] + idx([3, 10, 4], images3).dropFirst(2) }, status: 1,
@@ -262,11 +286,77 @@ import Testing
         Case(name: "ts target not a number", setUp: ts("1,2:abc\n", header: "@targetLabel true\n@data\n"), status: 1,
              message: ["line 3: target is not a number"]),
         Case(name: "ts no labels to train on", setUp: ts("1,2\n", header: "@classLabel false\n@data\n"), status: 64,
-             message: ["has no labels; training needs @classLabel true or @targetLabel true"]),
+             message: ["has no labels; training needs them (.ts: @classLabel or @targetLabel"]),
         Case(name: "ts unknown extension", setUp: flags(["train", "sequences", "--data", "DATA/text/a.txt"]), status: 64,
              message: ["unknown sequence format '.txt'"]),
         Case(name: "ts model of another task", setUp: { f in ["eval", "sequences", "--model", try f.copy("model"), "--data", "x.ts"] },
              status: 1, message: ["not a sequence model", "expected task \"sequences\", found \"mnist\"", "rnnkit eval mnist"]),
+        // NumPy .npy / .npz sequences
+        Case(name: "npy empty", setUp: sequences("x.npy") { _ in [] }, status: 1, message: ["x.npy: empty file", "numpy.save"]),
+        Case(name: "npy bad magic", setUp: sequences("x.npy") { _ in Array("PK not numpy at all".utf8) }, status: 1,
+             message: ["not a NumPy .npy file", "\\x93NUMPY"]),
+        Case(name: "npy truncated data", setUp: sequences("x.npy") { _ in goodX.dropLast(5) }, status: 1,
+             message: ["truncated data", "expected 24 bytes for shape (3, 2, 1) of <f4, found 19", "write it again"]),
+        Case(name: "npy huge declared shape", setUp: sequences("x.npy") { _ in npy("<f4", [1_000_000_000, 1_000_000, 8], floats([1])) },
+             status: 1, message: ["declared shape (1000000000, 1000000, 8) is larger than the file"]),
+        Case(name: "npy object dtype", setUp: sequences("x.npy") { _ in npy("|O", [3], [0x80, 0x02, 0x4E]) }, status: 1,
+             message: ["an object array (pickled Python objects)", "dtype=numpy.float32"]),
+        Case(name: "npy complex dtype", setUp: sequences("x.npy") { _ in npy("<c8", [1], [UInt8](repeating: 0, count: 8)) }, status: 1,
+             message: ["dtype '<c8' is not read", "a.astype(numpy.float32)"]),
+        Case(name: "npy header without shape", setUp: sequences("x.npy") { _ in
+                 Array(String(decoding: npy("<f4", [1], floats([1])).dropFirst(10), as: UTF8.self)
+                     .replacingOccurrences(of: "'shape'", with: "'zhape'").utf8).withPrefix(Array(npy("<f4", [1], []).prefix(10))) }, status: 1,
+             message: ["header has no 'shape' tuple"]),
+        Case(name: "npy x of the wrong rank", setUp: sequences("x.npy", ["--labels", "FILE/y.npy"]) { dir in
+                 try write(goodY, dir + "/y.npy"); return npy("<f4", [6], floats([1, 2, 3, 4, 5, 6])) }, status: 1,
+             message: ["x: 1 dimension(s)", "expected (N, T, F) or (N, T), found (6,)"]),
+        Case(name: "npy labels of another count", setUp: sequences("x.npy", ["--labels", "FILE/y.npy"]) { dir in
+                 try write(npy("<i8", [4], int64s([0, 1, 0, 1])), dir + "/y.npy"); return goodX }, status: 1,
+             message: ["y.npy: y: shape (4,)", "expected (3,) for a label per sequence or (3, 2) for one per step"]),
+        Case(name: "npy NaN label", setUp: sequences("x.npy", ["--labels", "FILE/y.npy"]) { dir in
+                 try write(npy("<f4", [3], floats([0.5, .nan, 1])), dir + "/y.npy"); return goodX }, status: 1,
+             message: ["y: label 1 is nan", "expected finite labels"]),
+        Case(name: "npy infinite feature", setUp: sequences("x.npy", ["--labels", "FILE/y.npy"]) { dir in
+                 try write(goodY, dir + "/y.npy"); return npy("<f4", [3, 2, 1], floats([1, 2, 3, .infinity, 5, 6])) }, status: 1,
+             message: ["x: element 3 (sequence 1, step 1) is infinite", "NaN for missing"]),
+        Case(name: "npy without labels", setUp: sequences("x.npy") { _ in goodX }, status: 64,
+             message: ["has no labels", ".npy: --labels FILE"]),
+        Case(name: "npy labels flag with a csv", setUp: sequences("d.csv", ["--labels", "FILE/y.npy"]) { _ in Array("s,a,y\n1,2,3\n".utf8) },
+             status: 64, message: ["--labels goes with .npy data"]),
+        Case(name: "npz not a zip", setUp: sequences("d.npz") { _ in goodX }, status: 1,
+             message: ["d.npz: not a .npz archive", "numpy.savez(path, x=..., y=...)"]),
+        Case(name: "npz without x", setUp: sequences("d.npz", [], npz(["inputs": goodX, "y": goodY])), status: 1,
+             message: ["no array named x", "found arrays inputs, y"]),
+        Case(name: "npz damaged member", setUp: sequences("d.npz") { dir in
+                 var bytes = try npz(["x": goodX, "y": goodY])(dir)
+                 bytes[60] ^= 0xFF  // inside the first member's compressed data
+                 return bytes }, status: 1, message: ["cannot be unpacked", "write it again with numpy.savez"]),
+        Case(name: "npz lengths out of range", setUp: sequences("d.npz", [], npz(["x": goodX, "y": goodY,
+                                                                                 "lengths": npy("<i8", [3], int64s([2, 0, 1]))])),
+             status: 1, message: ["lengths: sequence 1 has length 0", "expected 1 … 2 (x's T)"]),
+        Case(name: "npz per-step flag with sequence labels", setUp: sequences("d.npz", ["--per-step"], npz(["x": goodX, "y": goodY])),
+             status: 64, message: ["--per-step needs labels of shape (N, T)"]),
+        // Long-form CSV sequences
+        Case(name: "csv empty", setUp: sequences("d.csv", csvFlags) { _ in [] }, status: 1, message: ["d.csv: empty file", "a header row"]),
+        Case(name: "csv not UTF-8", setUp: sequences("d.csv", csvFlags) { _ in [0x73, 0x2C, 0xFF, 0xFE, 0x0A] }, status: 1,
+             message: ["not UTF-8 text", "Save the file as UTF-8 CSV"]),
+        Case(name: "csv ragged row", setUp: sequences("d.csv", csvFlags) { _ in Array("s,a,y\n1,2,0\n1,3\n".utf8) }, status: 1,
+             message: ["data row 2 has 2 field(s)", "expected 3, as the header has", "Quote fields that hold commas"]),
+        Case(name: "csv missing column", setUp: sequences("d.csv", ["--id", "sid", "--label", "y"]) { _ in Array("s,a,y\n1,2,0\n".utf8) },
+             status: 1, message: ["no column 'sid'", "found columns s, a, y", "case-sensitive"]),
+        Case(name: "csv not a number", setUp: sequences("d.csv", csvFlags) { _ in Array("s,a,y\n1,2,0\n1,abc,0\n".utf8) }, status: 1,
+             message: ["data row 2, column 'a' holds 'abc'", "empty for missing"]),
+        Case(name: "csv label changes within a sequence", setUp: sequences("d.csv", csvFlags) { _ in Array("s,a,y\n1,2,0\n1,3,1\n".utf8) },
+             status: 1, message: ["sequence '1' changes y from '0' to '1' at data row 2", "Pass --per-step"]),
+        Case(name: "csv missing label", setUp: sequences("d.csv", csvFlags) { _ in Array("s,a,y\n1,2,0\n2,3,\n".utf8) }, status: 1,
+             message: ["data row 2 has no y", "Label the row"]),
+        Case(name: "csv duplicate step", setUp: sequences("d.csv", csvFlags + ["--order", "t"]) { _ in
+                 Array("s,t,a,y\n1,0,2,0\n1,0,3,0\n".utf8) }, status: 1, message: ["data rows 1 and 2 of sequence '1' share t = 0"]),
+        Case(name: "csv column flag with a .ts", setUp: { f in try ts("1,2:a\n")(f) + ["--id", "s"] }, status: 64,
+             message: ["--id names a CSV column"]),
+        Case(name: "csv larger than the memory limit", environment: ["RNNKIT_MEMORY_LIMIT": "200"],
+             setUp: sequences("d.csv", csvFlags) { _ in Array(("s,a,y\n" + String(repeating: "1,2,0\n", count: 20)).utf8) }, status: 1,
+             message: ["reading this 126 bytes file needs about", "Keep only the columns you need"]),
         Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
              setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
              message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),
@@ -281,6 +371,10 @@ import Testing
         for part in bad.message { #expect(r.stderr.contains(part), "\(bad.name): expected «\(part)» in: \(r.stderr)") }
         #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"), "\(r.stderr)")
     }
+}
+
+extension Array where Element == UInt8 {
+    func withPrefix(_ prefix: [UInt8]) -> [UInt8] { prefix + self }
 }
 
 /// gzip bytes via the library's own writer (IDX.write with compression), for cases that need a .gz.

@@ -16,9 +16,18 @@ public struct DataDescription: Codable, Equatable, Sendable {
     public var featureScaling: FeatureScaling?
     /// How regression targets were standardised (the model predicts scaled targets).
     public var targetScaling: FeatureScaling?
+    /// Where the training labels came from, when not from `source` itself (a `.npy` labels file).
+    public var labelsSource: String?
+    /// Which CSV columns were read (long-form CSV data), so evaluation reads the same ones.
+    public var columns: LongFormColumns?
+    /// The feature columns' names, in the order the model reads them (CSV data).
+    public var featureNames: [String]?
+    /// Whether the model labels every step (tagging) rather than each sequence.
+    public var labelsPerStep: Bool?
 
     public init(steps: Int, features: Int, classNames: [String], source: String, objective: SupervisedObjective? = nil,
-                featureScaling: FeatureScaling? = nil, targetScaling: FeatureScaling? = nil) {
+                featureScaling: FeatureScaling? = nil, targetScaling: FeatureScaling? = nil, columns: LongFormColumns? = nil,
+                featureNames: [String]? = nil, labelsPerStep: Bool? = nil) {
         self.steps = steps
         self.features = features
         self.classNames = classNames
@@ -26,6 +35,9 @@ public struct DataDescription: Codable, Equatable, Sendable {
         self.objective = objective
         self.featureScaling = featureScaling
         self.targetScaling = targetScaling
+        self.columns = columns
+        self.featureNames = featureNames
+        self.labelsPerStep = labelsPerStep
     }
 }
 

@@ -1,5 +1,5 @@
 // The one Swift file that imports the zlib shim.
-import CZlib
+import CInflate
 
 enum Gzip {
     /// Whether the bytes start with gzip's magic number 1f 8b.

@@ -4,10 +4,21 @@ public struct SupervisedBatch {
     public var inputs: Tensor<Float>
     /// Each sample's length, or nil when every sample has all T steps.
     public var lengths: [Int]?
-    /// Class indices (classification), one per sample.
+    /// Class indices (classification): one per sample, or with `stepMask` one per step, row-major
+    /// `(B, T)` (0 past a sample's end).
     public var labels: [Int]
-    /// `(B, targets)` numbers (regression).
+    /// `(B, targets)` numbers (regression), or `(B, T, targets)` with `stepMask`.
     public var targets: Tensor<Float>?
+    /// For labels per step (tagging): `(B, T)`, 1 at each sample's real steps and 0 past its end.
+    public var stepMask: Tensor<Float>?
+
+    public init(inputs: Tensor<Float>, lengths: [Int]?, labels: [Int], targets: Tensor<Float>?, stepMask: Tensor<Float>? = nil) {
+        self.inputs = inputs
+        self.lengths = lengths
+        self.labels = labels
+        self.targets = targets
+        self.stepMask = stepMask
+    }
 }
 
 /// Labelled sequences a supervised task trains on: images read row by row, or a user's own
@@ -34,9 +45,9 @@ extension ImageClassificationData: SupervisedSequences {
 
 /// What a sequence set's labels are.
 public enum SequenceLabels: Equatable, Sendable {
-    /// A class per sequence, as indices into `names`.
+    /// A class per sequence (or per step), as indices into `names`.
     case classes([Int], names: [String])
-    /// `width` numbers per sequence, row-major.
+    /// `width` numbers per sequence (or per step), row-major.
     case targets([Float], width: Int)
     /// No labels (data to predict on).
     case none
@@ -52,15 +63,26 @@ public struct SequenceDataset: SupervisedSequences, Equatable {
     /// Where sequence i starts, in steps: `offsets[i] ..< offsets[i + 1]`; `count + 1` entries.
     public var offsets: [Int]
     public var labels: SequenceLabels
+    /// Whether `labels` hold one label per step (tagging, in the order of `values`' steps) rather
+    /// than one per sequence.
+    public var labelsPerStep: Bool
 
-    /// - Precondition: `offsets` starts at 0, never decreases and ends at `values.count / features`.
-    public init(features: Int, values: [Float], offsets: [Int], labels: SequenceLabels) {
+    /// - Precondition: `offsets` starts at 0, never decreases and ends at `values.count / features`;
+    ///   the labels hold one entry per sequence, or per step when `labelsPerStep`.
+    public init(features: Int, values: [Float], offsets: [Int], labels: SequenceLabels, labelsPerStep: Bool = false) {
         precondition(features > 0 && offsets.first == 0 && offsets.last.map { $0 * features == values.count } == true,
                      "inconsistent sequence layout")
+        let expected = labelsPerStep ? offsets.last! : offsets.count - 1
+        switch labels {
+        case let .classes(ids, _): precondition(ids.count == expected, "one class per \(labelsPerStep ? "step" : "sequence")")
+        case let .targets(t, width): precondition(width > 0 && t.count == expected * width, "targets of every \(labelsPerStep ? "step" : "sequence")")
+        case .none: break
+        }
         self.features = features
         self.values = values
         self.offsets = offsets
         self.labels = labels
+        self.labelsPerStep = labelsPerStep
     }
 
     public var count: Int { offsets.count - 1 }
@@ -75,13 +97,16 @@ public struct SequenceDataset: SupervisedSequences, Equatable {
             values += self.values[(self.offsets[i] * features)..<(self.offsets[i + 1] * features)]
             offsets.append(offsets.last! + length(i))
         }
+        // The label rows of each chosen sequence: its own, or its steps'.
+        let rows = { (i: Int) in labelsPerStep ? self.offsets[i]..<self.offsets[i + 1] : i..<(i + 1) }
         let labels: SequenceLabels
         switch self.labels {
-        case let .classes(ids, names): labels = .classes(indices.map { ids[$0] }, names: names)
-        case let .targets(t, width): labels = .targets(indices.flatMap { t[($0 * width)..<(($0 + 1) * width)] }, width: width)
+        case let .classes(ids, names): labels = .classes(indices.flatMap { ids[rows($0)] }, names: names)
+        case let .targets(t, width):
+            labels = .targets(indices.flatMap { i in t[(rows(i).lowerBound * width)..<(rows(i).upperBound * width)] }, width: width)
         case .none: labels = .none
         }
-        return SequenceDataset(features: features, values: values, offsets: offsets, labels: labels)
+        return SequenceDataset(features: features, values: values, offsets: offsets, labels: labels, labelsPerStep: labelsPerStep)
     }
 
     /// `(B, T, F)` inputs zero-padded to the longest, lengths when they differ, and the labels.
@@ -93,15 +118,34 @@ public struct SequenceDataset: SupervisedSequences, Equatable {
             let source = values[(offsets[i] * F)..<(offsets[i + 1] * F)]
             x.replaceSubrange((b * T * F)..<(b * T * F + source.count), with: source)
         }
-        var labels: [Int] = [], targets: Tensor<Float>? = nil
-        switch self.labels {
-        case let .classes(ids, _): labels = indices.map { ids[$0] }
-        case let .targets(t, width):
-            targets = Tensor(validShape: [indices.count, width], scalars: indices.flatMap { t[($0 * width)..<(($0 + 1) * width)] })
-        case .none: break
+        var labels: [Int] = [], targets: Tensor<Float>? = nil, mask: Tensor<Float>? = nil
+        if labelsPerStep {
+            // (B, T) labels and (B, T, width) targets, zero past each end, and the mask saying where.
+            var m = [Float](repeating: 0, count: indices.count * T)
+            for (b, n) in lengths.enumerated() { for t in 0..<n { m[b * T + t] = 1 } }
+            mask = Tensor(validShape: [indices.count, T], scalars: m)
+            switch self.labels {
+            case let .classes(ids, _):
+                labels = [Int](repeating: 0, count: indices.count * T)
+                for (b, i) in indices.enumerated() { labels.replaceSubrange((b * T)..<(b * T + length(i)), with: ids[offsets[i]..<offsets[i + 1]]) }
+            case let .targets(t, width):
+                var y = [Float](repeating: 0, count: indices.count * T * width)
+                for (b, i) in indices.enumerated() {
+                    y.replaceSubrange((b * T * width)..<((b * T + length(i)) * width), with: t[(offsets[i] * width)..<(offsets[i + 1] * width)])
+                }
+                targets = Tensor(validShape: [indices.count, T, width], scalars: y)
+            case .none: break
+            }
+        } else {
+            switch self.labels {
+            case let .classes(ids, _): labels = indices.map { ids[$0] }
+            case let .targets(t, width):
+                targets = Tensor(validShape: [indices.count, width], scalars: indices.flatMap { t[($0 * width)..<(($0 + 1) * width)] })
+            case .none: break
+            }
         }
         return SupervisedBatch(inputs: Tensor(validShape: [indices.count, T, F], scalars: x),
-                               lengths: lengths.allSatisfy { $0 == T } ? nil : lengths, labels: labels, targets: targets)
+                               lengths: lengths.allSatisfy { $0 == T } ? nil : lengths, labels: labels, targets: targets, stepMask: mask)
     }
 }
 

@@ -5,6 +5,9 @@ public enum Readout: String, Codable, Sendable, CaseIterable {
     case last
     /// The final hidden state of each direction of the last layer, side by side (PyTorch's `h_n`).
     case final
+    /// The output at every step, each to its own prediction (tagging; Keras
+    /// `return_sequences=True` then `Dense`): logits `(B, T, classes)`.
+    case steps
 }
 
 /// The architecture of a `SequenceClassifier`; stored as the `model` object of `config.json`.
@@ -43,6 +46,7 @@ public struct SequenceClassifierConfiguration: Codable, Equatable, Sendable {
     /// Weights and biases of the whole model (a `Double`: sizes read from a file may be absurd).
     public var parameterCount: Double {
         let projectionWeights = projection.map { Double(features + 1) * Double($0) } ?? 0
+        // In Doubles: sizes read from a file may be absurd. `steps` reads what `last` reads, at every step.
         let readout = Double(readout == .final ? recurrent.numDirections : (recurrent.isBidirectional && recurrent.merge == .concat ? 2 : 1))
             * Double(recurrent.hiddenSize)
         return projectionWeights + recurrent.parameterCount + (readout + 1) * Double(classes)
@@ -54,10 +58,10 @@ public struct SequenceClassifierConfiguration: Codable, Equatable, Sendable {
     }
 }
 
-/// Classifies whole sequences: an optional dense projection on every step, a recurrent stack,
-/// a readout, and a dense layer to class logits.
+/// Classifies whole sequences (or, with the `steps` readout, every step): an optional dense
+/// projection on every step, a recurrent stack, a readout, and a dense layer to class logits.
 ///
-/// Shapes: input `(B, T, features)`, logits `(B, classes)`. Parameters under PyTorch state-dict names
+/// Shapes: input `(B, T, features)`, logits `(B, classes)` (`(B, T, classes)` with `steps`). Parameters under PyTorch state-dict names
 /// of the module in README: `proj.weight`, `proj.bias`, `rnn.weight_ih_l0`, …, `fc.weight`, `fc.bias`.
 public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer {
     public let configuration: SequenceClassifierConfiguration
@@ -87,7 +91,7 @@ public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer 
             + prefixed("fc.", fc.namedParameters)
     }
 
-    /// Logits `(B, classes)` in evaluation mode (no dropout), recorded for `backward()`.
+    /// Logits `(B, classes)` (`(B, T, classes)` with `steps`) in evaluation mode (no dropout), recorded for `backward()`.
     /// With `lengths`, sample b reads only its first `lengths[b]` steps (TF `sequence_length`).
     public func callAsFunction(_ input: Variable<Scalar>, lengths: [Int]? = nil) throws(RNNKitError) -> Variable<Scalar> {
         var none: SeededGenerator? = nil
@@ -111,20 +115,22 @@ public final class SequenceClassifier<Scalar: TensorScalar>: ParameterContainer 
         } else {
             r = try rnn(x, lengths: lengths)
         }
-        let features = configuration.readout == .last
-            ? try r.output.selectingSteps(lastSteps(lengths, batch: x.shape[0], steps: x.shape[1]))
-            : try r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections)
-        return try fc(features)
+        switch configuration.readout {
+        case .last: return try fc(r.output.selectingSteps(lastSteps(lengths, batch: x.shape[0], steps: x.shape[1])))
+        case .final: return try fc(r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections))
+        case .steps: return try fc(r.output)
+        }
     }
 
-    /// Logits `(B, classes)` for inference: no dropout, nothing recorded.
+    /// Logits `(B, classes)` (`(B, T, classes)` with `steps`) for inference: no dropout, nothing recorded.
     public func logits(_ input: Tensor<Scalar>, lengths: [Int]? = nil) throws(RNNKitError) -> Tensor<Scalar> {
         let x = try projection.map { (p: Dense<Scalar>) throws(RNNKitError) in try p(input) } ?? input
         let r = try rnn(x, lengths: lengths)
-        let features = configuration.readout == .last
-            ? try r.output.selectingSteps(lastSteps(lengths, batch: x.shape[0], steps: x.shape[1]))
-            : try r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections)
-        return try fc(features)
+        switch configuration.readout {
+        case .last: return try fc(r.output.selectingSteps(lastSteps(lengths, batch: x.shape[0], steps: x.shape[1])))
+        case .final: return try fc(r.state.h.lastLayerStates(numDirections: configuration.recurrent.numDirections))
+        case .steps: return try fc(r.output)
+        }
     }
 
     /// The step the `last` readout reads for each sample: its last valid one.

@@ -89,19 +89,27 @@ public final class SupervisedTask<Data: SupervisedSequences>: TrainingTask {
     public func trainingBatch(step: Int, limit: Int, generator: inout SeededGenerator) throws -> TrainingBatch {
         let batch = train.examples(order[(step * batchSize)..<min((step + 1) * batchSize, limit)])
         let outputs = try model(Variable(batch.inputs), lengths: batch.lengths, training: &generator)
+        let sequences = batch.inputs.shape[0]
         switch objective {
         case .classification:
-            let loss = try Loss.softmaxCrossEntropy(logits: outputs, labels: batch.labels)
-            let correct = zip(outputs.value.argmaxRows(), batch.labels).filter { $0 == $1 }.count
-            return TrainingBatch(loss: loss, count: batch.labels.count, sums: ["correct": Double(correct)])
+            // With labels per step, the loss averages the real steps (TF's sequence_loss with a mask).
+            let loss = try batch.stepMask.map { try Loss.sequenceLoss(logits: outputs, targets: batch.labels, weights: $0) }
+                ?? Loss.softmaxCrossEntropy(logits: outputs, labels: batch.labels)
+            let mask = batch.stepMask?.scalars
+            let correct = zip(outputs.value.argmaxRows(), batch.labels).enumerated().filter { k, pair in
+                pair.0 == pair.1 && (mask?[k] ?? 1) > 0
+            }.count
+            return TrainingBatch(loss: loss, count: sequences,
+                                 sums: ["correct": Double(correct), "labelled": Double(mask.map { $0.reduce(0, +) } ?? Float(sequences))])
         case .regression:
-            let targets = batch.targets!
-            return TrainingBatch(loss: try Loss.meanSquaredError(predictions: outputs, targets: targets), count: targets.shape[0])
+            return TrainingBatch(loss: try Loss.meanSquaredError(predictions: outputs, targets: batch.targets!, weights: batch.stepMask),
+                                 count: sequences)
         }
     }
 
     public func trainingFigures(sums: [String: Double], count: Int) -> [String: Double] {
-        objective == .classification ? ["trainAccuracy": (sums["correct"] ?? 0) / Double(max(count, 1))] : [:]
+        // Accuracy over the labelled steps when tagging (sequences otherwise).
+        objective == .classification ? ["trainAccuracy": (sums["correct"] ?? 0) / max(sums["labelled"] ?? Double(count), 1)] : [:]
     }
 
     public func validate() throws -> (loss: Double, figures: [String: Double])? {
@@ -126,30 +134,39 @@ public final class SupervisedTask<Data: SupervisedSequences>: TrainingTask {
 /// The image-row classifier of `rnnkit train mnist`.
 public typealias ClassificationTask = SupervisedTask<ImageClassificationData>
 
-/// Evaluates a classifier in batches (inference path: no dropout, nothing recorded).
+/// Evaluates a classifier in batches (inference path: no dropout, nothing recorded); a tagger is
+/// scored over every labelled step.
 public func evaluate<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data, batchSize: Int = 500)
     throws(RNNKitError) -> Evaluation {
     let classes = model.configuration.classes
     var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
-    var lossSum = 0.0, correct = 0
+    var lossSum = 0.0, correct = 0, labelled = 0.0
     var start = 0
     while start < data.count {
         let batch = data.examples(start..<min(start + batchSize, data.count))
         let logits = try model.logits(batch.inputs, lengths: batch.lengths)
-        let labels = batch.labels
-        lossSum += Double(try Loss.softmaxCrossEntropy(logits: Variable(logits), labels: labels).value.scalars[0]) * Double(labels.count)
-        for (p, y) in zip(logits.argmaxRows(), labels) {
+        let labels = batch.labels, mask = batch.stepMask
+        let weight = Double(mask?.sum() ?? Float(labels.count))
+        let loss: Variable<Float>
+        if let mask {
+            loss = try Loss.sequenceLoss(logits: Variable(logits), targets: labels, weights: mask)
+        } else {
+            loss = try Loss.softmaxCrossEntropy(logits: Variable(logits), labels: labels)
+        }
+        lossSum += Double(loss.value.scalars[0]) * weight
+        labelled += weight
+        for (k, (p, y)) in zip(logits.argmaxRows(), labels).enumerated() where (mask?.scalars[k] ?? 1) > 0 {
             confusion[y][p] += 1
             if p == y { correct += 1 }
         }
         start += batchSize
     }
-    let n = Double(max(data.count, 1))
+    let n = max(labelled, 1)
     return Evaluation(loss: lossSum / n, accuracy: Double(correct) / n, confusion: confusion)
 }
 
 /// Evaluates a regression model in batches: the mean squared error in scaled units, and MAE and
-/// RMSE after undoing `targetScaling`.
+/// RMSE after undoing `targetScaling` (over every labelled step of a tagger).
 public func evaluateRegression<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data,
                                                           targetScaling: FeatureScaling?, batchSize: Int = 500)
     throws(RNNKitError) -> RegressionEvaluation {
@@ -162,13 +179,14 @@ public func evaluateRegression<Data: SupervisedSequences>(_ model: SequenceClass
             throw .invalidValue(argument: "data", expected: "numeric targets", found: "class labels", hint: "Evaluate a classifier instead.")
         }
         let p = targetScaling?.invert(outputs.scalars) ?? outputs.scalars, y = targetScaling?.invert(targets.scalars) ?? targets.scalars
-        for k in 0..<targets.count {
+        let width = targets.shape.last!, mask = batch.stepMask?.scalars
+        for k in 0..<targets.count where (mask?[k / width] ?? 1) > 0 {
             let scaled = Double(outputs.scalars[k] - targets.scalars[k]), e = Double(p[k] - y[k])
             squared += scaled * scaled
             absolute += abs(e)
             squaredOriginal += e * e
+            n += 1
         }
-        n += targets.count
         start += batchSize
     }
     let m = Double(max(n, 1))

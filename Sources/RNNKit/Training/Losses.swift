@@ -64,25 +64,45 @@ public enum Loss {
         return weightedCrossEntropy(logits, target: .indices(targets), weights: weights?.scalars)
     }
 
-    /// Mean squared error (PyTorch `MSELoss`, Keras `mean_squared_error`).
+    /// Mean squared error (PyTorch `MSELoss`, Keras `mean_squared_error`), optionally over the
+    /// weighted rows only (padding steps of a tagging batch weigh 0).
     ///
-    /// `loss = (1/N) Σ_i (ŷ_i − y_i)²` over all N elements; gradient `2/N · (ŷ − y)`.
+    /// `loss = Σ_r w_r Σ_k (ŷ_rk − y_rk)² / (K · Σ_r w_r)` over rows r of K values (w = 1 when nil:
+    /// the plain mean over all elements); gradient `2 w_r / (K Σw) · (ŷ − y)`.
     /// - Parameters:
-    ///   - predictions: any shape.
+    ///   - predictions: any shape; its last dimension holds a row's K values.
     ///   - targets: the same shape.
-    public static func meanSquaredError<S: TensorScalar>(predictions: Variable<S>, targets: Tensor<S>) throws(RNNKitError)
-        -> Variable<S> {
+    ///   - weights: one per row, the shape of `predictions` without its last dimension; non-negative
+    ///     with a positive sum.
+    public static func meanSquaredError<S: TensorScalar>(predictions: Variable<S>, targets: Tensor<S>, weights: Tensor<S>? = nil)
+        throws(RNNKitError) -> Variable<S> {
         guard targets.shape == predictions.shape, targets.count > 0 else {
             throw .shapeMismatch(argument: "targets", expected: shapeString(predictions.shape) + ", not empty", found: targets.shape,
                                  hint: "Give one target per prediction.")
         }
-        let difference = zip(predictions.value.scalars, targets.scalars).map { $0 - $1 }  // ŷ − y
-        let n = S(difference.count), shape = targets.shape
-        let loss = difference.reduce(S(0)) { $0 + $1 * $1 } / n
+        let K = predictions.shape.last!
+        if let weights {
+            guard weights.shape == Array(predictions.shape.dropLast()) else {
+                throw .shapeMismatch(argument: "weights", expected: shapeString(Array(predictions.shape.dropLast())), found: weights.shape,
+                                     hint: "One weight per row of predictions.")
+            }
+            guard weights.scalars.allSatisfy({ $0 >= 0 }), weights.sum() > 0 else {
+                throw .invalidValue(argument: "weights", expected: "non-negative weights with a positive sum",
+                                    found: "sum \(weights.sum())", hint: "Use weight 1 for rows that count, 0 for padding.")
+            }
+        }
+        let w = weights?.scalars
+        let difference = zip(predictions.value.scalars, targets.scalars).enumerated().map { k, pair in
+            (pair.0 - pair.1) * (w.map { $0[k / K] != 0 ? 1 : 0 } ?? 1)  // ŷ − y, zero where the row weighs nothing
+        }
+        let n = (w.map { $0.reduce(S(0), +) } ?? S(difference.count / K)) * S(K), shape = targets.shape
+        var loss = S(0)
+        for (k, d) in difference.enumerated() { loss += (w?[k / K] ?? 1) * d * d }
+        loss /= n
         return TapeNode.record(inputs: [predictions], outputs: [Tensor(validShape: [1], scalars: [loss])]) { grads in
             guard let g = grads[0]?.scalars[0] else { return [nil] }
             let scale = 2 * g / n
-            return [Tensor(validShape: shape, scalars: difference.map { scale * $0 })]
+            return [Tensor(validShape: shape, scalars: difference.enumerated().map { k, d in scale * (w?[k / K] ?? 1) * d })]
         }[0]
     }
 
