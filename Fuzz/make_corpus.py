@@ -54,3 +54,12 @@ put("FuzzTS", "multivariate.ts", b"# c\r\n@PROBLEMNAME T\r\n@Dimensions 2\r\n@Cl
 put("FuzzTS", "regression.ts", b"@problemName R\n@targetLabel true\n@data\n0.5,1.5:2.0\n1e3,-2:-1.25\n")
 put("FuzzTS", "timestamps.ts", b"@timeStamps true\n@classLabel true a\n@data\n(0,1),(1,2):a\n")
 put("FuzzTS", "unlabelled.ts", b"@problemName U\n@classLabel false\n@data\n1,2\n3\n")
+
+fixtures = os.path.join(here, "..", "Tests", "RNNKitTests", "Fixtures", "numpy")
+for name in ["f4.npy", "f8_big.npy", "f8_fortran.npy", "i2_big.npy", "unicode.npy", "v2.npy", "sequences.npz", "tagging.npz"]:
+    with open(os.path.join(fixtures, name), "rb") as f:
+        put("FuzzNumPy", name, f.read())
+put("FuzzCSV", "long.csv", b"id,t,a,b,label\ns2,1,5,6,up\ns1,2,3,,down\ns1,1,1,2,down\ns2,0,7,8,up\n")
+put("FuzzCSV", "quoted-crlf.csv", b'\xef\xbb\xbfid,"a,b",y\r\n"x",1.5,"p"\r\n"x","2e3",p\r\n')
+put("FuzzCSV", "tags.csv", b"s,x,tag\nq0,0.5,pos\nq0,-1,neg\nq1,NA,pos\n")
+put("FuzzCSV", "numbers.csv", b"id,v,target\n1,2,0.25\n2,3,-1e3\n")

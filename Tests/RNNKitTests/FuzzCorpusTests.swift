@@ -94,6 +94,55 @@ import Testing
         #expect(parsed >= 4)
     }
 
+    @Test func numPy() throws {
+        let inputs = try Self.inputs("FuzzNumPy")
+        #expect(inputs.count >= 8)
+        var sequences = 0
+        for (name, bytes) in inputs {
+            do {
+                let arrays = bytes.starts(with: [0x50, 0x4B]) ? try NumPy.readArchive(path: Self.fuzz.appendingPathComponent(name).path)
+                                                              : ["x": try NumPy.parse(bytes, path: name)]
+                for array in arrays.values {
+                    switch array.elements {
+                    case let .floats(v): #expect(v.count == array.count, "\(name)")
+                    case let .integers(v): #expect(v.count == array.count, "\(name)")
+                    case let .strings(v): #expect(v.count == array.count, "\(name)")
+                    }
+                }
+                guard let x = arrays["x"] else { continue }
+                let data = try SequenceDataset(numPy: x, labels: arrays["y"], lengths: arrays["lengths"], path: name)
+                #expect(data.offsets.last! * data.features == data.values.count, "\(name)")
+                _ = data.examples(0..<data.count)
+                sequences += 1
+            } catch { checkRefusal(error, name) }
+        }
+        #expect(sequences >= 4)
+    }
+
+    @Test func longFormCSV() throws {
+        let inputs = try Self.inputs("FuzzCSV")
+        #expect(inputs.count >= 4)
+        var read = 0
+        for (name, bytes) in inputs {
+            do {
+                let table = try CSVTable.parse(bytes, path: name, columns: nil)
+                #expect(table.columns.values.allSatisfy { $0.count == table.rowCount }, "\(name)")
+                guard table.header.count >= 2 else { continue }
+                for perStep in [false, true] {
+                    do {
+                        let (data, ids, _) = try SequenceDataset.longForm(
+                            table, columns: LongFormColumns(id: table.header.first, label: table.header.last), perStep: perStep,
+                            objective: nil, path: name)
+                        #expect(ids.count == data.count && data.offsets.last! == table.rowCount, "\(name)")
+                        _ = data.examples(0..<data.count)
+                        read += 1
+                    } catch { checkRefusal(error, name) }
+                }
+            } catch { checkRefusal(error, name) }
+        }
+        #expect(read >= 4)
+    }
+
     /// Each input is the config.json of Fuzz/Folders' classifier and language model in turn.
     @Test func checkpointConfig() throws {
         let inputs = try Self.inputs("FuzzCheckpoint")
