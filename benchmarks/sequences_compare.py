@@ -2,8 +2,8 @@
 """RNNKit's `train sequences` beside a plain PyTorch model of the same size, trained the same way,
 on UEA/UCR .ts classification sets, over several seeds.
 
-Both sides: features standardised with the training split's statistics (missing values → 0), the
-last tenth of the training file held out (not trained on), sequences read to their own lengths
+Both sides: features standardised with the training split's statistics (missing values → 0), a
+tenth of the training file held out (not trained on) by RNNKit's rule (validation_split below), sequences read to their own lengths
 (PyTorch: pack_padded_sequence), the same cell, size and readout, Adam, the same batch and epochs,
 minibatches in a fresh random order each epoch, and the model after the last epoch scored on the
 test file. Only the random draws differ (each side's own initialisation and order for a seed).
@@ -81,12 +81,22 @@ def batch(cases, indices, mean, std):
     return x, lengths
 
 
+def validation_split(labels, count):
+    """SequenceDataset.validationSplit: sorted stably by class, positions ⌊(k + ½)·n / count⌋ held out."""
+    n = len(labels)
+    order = sorted(range(n), key=lambda i: (labels[i], i))
+    held = {order[min((2 * k + 1) * n // (2 * count), n - 1)] for k in range(min(count, n))} if count else set()
+    return [i for i in range(n) if i not in held]
+
+
 def pytorch_run(train, test, classes, seed, o):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    cases, labels = train
-    n_train = len(cases) - len(cases) // 10
-    stacked = np.concatenate(cases[:n_train])
+    all_cases, all_labels = train
+    kept = validation_split(all_labels, len(all_cases) // 10)
+    cases, labels = [all_cases[i] for i in kept], [all_labels[i] for i in kept]
+    n_train = len(cases)
+    stacked = np.concatenate(cases)
     mean, std = np.nanmean(stacked, 0), np.nanstd(stacked, 0)
     std[~(std > 1e-12)] = 1
     model = Model(cases[0].shape[1], o.hidden, len(classes), o.cell, o.layers, o.bidirectional, o.readout, o.dropout)

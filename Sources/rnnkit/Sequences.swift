@@ -83,7 +83,7 @@ struct TrainSequences: ParsableCommand {
         regressor (--task overrides), and labels per step a tagger (NumPy y of shape (N, T), or CSV with --per-step).
         Features are standardised with the training split's statistics (missing values become the mean); sequences of
         different lengths are read to their own ends. Defaults: LSTM 128, readout final (steps when tagging), Adam 1e-3,
-        batch 32, 100 epochs, a tenth of the training file held out for validation.
+        batch 32, 100 epochs, a tenth of the training file held out for validation (spread over the file and its classes).
         """
     )
 
@@ -159,9 +159,10 @@ struct TrainSequences: ParsableCommand {
             }
             directory = flags.out ?? defaultRunFolder("sequences")
             try ClassifierCheckpoint.checkWritable(directory)
-            // Statistics from the training split only: the held-out sequences are the file's last ones.
-            let trainPart = full.subset(0..<(full.count - options.validationCount))
+            // Statistics from the training split only.
             var description = description(read, path: dataPath)
+            description.validationSplit = "spread"
+            let trainPart = full.subset(split(full, description, holdOut: options.validationCount).train)
             description.classNames = classNames
             description.featureScaling = FeatureScaling.fit(trainPart.values, width: full.features)
             if case let .targets(t, width) = trainPart.labels { description.targetScaling = FeatureScaling.fit(t, width: width) }
@@ -209,11 +210,19 @@ struct TrainSequences: ParsableCommand {
             .with { $0.labelsSource = file.labels }
     }
 
-    /// The training and validation splits, scaled as `checkpoint` says (the last `holdOut` are validation).
+    /// The training and validation splits, scaled as `checkpoint` says.
     private func prepare(_ full: SequenceDataset, path: String, checkpoint: DataDescription, holdOut: Int) throws
         -> (train: SequenceDataset, validation: SequenceDataset) {
         let scaled = try scaledForModel(full, path: path, data: checkpoint)
-        return (scaled.subset(0..<(full.count - holdOut)), scaled.subset((full.count - holdOut)..<full.count))
+        let (train, validation) = split(full, checkpoint, holdOut: holdOut)
+        return (scaled.subset(train), scaled.subset(validation))
+    }
+
+    /// Which sequences train and which validate: spread over the file and its classes, or (runs
+    /// saved before that rule) the file's last ones.
+    private func split(_ full: SequenceDataset, _ description: DataDescription, holdOut: Int) -> (train: [Int], validation: [Int]) {
+        description.validationSplit == "spread" ? full.validationSplit(count: holdOut)
+            : (Array(0..<(full.count - holdOut)), Array((full.count - holdOut)..<full.count))
     }
 }
 

@@ -50,6 +50,23 @@ import Testing
         #expect(sub.values == [9, 10, 11, 12, 1, 2] && sub.offsets == [0, 2, 3] && sub.labels == .classes([1, 0], names: ["a", "b"]))
     }
 
+    /// Validation is spread over each class in proportion, by a fixed rule (no random draw).
+    @Test func validationIsSpreadOverTheClasses() {
+        // A file sorted by class: 4 of "a", 6 of "b"; the last two would both be "b".
+        let ids = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+        let data = SequenceDataset(features: 1, values: (0..<10).map(Float.init), offsets: Array(0...10),
+                                   labels: .classes(ids, names: ["a", "b"]))
+        let (train, validation) = data.validationSplit(count: 2)
+        #expect(validation == [2, 7] && train.count == 8 && Set(train + validation).count == 10)
+        // Shuffled classes: positions ⌊(k + ½)·10/5⌋ = 1, 3, 5, 7, 9 of the class-sorted order.
+        let mixed = SequenceDataset(features: 1, values: (0..<10).map(Float.init), offsets: Array(0...10),
+                                    labels: .classes([1, 0, 1, 0, 1, 0, 1, 0, 1, 1], names: ["a", "b"]))
+        #expect(mixed.validationSplit(count: 5).validation == [2, 3, 6, 7, 9], "two of the four a, three of the six b")
+        let numbers = SequenceDataset(features: 1, values: (0..<10).map(Float.init), offsets: Array(0...10),
+                                      labels: .targets((0..<10).map(Float.init), width: 1))
+        #expect(numbers.validationSplit(count: 3).validation == [1, 5, 8] && numbers.validationSplit(count: 0).validation.isEmpty)
+    }
+
     /// Mean and population standard deviation per column, NaN skipped; scaled missing values are 0.
     @Test func scalingUsesTheTrainingStatistics() {
         let values: [Float] = [1, 10, 3, .nan, 5, 30]

@@ -16,6 +16,9 @@ public struct DataDescription: Codable, Equatable, Sendable {
     public var featureScaling: FeatureScaling?
     /// How regression targets were standardised (the model predicts scaled targets).
     public var targetScaling: FeatureScaling?
+    /// How validation sequences were chosen: "spread" (`SequenceDataset.validationSplit`), or nil
+    /// for the file's last ones (runs before it existed).
+    public var validationSplit: String?
     /// Where the training labels came from, when not from `source` itself (a `.npy` labels file).
     public var labelsSource: String?
     /// Which CSV columns were read (long-form CSV data), so evaluation reads the same ones.

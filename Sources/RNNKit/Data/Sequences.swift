@@ -149,6 +149,29 @@ public struct SequenceDataset: SupervisedSequences, Equatable {
     }
 }
 
+extension SequenceDataset {
+    /// Which sequences to hold out for validation: `count` of them, spread evenly over the file
+    /// and, for class labels, over each class in proportion (a stratified split, as scikit-learn's
+    /// `train_test_split(stratify=y)` makes, but with no random draw). Archive files are often
+    /// sorted by class, so the file's last sequences would all be of one class.
+    ///
+    /// The rule, for a Python mirror: sort the indices stably by class (classification) or keep
+    /// them in order; with n of them, position `⌊(k + ½)·n / count⌋` is held out for k = 0 ..< count.
+    /// - Returns: the training and validation indices, each in file order.
+    public func validationSplit(count: Int) -> (train: [Int], validation: [Int]) {
+        let n = self.count
+        guard count > 0, n > 0 else { return (Array(0..<n), []) }
+        var order = Array(0..<n)
+        if case let .classes(ids, _) = labels, !labelsPerStep {
+            order = order.enumerated().sorted { ids[$0.element] != ids[$1.element] ? ids[$0.element] < ids[$1.element] : $0.offset < $1.offset }
+                .map(\.element)
+        }
+        var held = Set<Int>()
+        for k in 0..<min(count, n) { held.insert(order[min((2 * k + 1) * n / (2 * count), n - 1)]) }
+        return ((0..<n).filter { !held.contains($0) }, (0..<n).filter { held.contains($0) })
+    }
+}
+
 /// Per-feature standardisation `(x − mean) / std` (scikit-learn's `StandardScaler`), fitted on the
 /// training split and stored in the checkpoint so evaluation and prediction scale the same way.
 public struct FeatureScaling: Codable, Equatable, Sendable {
