@@ -79,11 +79,13 @@ struct TrainSequences: ParsableCommand {
         commandName: "sequences",
         abstract: "Train a classifier, regressor or tagger on your own labelled sequences (.ts, .npy/.npz, long-form .csv).",
         discussion: """
-        The task is read from the data: class labels (text or whole numbers) train a classifier, other numbers a
-        regressor (--task overrides), and labels per step a tagger (NumPy y of shape (N, T), or CSV with --per-step).
-        Features are standardised with the training split's statistics (missing values become the mean); sequences of
-        different lengths are read to their own ends. Defaults: LSTM 128, readout final (steps when tagging), Adam 1e-3,
-        batch 32, 100 epochs, a tenth of the training file held out for validation (spread over the file and its classes).
+        The task is read from the data: class labels (text or whole numbers) train a classifier, other numbers a \
+        regressor (--task overrides), and labels per step a tagger (NumPy y of shape (N, T), or CSV with --per-step). \
+        Features are standardised with the training split's statistics (missing values become the mean); sequences of \
+        different lengths are read to their own ends.
+
+        Defaults: LSTM 128, readout final (steps when tagging), Adam 1e-3, batch 32, 100 epochs, a tenth of the \
+        training file held out for validation (spread over the file and its classes).
         """
     )
 
