@@ -90,6 +90,21 @@ def rnnkit_logits(rnnkit, model_dir, data, n, workdir):
     return load_file(out)["logits"]
 
 
+def pytorch_folder(cfg, workdir):
+    """A module PyTorch initialised (seed 0), saved as an RNNKit folder of cfg's task: model.safetensors
+    and a config.json with the forget bias unfolded (PyTorch has none)."""
+    torch.manual_seed(0)
+    fresh = SequenceClassifier(cfg["model"]).eval()
+    folder = os.path.join(workdir, "from-pytorch")
+    os.makedirs(folder)
+    save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, os.path.join(folder, "model.safetensors"),
+              metadata={"format": "pt"})
+    config = {"format": "rnnkit", "version": 1, "task": cfg["task"], "model": dict(cfg["model"]), "data": cfg["data"]}
+    config["model"]["recurrent"] = dict(cfg["model"]["recurrent"], forgetBias=0)
+    json.dump(config, open(os.path.join(folder, "config.json"), "w"), indent=1)
+    return fresh, folder
+
+
 def random_sequences(cfg, n, workdir):
     """n random sequences of random lengths in a .npz, and PyTorch's standardised inputs and lengths."""
     rng = np.random.default_rng(0)
@@ -144,15 +159,7 @@ def main_sequences(args, cfg):
         d1 = compare(theirs, rnnkit_outputs(args.rnnkit, args.model, path, cfg, lengths), lengths)
         print(f"RNNKit {kind} loaded by PyTorch (strict=True): max |output difference| over {args.count} sequences "
               f"of lengths 1–{x.shape[1]} = {d1:.3g}")
-        torch.manual_seed(0)
-        fresh = SequenceClassifier(cfg["model"]).eval()
-        folder = os.path.join(work, "from-pytorch")
-        os.makedirs(folder)
-        save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, os.path.join(folder, "model.safetensors"),
-                  metadata={"format": "pt"})
-        config = {"format": "rnnkit", "version": 1, "task": "sequences", "model": dict(cfg["model"]), "data": cfg["data"]}
-        config["model"]["recurrent"] = dict(cfg["model"]["recurrent"], forgetBias=0)
-        json.dump(config, open(os.path.join(folder, "config.json"), "w"), indent=1)
+        fresh, folder = pytorch_folder(cfg, work)
         with torch.no_grad():
             theirs = unscale(fresh(x, lengths))
         d2 = compare(theirs, rnnkit_outputs(args.rnnkit, folder, path, cfg, lengths), lengths)
@@ -188,15 +195,7 @@ def main():
         print(f"RNNKit checkpoint loaded by PyTorch (strict=True): max |logit difference| over {args.count} images = {d1:.3g}")
 
         # 2. PyTorch → RNNKit
-        torch.manual_seed(0)
-        fresh = SequenceClassifier(cfg["model"]).eval()
-        folder = os.path.join(work, "from-pytorch")
-        os.makedirs(folder)
-        save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, os.path.join(folder, "model.safetensors"),
-                  metadata={"format": "pt"})
-        config = {"format": "rnnkit", "version": 1, "task": "mnist", "model": dict(cfg["model"]), "data": cfg["data"]}
-        config["model"]["recurrent"] = dict(cfg["model"]["recurrent"], forgetBias=0)
-        json.dump(config, open(os.path.join(folder, "config.json"), "w"), indent=1)
+        fresh, folder = pytorch_folder(cfg, work)
         with torch.no_grad():
             theirs = fresh(x)
         ours = rnnkit_logits(args.rnnkit, folder, data, args.count, work)

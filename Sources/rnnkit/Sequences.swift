@@ -23,10 +23,13 @@ struct SequenceFileFlags: ParsableArguments {
                         label: label ?? saved?.label, order: order ?? saved?.order)
     }
 
-    /// Flags that set up the data, refused on `--resume` (the run keeps its own).
-    var setupFlags: [(String, Bool)] {
-        [("--id", id != nil), ("--features", features != nil), ("--label", label != nil), ("--order", order != nil), ("--per-step", perStep)]
+    /// The CSV column flags, and whether each was given.
+    var columnFlags: [(String, Bool)] {
+        [("--id", id != nil), ("--features", features != nil), ("--label", label != nil), ("--order", order != nil)]
     }
+
+    /// Flags that set up the data, refused on `--resume` (the run keeps its own).
+    var setupFlags: [(String, Bool)] { columnFlags + [("--per-step", perStep)] }
 }
 
 /// What was read: the sequences, their ids when the file names them (CSV), and the CSV columns used.
@@ -46,7 +49,7 @@ func readSequences(_ path: String, flags: SequenceFileFlags, labelsPath: String?
     let perStep = flags.perStep || saved?.labelsPerStep == true
     let ext = (path as NSString).pathExtension.lowercased()
     if ext != "npy" && labelsPath != nil { throw ValidationError("--labels goes with .npy data; \(path) holds its own labels.") }
-    if ext != "csv", let (name, _) = flags.setupFlags.dropLast().first(where: { $0.1 }) {
+    if ext != "csv", let (name, _) = flags.columnFlags.first(where: { $0.1 }) {
         throw ValidationError("\(name) names a CSV column, but \(path) is not a .csv file.")
     }
     var file: SequenceFile
