@@ -20,7 +20,8 @@ struct ClassifierFlags: ParsableArguments {
     @Flag(help: "Nesterov momentum (with --optimizer momentum).") var nesterov = false
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after every epoch.") var lrDecay: Double?
     @Option(help: "Clip gradients to this global norm.") var clip: Double?
-    @Option(help: "Training examples held out for validation (default 5,000, or a twelfth of a set under 10,000).") var validation: Int?
+    @Option(help: "Held out for validation: training examples (mnist: 5,000, or a twelfth of a set under 10,000; sequences: a tenth), or for forecast the steps before the test span.")
+    var validation: Int?
     @Option(help: "Seed of every random draw (weights, order, dropout).") var seed: UInt64?
     @Option(help: "Checkpoint folder (default: runs/<task>-<date>-<time>).") var out: String?
     @Option(help: "Continue the run saved in this folder.") var resume: String?

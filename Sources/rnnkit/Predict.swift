@@ -3,7 +3,7 @@ import Foundation
 import RNNKit
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Predict with a saved model.", subcommands: [PredictMNIST.self, PredictSequences.self])
+    static let configuration = CommandConfiguration(abstract: "Predict with a saved model.", subcommands: [PredictMNIST.self, PredictSequences.self, PredictForecast.self])
 }
 
 struct PredictMNIST: ParsableCommand {

@@ -350,11 +350,7 @@ struct PredictSequences: ParsableCommand {
         }
         let text = rows.joined(separator: "\n") + "\n"
         if let out {
-            do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)  // write, then rename
-            } catch {
-                throw DataError.unwritable(path: out, reason: error.localizedDescription, hint: "Choose an --out file in a place you can write to.")
-            }
+            try writeTextFile(text, to: out)
             log("\(rows.count - 1) predictions written to \(out)")
         } else {
             print(text, terminator: "")

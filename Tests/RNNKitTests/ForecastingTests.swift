@@ -17,7 +17,7 @@ import Testing
         #expect(d.count == 2 && d.features == 2 && d.offsets == [0, 3, 6])
         #expect(Array(d.values[0..<6]) == [0, 0, 1, 10, 2, 20] && Array(d.values[6...]) == [5, 50, 6, 60, 7, 70])
         #expect(d.labels == .targets([3, 4, 8, 9], width: 2))
-        #expect(w.dataset(starts: [3, 8], relative: true).labels == .targets([1, 2, 1, 2], width: 2), "changes from the last value seen")
+        #expect(w.dataset(starts: [3, 8], mode: .relative).labels == .targets([1, 2, 1, 2], width: 2), "changes from the last value seen")
     }
 
     @Test func naiveForecasts() {

@@ -27,6 +27,8 @@ public struct DataDescription: Codable, Equatable, Sendable {
     public var featureNames: [String]?
     /// Whether the model labels every step (tagging) rather than each sequence.
     public var labelsPerStep: Bool?
+    /// How a forecaster reads and cuts its CSV (task "forecast").
+    public var forecast: ForecastSetup?
 
     public init(steps: Int, features: Int, classNames: [String], source: String, objective: SupervisedObjective? = nil,
                 featureScaling: FeatureScaling? = nil, targetScaling: FeatureScaling? = nil, columns: LongFormColumns? = nil,
@@ -145,15 +147,15 @@ public enum CheckpointFile {
 /// Saves and loads classifier checkpoint folders (design: a Hugging Face-like model folder).
 public enum ClassifierCheckpoint {
     /// Writes the whole folder atomically: afterwards it holds either everything from before or
-    /// everything from this call.
+    /// everything from this call (`extraFiles` included).
     public static func save(
         to directory: String, configuration: CheckpointConfiguration, model: SequenceClassifier<Float>,
-        optimizer: Optimizer<Float>?, progress: TrainingProgress?, metrics: [String], curves: String?
+        optimizer: Optimizer<Float>?, progress: TrainingProgress?, metrics: [String], curves: String?, extraFiles: [String: [UInt8]] = [:]
     ) throws(DataError) {
         let (weights, raw) = CheckpointFolder.exportWeights(model.namedParameters, recurrent: configuration.model.recurrent)
         try CheckpointFolder.write(to: directory, configuration: encodeJSON(configuration), weights: weights,
                                    trainingState: optimizer.flatMap { o in progress.map { (raw, o, $0) } },
-                                   metrics: metrics, curves: curves)
+                                   metrics: metrics, curves: curves, extraFiles: extraFiles)
     }
 
     /// A loaded checkpoint; `progress`, `optimizerState` and `metrics` are there when it can be resumed.
@@ -169,14 +171,14 @@ public enum ClassifierCheckpoint {
     /// Loads a folder for evaluation (`forResume: false`: the forget bias stays folded into the
     /// biases, exactly the function PyTorch computes) or to continue training (`true`: the unfolded
     /// biases and the optimizer state are restored so the run continues bit for bit).
-    /// - Parameter task: the task the folder must hold: "mnist" or "sequences".
+    /// - Parameter task: the task the folder must hold: "mnist", "sequences" or "forecast".
     public static func load(from directory: String, forResume: Bool, task expected: String = "mnist") throws(DataError) -> Loaded {
         let configPath = directory + "/" + CheckpointFile.configuration
         let bytes = try readFile(configPath)
         struct Task: Decodable { var task: String }
         let task: Task = try decodeJSON(bytes, path: configPath)
         guard task.task == expected else {
-            throw .malformed(path: configPath, problem: expected == "mnist" ? "not an image-row classifier" : "not a sequence model",
+            throw .malformed(path: configPath, problem: ["mnist": "not an image-row classifier", "forecast": "not a forecaster"][expected] ?? "not a sequence model",
                              expected: "task \"\(expected)\"", found: "\"\(task.task)\"",
                              hint: task.task == "charlm" ? "Use `rnnkit eval text` (or `rnnkit charlm eval`) for this folder."
                                  : "Use `rnnkit eval \(task.task)` for this folder.")
@@ -262,13 +264,14 @@ enum CheckpointFolder {
     }
 
     /// Writes the folder; `trainingState` adds training_state.safetensors (extra tensors, the
-    /// optimizer's moments under `optimizer.`, the progress and step count as metadata).
+    /// optimizer's moments under `optimizer.`, the progress and step count as metadata), and
+    /// `extraFiles` further files by name (a forecaster's forecast.csv and forecast.svg).
     static func write(
         to directory: String, configuration: [UInt8], weights: [String: Tensor<Float>],
         trainingState: (tensors: [String: Tensor<Float>], optimizer: Optimizer<Float>, progress: TrainingProgress)?,
-        metrics: [String], curves: String?
+        metrics: [String], curves: String?, extraFiles: [String: [UInt8]] = [:]
     ) throws(DataError) {
-        var files: [String: [UInt8]] = [:]
+        var files = extraFiles
         files[CheckpointFile.configuration] = configuration
         files[CheckpointFile.model] = SafeTensors.encode(weights, metadata: ["format": "pt"])
         if let (tensors, optimizer, progress) = trainingState {

@@ -1,5 +1,18 @@
 import Foundation
 
+/// What a forecaster reads and predicts.
+public enum ForecastMode: String, Codable, Sendable, CaseIterable {
+    /// Levels in, levels out (each scaled with training statistics).
+    case absolute
+    /// Levels in; out, each target's change from the window's last value (a trend cannot push
+    /// the targets out of the range seen in training).
+    case relative
+    /// Changes in (every step minus the one before, for every column); out, each target's
+    /// change from the window's last value, as in `.relative` (first differencing, ARIMA's d = 1,
+    /// with the forecast summed back onto the last value).
+    case difference
+}
+
 /// A time series cut into supervised windows: `window` past steps of every column predict the next
 /// `horizon` values of the target columns (Keras `timeseries_dataset_from_array`, darts'
 /// `input_chunk_length` / `output_chunk_length`).
@@ -32,20 +45,26 @@ public struct ForecastWindows: Sendable {
 
     /// Windows whose forecast starts at step `s` (the first predicted step) for each `s` in
     /// `starts`: inputs are steps `s − window ..< s`.
-    /// - Parameter relative: targets minus the window's last value of each target column (the
-    ///   forecast is then a change from the last value seen, which a trend cannot push out of
-    ///   the range seen in training).
-    /// - Precondition: `window ≤ s` and `s + horizon ≤ steps` for every start.
-    public func dataset(starts: [Int], relative: Bool = false) -> SequenceDataset {
+    /// - Parameter mode: what the model reads and predicts (`ForecastMode`): in `.relative` and
+    ///   `.difference`, targets are changes from the window's last value of each target column;
+    ///   in `.difference` the inputs are each step's change from the step before.
+    /// - Precondition: `firstStart(mode) ≤ s` and `s + horizon ≤ steps` for every start.
+    public func dataset(starts: [Int], mode: ForecastMode = .absolute) -> SequenceDataset {
         let K = targetColumns.count
         var x: [Float] = [], y: [Float] = [], offsets = [0]
         x.reserveCapacity(starts.count * window * columns)
         for s in starts {
-            precondition(s >= window && s + horizon <= steps, "window out of the series")
-            x += values[((s - window) * columns)..<(s * columns)]
+            precondition(s >= firstStart(mode) && s + horizon <= steps, "window out of the series")
+            if mode == .difference {
+                for t in (s - window)..<s {
+                    for c in 0..<columns { x.append(values[t * columns + c] - values[(t - 1) * columns + c]) }
+                }
+            } else {
+                x += values[((s - window) * columns)..<(s * columns)]
+            }
             for h in 0..<horizon {
                 for c in targetColumns {
-                    let base = relative ? values[(s - 1) * columns + c] : 0
+                    let base = mode == .absolute ? 0 : values[(s - 1) * columns + c]
                     y.append(values[(s + h) * columns + c] - base)
                 }
             }
@@ -54,11 +73,26 @@ public struct ForecastWindows: Sendable {
         return SequenceDataset(features: columns, values: x, offsets: offsets, labels: .targets(y, width: horizon * K))
     }
 
+    /// The earliest step a forecast can start at: `window`, one more when inputs are differences.
+    public func firstStart(_ mode: ForecastMode) -> Int { window + (mode == .difference ? 1 : 0) }
+
+    /// The window's last value of each target column for each start (what `.relative` and
+    /// `.difference` targets are changes from), `starts.count × targets` values.
+    public func lastValues(starts: [Int]) -> [Float] {
+        starts.flatMap { s in targetColumns.map { values[(s - 1) * columns + $0] } }
+    }
+
+    /// The absolute targets of the windows at `starts` (the layout of `dataset`'s targets).
+    public func actual(starts: [Int]) -> [Float] {
+        starts.flatMap { s in (0..<horizon).flatMap { h in targetColumns.map { values[(s + h) * columns + $0] } } }
+    }
+
     /// Every start whose window and horizon lie inside `range` of steps (`range` holds both the
     /// inputs and the targets; starts advance by `stride`).
-    public func starts(in range: Range<Int>, stride: Int = 1) -> [Int] {
-        guard range.count >= window + horizon else { return [] }
-        return Array(Swift.stride(from: range.lowerBound + window, through: range.upperBound - horizon, by: stride))
+    public func starts(in range: Range<Int>, stride: Int = 1, mode: ForecastMode = .absolute) -> [Int] {
+        let first = range.lowerBound + firstStart(mode)
+        guard range.upperBound - horizon >= first else { return [] }
+        return Array(Swift.stride(from: first, through: range.upperBound - horizon, by: stride))
     }
 
     /// The naive forecasts of the windows at `starts`, in the layout of `dataset(starts:)`'s targets

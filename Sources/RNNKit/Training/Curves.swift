@@ -44,3 +44,73 @@ public func curvesSVG(title: String, xLabel: String, panels: [(name: String, ser
     }
     return svg + "</svg>\n"
 }
+
+/// One line of a `forecastSVG` panel: a value (or nil) at every step of the plot.
+public struct PlotLine: Sendable {
+    public var label: String
+    public var color: String
+    public var dashed: Bool
+    public var values: [Double?]
+
+    public init(label: String, color: String, dashed: Bool = false, values: [Double?]) {
+        self.label = label
+        self.color = color
+        self.dashed = dashed
+        self.values = values
+    }
+}
+
+/// An SVG of one panel per forecast target, stacked: lines over the steps `times` names, with a
+/// vertical rule where the test span begins (`split`) and times written under the axis.
+public func forecastSVG(title: String, times: [String], split: Int?, panels: [(name: String, lines: [PlotLine])]) -> String {
+    let (width, height, left, right, top, bottom) = (860.0, 240.0, 64.0, 16.0, 26.0, 36.0)
+    let n = max(times.count, 2)
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    }
+    func px(_ i: Int) -> Double { left + Double(i) / Double(n - 1) * (width - left - right) }
+    var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(Double(panels.count) * height + 24)\" "
+        + "viewBox=\"0 0 \(width) \(Double(panels.count) * height + 24)\">"
+    svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
+    for (p, panel) in panels.enumerated() {
+        let y0 = Double(p) * height
+        let values = panel.lines.flatMap { $0.values.compactMap { $0 } }.filter(\.isFinite)
+        var (low, high) = (values.min() ?? 0, values.max() ?? 1)
+        if high - low < 1e-9 { high = low + 1 }
+        (low, high) = (low - 0.05 * (high - low), high + 0.05 * (high - low))
+        func py(_ v: Double) -> Double { y0 + height - bottom - (v - low) / (high - low) * (height - top - bottom) }
+        svg += "<g font-family=\"sans-serif\" font-size=\"11\">"
+        svg += "<rect x=\"\(left)\" y=\"\(y0 + top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"none\" stroke=\"#999\"/>"
+        svg += "<text x=\"\(left)\" y=\"\(y0 + 17)\" font-size=\"13\">\(escape(panel.name))</text>"
+        let decimals = max(0, Int((-log10((high - low) / 4)).rounded(.up)) + 1)
+        for k in 0...4 {
+            let v = low + Double(k) / 4 * (high - low)
+            svg += "<text x=\"\(left - 4)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.\(decimals)f", v))</text>"
+        }
+        for k in 0...4 where !times.isEmpty {
+            let i = k * (times.count - 1) / 4
+            svg += "<text x=\"\(px(i))\" y=\"\(y0 + height - bottom + 14)\" text-anchor=\"\(k == 0 ? "start" : k == 4 ? "end" : "middle")\">"
+                + "\(escape(String(times[i].prefix(20))))</text>"
+        }
+        if let split, split > 0 && split < times.count {
+            svg += "<line x1=\"\(px(split))\" y1=\"\(y0 + top)\" x2=\"\(px(split))\" y2=\"\(y0 + height - bottom)\" stroke=\"#bbb\" stroke-dasharray=\"2,3\"/>"
+        }
+        for (k, line) in panel.lines.enumerated() {
+            // Break the polyline where values are missing.
+            var runs: [[String]] = [[]]
+            for (i, v) in line.values.enumerated() {
+                if let v, v.isFinite { runs[runs.count - 1].append("\(px(i)),\(py(v))") } else if !runs[runs.count - 1].isEmpty { runs.append([]) }
+            }
+            for run in runs where !run.isEmpty {
+                svg += "<polyline points=\"\(run.joined(separator: " "))\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.5\""
+                    + (line.dashed ? " stroke-dasharray=\"5,3\"" : "") + "/>"
+            }
+            svg += "<text x=\"\(width - right - 110 * Double(panel.lines.count - 1 - k))\" y=\"\(y0 + 17)\" text-anchor=\"end\" "
+                + "fill=\"\(line.color)\">— \(escape(line.label))</text>"
+        }
+        svg += "</g>"
+    }
+    svg += "<text x=\"\(width / 2)\" y=\"\(Double(panels.count) * height + 14)\" text-anchor=\"middle\" font-family=\"sans-serif\" "
+        + "font-size=\"11\">\(escape(title))</text>"
+    return svg + "</svg>\n"
+}
