@@ -287,17 +287,30 @@ struct TrainForecast: ParsableCommand {
                 + (options.samples.map { "\($0) samples" } ?? "\(options.epochs) epochs") + ", seed \(options.seed); saving to \(directory)")
         }
 
+        // model.safetensors keeps the weights with the lowest validation loss (Keras EarlyStopping's
+        // restore_best_weights); without validation, the last.
+        var best = try flags.resume.map { try ClassifierCheckpoint.load(from: $0, forResume: false, task: "forecast") }
+            .map { ClassifierCheckpoint.exportWeights($0.model) } ?? ClassifierCheckpoint.exportWeights(trainer.task.model)
         let save = { (lines: [String], curves: String, extra: [String: [UInt8]]) throws in
             try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.task.model, optimizer: trainer.optimizer,
-                                          progress: trainer.progress, metrics: lines, curves: curves, extraFiles: extra)
+                                          progress: trainer.progress, metrics: lines, curves: curves, best: best, extraFiles: extra)
         }
         var lastCurves = ""
-        _ = try runTraining(trainer, directory: directory, command: "rnnkit train forecast", metrics: &metricLines) { lines, curves in
+        _ = try runTraining(trainer, directory: directory, command: "rnnkit train forecast", metrics: &metricLines, save: { lines, curves in
             lastCurves = curves
             try save(lines, curves, [:])
-        }
+        }, quiet: { m in
+            if m.isBest { best = ClassifierCheckpoint.exportWeights(trainer.task.model) }
+            return false
+        })
         var summary = trainingSummary(trainer, directory: directory)
-        let (fields, files) = try forecastReport(trainer.task.model, problem: problem, description: checkpoint.data, name: path)
+        let chosen = try ClassifierCheckpoint.load(from: directory, forResume: false, task: "forecast")
+        if let bestEpoch = trainer.progress.bestValidationLoss.flatMap({ loss in
+            metricLines.compactMap { try? JSONDecoder().decode(TrainingMetrics.self, from: Data($0.utf8)) }.last { $0.validationLoss == loss }?.epoch }) {
+            log("forecasting with the weights of epoch \(bestEpoch), the lowest validation loss")
+            summary["best_epoch"] = bestEpoch
+        }
+        let (fields, files) = try forecastReport(chosen.model, problem: problem, description: checkpoint.data, name: path)
         summary.merge(fields) { $1 }
         try save(metricLines, lastCurves, files)
         log("model, forecast.csv and forecast.svg saved in \(directory)")

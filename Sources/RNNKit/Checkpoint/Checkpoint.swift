@@ -148,14 +148,28 @@ public enum CheckpointFile {
 public enum ClassifierCheckpoint {
     /// Writes the whole folder atomically: afterwards it holds either everything from before or
     /// everything from this call (`extraFiles` included).
+    /// - Parameter best: weights for model.safetensors (as `exportWeights` makes them) when they are
+    ///   not the current ones (a forecaster keeps its best by validation loss); the current weights
+    ///   then go into training_state.safetensors as `current.<name>`, for `--resume`.
     public static func save(
         to directory: String, configuration: CheckpointConfiguration, model: SequenceClassifier<Float>,
-        optimizer: Optimizer<Float>?, progress: TrainingProgress?, metrics: [String], curves: String?, extraFiles: [String: [UInt8]] = [:]
+        optimizer: Optimizer<Float>?, progress: TrainingProgress?, metrics: [String], curves: String?,
+        best: [String: Tensor<Float>]? = nil, extraFiles: [String: [UInt8]] = [:]
     ) throws(DataError) {
-        let (weights, raw) = CheckpointFolder.exportWeights(model.namedParameters, recurrent: configuration.model.recurrent)
+        var (weights, raw) = CheckpointFolder.exportWeights(model.namedParameters, recurrent: configuration.model.recurrent)
+        if let best {
+            // model.safetensors keeps the best weights; training goes on from the current ones.
+            weights = best
+            for (name, p) in model.namedParameters { raw["current." + name] = p.value }
+        }
         try CheckpointFolder.write(to: directory, configuration: encodeJSON(configuration), weights: weights,
                                    trainingState: optimizer.flatMap { o in progress.map { (raw, o, $0) } },
                                    metrics: metrics, curves: curves, extraFiles: extraFiles)
+    }
+
+    /// The weights of `model` as model.safetensors stores them (forget bias folded), for `save`'s `best`.
+    public static func exportWeights(_ model: SequenceClassifier<Float>) -> [String: Tensor<Float>] {
+        CheckpointFolder.exportWeights(model.namedParameters, recurrent: model.configuration.recurrent).weights
     }
 
     /// A loaded checkpoint; `progress`, `optimizerState` and `metrics` are there when it can be resumed.
@@ -200,9 +214,17 @@ public enum ClassifierCheckpoint {
         let model = try CheckpointFolder.build(configPath) { (g: inout SeededGenerator) throws(RNNKitError) in
             try SequenceClassifier<Float>(modelConfiguration, generator: &g)
         }
-        try CheckpointFolder.assign(weights, path: modelPath, to: model.namedParameters,
-                                    raw: forResume && trainedForgetBias != 0 ? state?.tensors : nil,
-                                    statePath: directory + "/" + CheckpointFile.trainingState)
+        let current = (state?.tensors ?? [:]).filter { $0.key.hasPrefix("current.") }
+        if forResume && !current.isEmpty {
+            // Saved beside the best weights: the weights training stopped at, unfolded.
+            try CheckpointFolder.assign(Dictionary(uniqueKeysWithValues: current.map { (String($0.key.dropFirst(8)), $0.value) }),
+                                        path: directory + "/" + CheckpointFile.trainingState, to: model.namedParameters, raw: nil,
+                                        statePath: directory + "/" + CheckpointFile.trainingState)
+        } else {
+            try CheckpointFolder.assign(weights, path: modelPath, to: model.namedParameters,
+                                        raw: forResume && trainedForgetBias != 0 ? state?.tensors : nil,
+                                        statePath: directory + "/" + CheckpointFile.trainingState)
+        }
         return Loaded(configuration: configuration, model: model, progress: state?.progress, optimizerSteps: state?.steps ?? 0,
                       optimizerState: state?.optimizerState ?? [:], metrics: CheckpointFolder.readMetrics(directory))
     }

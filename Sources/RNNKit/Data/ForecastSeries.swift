@@ -66,6 +66,13 @@ public struct ForecastSeries: Sendable, Equatable {
 
     public var steps: Int { times.count }
 
+    public init(name: String?, times: [String], values: [Float], rows: [Int]) {
+        self.name = name
+        self.times = times
+        self.values = values
+        self.rows = rows
+    }
+
     /// Reads the series of a CSV table: groups in order of first appearance, steps sorted by the
     /// time column when every time is a number or a date (`ForecastTime`), and missing values
     /// handled as `setup.missing` says.
