@@ -7,7 +7,7 @@ let package = Package(
     name: "RNNKitFuzz",
     platforms: [.macOS(.v13)],
     dependencies: [.package(name: "RNNKit", path: "..")],
-    targets: ["FuzzIDX", "FuzzSafeTensors", "FuzzCheckpoint", "FuzzText", "FuzzTS", "FuzzNumPy", "FuzzCSV"].map {
+    targets: ["FuzzIDX", "FuzzSafeTensors", "FuzzCheckpoint", "FuzzText", "FuzzTS", "FuzzNumPy", "FuzzCSV", "FuzzForecast"].map {
         .executableTarget(name: $0, dependencies: [.product(name: "RNNKit", package: "RNNKit")])
     }
 )

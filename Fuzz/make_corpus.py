@@ -63,3 +63,7 @@ put("FuzzCSV", "long.csv", b"id,t,a,b,label\ns2,1,5,6,up\ns1,2,3,,down\ns1,1,1,2
 put("FuzzCSV", "quoted-crlf.csv", b'\xef\xbb\xbfid,"a,b",y\r\n"x",1.5,"p"\r\n"x","2e3",p\r\n')
 put("FuzzCSV", "tags.csv", b"s,x,tag\nq0,0.5,pos\nq0,-1,neg\nq1,NA,pos\n")
 put("FuzzCSV", "numbers.csv", b"id,v,target\n1,2,0.25\n2,3,-1e3\n")
+put("FuzzForecast", "dates-missing.csv", b"day,v\n2024-01-02,2\n2024-01-01,1\n2024-01-03,\n" + b"".join(b"2024-01-%02d,%d\n" % (d, d) for d in range(4, 10)))
+put("FuzzForecast", "groups.csv", b"t,v,g\n" + b"".join(b"%d,%s,%s\n" % (t, b"NA" if t == 3 else b"%d" % (t * 2 + k), g) for t in range(1, 8) for k, g in enumerate([b"a", b"b"])))
+put("FuzzForecast", "hours.csv", b"time,temp\n" + b"".join(b"2010/01/01 %02d:00,%.1f\n" % (h, 39.4 - 0.2 * h) for h in range(8)))
+put("FuzzForecast", "months-text.csv", b"month,price\nJan 1 2000,39.81\nFeb 1 2000,36.35\nMar 1 2000,43.22\nApr 1 2000,28.37\nMay 1 2000,25.45\nJun 1 2000,32.54\n")

@@ -143,6 +143,30 @@ import Testing
         #expect(read >= 4)
     }
 
+    @Test func forecastCSV() throws {
+        let inputs = try Self.inputs("FuzzForecast")
+        #expect(inputs.count >= 4)
+        var read = 0
+        for (name, bytes) in inputs {
+            do {
+                let table = try CSVTable.parse(bytes, path: name, columns: nil)
+                guard table.header.count >= 2 else { continue }
+                for policy in [nil, MissingValuePolicy.interpolate, .drop] {
+                    let setup = ForecastSetup(targets: [table.header[1]], time: table.header[0], group: table.header.count > 2 ? table.header[2] : nil,
+                                              window: 2, horizon: 1, mode: .difference, missing: policy, test: 1, validation: 0)
+                    do {
+                        let series = try ForecastSeries.read(table, setup: setup, path: name)
+                        #expect(series.allSatisfy { $0.values.count == $0.steps && !$0.values.contains { $0.isNaN } }, "\(name)")
+                        let problem = try ForecastProblem(series: series, setup: setup, path: name)
+                        #expect(problem.dataset(problem.origins(.train)).count == problem.origins(.train).count, "\(name)")
+                        read += 1
+                    } catch { checkRefusal(error, name) }
+                }
+            } catch { checkRefusal(error, name) }
+        }
+        #expect(read >= 4)
+    }
+
     /// Each input is the config.json of Fuzz/Folders' classifier and language model in turn.
     @Test func checkpointConfig() throws {
         let inputs = try Self.inputs("FuzzCheckpoint")

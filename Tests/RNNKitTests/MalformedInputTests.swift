@@ -137,6 +137,20 @@ import Testing
     }
     static let csvFlags = ["--id", "s", "--label", "y"]
 
+    /// `rnnkit <verb> forecast` on d.csv holding `text` (train: target v, window 2, horizon 1, one epoch, plus `extra`).
+    static func forecast(_ text: String, _ extra: [String] = [], verb: String = "train") -> @Sendable (Fixture) throws -> [String] {
+        { f in
+            let dir = NSTemporaryDirectory() + "rnnkit-bad-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try write(Array(text.utf8), dir + "/d.csv")
+            let extra = extra.map { $0.replacingOccurrences(of: "DATA", with: f.root) }
+            return verb == "train" ? ["train", "forecast", "--csv", dir + "/d.csv", "--target", "v", "--window", "2", "--horizon", "1",
+                                      "--test", "2", "--validation", "0", "--hidden", "4", "--epochs", "1", "--out", dir + "/run"] + extra
+                : [verb, "forecast", "--csv", dir + "/d.csv"] + extra
+        }
+    }
+    static let series12 = "t,v\n" + (1...12).map { "\($0),\($0 * 3)\n" }.joined()
+
     static let cases: [Case] = [
         // IDX data
         Case(name: "IDX bad magic", setUp: images { [1, 2] + idx([3, 10, 4], images3).dropFirst(2) }, status: 1,
@@ -357,6 +371,30 @@ import Testing
         Case(name: "csv larger than the memory limit", environment: ["RNNKIT_MEMORY_LIMIT": "200"],
              setUp: sequences("d.csv", csvFlags) { _ in Array(("s,a,y\n" + String(repeating: "1,2,0\n", count: 20)).utf8) }, status: 1,
              message: ["reading this 126 bytes file needs about", "Keep only the columns you need"]),
+        // Forecasting CSV
+        Case(name: "forecast empty file", setUp: forecast(""), status: 1, message: ["d.csv: empty file"]),
+        Case(name: "forecast target not a number", setUp: forecast("t,v\n1,2\n2,x\n"), status: 1,
+             message: ["data row 2, column 'v' holds 'x'", "a finite number"]),
+        Case(name: "forecast missing values", setUp: forecast(series12.replacingOccurrences(of: "4,12", with: "4,").replacingOccurrences(of: "9,27", with: "9,NA")),
+             status: 1, message: ["missing values in data row(s) 4, 9 (first in column 'v')", "--missing interpolate", "--missing drop"]),
+        Case(name: "forecast column with no value to interpolate", setUp: forecast("t,v\n1,\n2,NA\n3,\n", ["--missing", "interpolate"]),
+             status: 1, message: ["column 'v' has no value", "at least one number"]),
+        Case(name: "forecast repeated time", setUp: forecast(series12 + "5,1\n", ["--time", "t"]), status: 1,
+             message: ["data rows 5 and 13 have the same time '5'", "--group COLUMN"]),
+        Case(name: "forecast time neither number nor date", setUp: forecast("t,v\n2024-01-01,1\n2024-01-02,2\nlater,3\n", ["--time", "t"]),
+             status: 1, message: ["data row 3, column 't' holds 'later'", "a number or a date"]),
+        Case(name: "forecast series too short", setUp: forecast(series12, ["--window", "9"]), status: 1,
+             message: ["the series has 12 steps", "at least 13: one training window (10 + horizon 1)", "Shorten --window"]),
+        Case(name: "forecast without target", setUp: { f in Array(try forecast(series12)(f).prefix(4)) }, status: 64,
+             message: ["give --csv FILE --target COLUMN --window N --horizon H"]),
+        Case(name: "forecast eval of an image classifier", setUp: forecast(series12, ["--model", "DATA/model"], verb: "eval"), status: 1,
+             message: ["not a forecaster", "rnnkit eval mnist"]),
+        Case(name: "forecast predict from too few steps", setUp: { f in
+                 let dir = try f.copy(".")
+                 let train = try runRNNKit(try forecast(series12, ["--window", "4", "--out", dir + "/fc"])(f))
+                 guard train.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: train.stderr]) }
+                 return try forecast("t,v\n1,2\n2,3\n3,4\n", ["--model", dir + "/fc"], verb: "predict")(f)
+             }, status: 64, message: ["has 3 steps; the model reads 5 (window 4 + 1 to difference)"]),
         Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
              setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
              message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),
