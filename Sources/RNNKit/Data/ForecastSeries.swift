@@ -159,7 +159,7 @@ public struct ForecastSeries: Sendable, Equatable {
 /// Times in forecasting files: numbers, or dates with an optional time of day.
 public enum ForecastTime {
     /// A sortable key for a time field: the number itself, or seconds since 1970 for a date
-    /// written `2024-05-01`, `2024/05/01`, either with ` 13:00[:00]` or `T13:00[:00]`, or
+    /// (years 1 to 9999) written `2024-05-01`, `2024/05/01`, either with ` 13:00[:00]` or `T13:00[:00]`, or
     /// `May 1 2024`; nil for anything else.
     public static func key(_ field: String) -> Double? {
         let f = field.trimmingCharacters(in: .whitespaces)
@@ -180,13 +180,14 @@ public enum ForecastTime {
     static func parse(_ f: String) -> DateParts? {
         let words = f.split(separator: " ")
         if words.count == 3, let m = monthNames.firstIndex(of: String(words[0].prefix(3)).lowercased()),
-           let d = Int(words[1].trimmingCharacters(in: CharacterSet(charactersIn: ","))), let y = Int(words[2]), (1...31).contains(d) {
+           let d = Int(words[1].trimmingCharacters(in: CharacterSet(charactersIn: ","))), let y = Int(words[2]), (1...31).contains(d),
+           (1...9999).contains(y) {
             return DateParts(year: y, month: m + 1, day: d, hour: 0, minute: 0, second: 0, separator: nil, clock: nil, hasSeconds: false)
         }
         let chars = Array(f)
         guard chars.count >= 10, chars[4] == "-" || chars[4] == "/", chars[7] == chars[4],
               let y = Int(String(chars[0..<4])), let m = Int(String(chars[5..<7])), let d = Int(String(chars[8..<10])),
-              (1...12).contains(m), (1...31).contains(d) else { return nil }
+              (1...12).contains(m), (1...31).contains(d), y >= 1 else { return nil }
         var parts = DateParts(year: y, month: m, day: d, hour: 0, minute: 0, second: 0, separator: chars[4], clock: nil, hasSeconds: false)
         if chars.count == 10 { return parts }
         guard chars[10] == " " || chars[10] == "T" else { return nil }
@@ -238,7 +239,7 @@ public enum ForecastTime {
             let step = y - x, whole = x.rounded() == x && y.rounded() == y && !b.contains(".")
             return (1...count).map { k in
                 let v = y + Double(k) * step
-                return whole ? String(Int(v)) : String(v)
+                return whole && abs(v) < 1e15 ? String(Int(v)) : String(v)
             }
         }
         guard let p = parse(a), let q = parse(b), p.separator == q.separator, p.clock == q.clock else { return nil }
