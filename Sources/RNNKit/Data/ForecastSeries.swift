@@ -191,7 +191,8 @@ public enum ForecastTime {
         var parts = DateParts(year: y, month: m, day: d, hour: 0, minute: 0, second: 0, separator: chars[4], clock: nil, hasSeconds: false)
         if chars.count == 10 { return parts }
         guard chars[10] == " " || chars[10] == "T" else { return nil }
-        let clock = String(chars[11...]).split(separator: ":").map { Int($0) }
+        let clock = String(chars[11...]).split(separator: ":", omittingEmptySubsequences: false)
+            .map { $0.count == 2 && $0.allSatisfy(\.isASCII) ? Int($0) : nil }  // two digits each
         guard clock.count == 2 || clock.count == 3, clock.allSatisfy({ $0 != nil }), clock[0]! < 24, clock[1]! < 60,
               clock.count == 2 || clock[2]! < 61 else { return nil }
         parts.hour = clock[0]!
