@@ -4,10 +4,13 @@
 DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev
 # The demo also needs its data: Fashion-MNIST, installed under /usr/share/datasets/fashion-mnist.
 DEMO_PACKAGES := $(DEBIAN_PACKAGES) dataset-fashion-mnist
+# The forecasting presets' series: Debian's vega_datasets CSV files (it depends on pandas, which
+# RNNKit never runs; --no-install-recommends keeps the rest out).
+PRESET_PACKAGES := python3-vega-datasets
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FLAGS ?=
 
-.PHONY: all deps build release demo test clean
+.PHONY: all deps build release demo test forecast-presets clean
 
 all: build
 
@@ -19,7 +22,7 @@ deps:
 	done; \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
 	  echo "Installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_FLAGS) $$missing; \
 	fi
 
 build: deps
@@ -38,6 +41,12 @@ demo:
 test: deps
 	swift build $(SWIFT_FLAGS)
 	swift test --disable-xctest $(SWIFT_FLAGS)
+
+# Installs the data of `rnnkit train forecast --preset seattle-temps|seattle-weather|us-employment`
+# and builds the release binary.
+forecast-presets:
+	$(MAKE) deps PACKAGES="$(DEBIAN_PACKAGES) $(PRESET_PACKAGES)" APT_FLAGS=--no-install-recommends
+	swift build -c release $(SWIFT_FLAGS)
 
 clean:
 	rm -rf .build
