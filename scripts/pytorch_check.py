@@ -6,6 +6,9 @@
    For a `sequences` model (classifier, regressor or tagger), the inputs are N random sequences of
    random lengths, written to a .npz, standardised as config.json says and packed for PyTorch
    (`pack_padded_sequence`); RNNKit's outputs come from `rnnkit predict sequences --logits`.
+   For a `forecast` model, a random series in a CSV with the model's columns is cut into windows by
+   this script (numpy: differences or levels, training scaling, changes added back onto the last
+   value) and compared with the forecasts `rnnkit eval forecast --out` writes for every test origin.
 2. PyTorch initialises the same module with its own weights, saves model.safetensors and a
    config.json as README describes, and RNNKit must evaluate that folder to the same logits.
 
@@ -13,6 +16,7 @@ Run:  scripts/pytorch-check.sh --model runs/mnist-...   (makes a venv with torch
 The test suite never needs this script or torch.
 """
 import argparse
+import csv
 import gzip
 import json
 import os
@@ -167,6 +171,76 @@ def main_sequences(args, cfg):
     return d1, d2
 
 
+def main_forecast(args, cfg):
+    """Forecasts at every origin of a random series: PyTorch's module on windows this script cuts,
+    against RNNKit's forecast.csv; differences in units of each target's training deviation."""
+    setup, data = cfg["data"]["forecast"], cfg["data"]
+    columns = setup["targets"] + [f for f in setup["features"] if f not in setup["targets"]]
+    W, H, K = setup["window"], setup["horizon"], len(setup["targets"])
+    difference = setup["mode"] == "difference"
+    first = W + (1 if difference else 0)
+    test = args.count + H - 1                       # `count` origins
+    n = first + H + test                            # one training window, as eval asks
+    mean, std = np.array(data["featureScaling"]["mean"]), np.array(data["featureScaling"]["standardDeviation"])
+    rng = np.random.default_rng(0)
+    series = (mean + std * np.cumsum(rng.normal(size=(n, len(columns))) * 0.3, axis=0)).astype(np.float32)
+    target_std = std[:K]
+
+    def windows(values):
+        """PyTorch's inputs and each origin's last target values, as RNNKit cuts them (float32 values)."""
+        starts = range(n - test, n - H + 1)
+        x, last = [], []
+        for s in starts:
+            w = values[s - W - 1:s] if difference else values[s - W:s]
+            w = (w[1:] - w[:-1]) if difference else w   # float32 differences, as RNNKit takes them
+            x.append(((w.astype(np.float64) - mean) / std).astype(np.float32))
+            last.append(values[s - 1, :K])
+        return torch.tensor(np.stack(x)), np.stack(last), list(starts)
+
+    def unscale(y):
+        t = data["targetScaling"]
+        y = (y.numpy().astype(np.float64) * np.array(t["standardDeviation"]) + np.array(t["mean"])).astype(np.float32)
+        if setup["mode"] != "absolute":
+            y = (y.reshape(len(y), H, K) + last[:, None, :]).reshape(len(y), H * K)
+        return y
+
+    def rnnkit_forecasts(model_dir, work):
+        out = os.path.join(work, "eval-" + os.path.basename(model_dir))
+        subprocess.run([args.rnnkit, "eval", "forecast", "--model", model_dir, "--csv", path, "--test", str(test), "--out", out],
+                       check=True, stdout=subprocess.DEVNULL)
+        rows = list(csv.DictReader(open(os.path.join(out, "forecast.csv"))))
+        ours = np.zeros((len(starts), H * K), dtype=np.float64)
+        for r in rows:                              # origin_time is the row number of the step before the origin
+            ours[starts.index(int(r["origin_time"])), (int(r["step"]) - 1) * K + setup["targets"].index(r["target"])] = float(r["forecast"])
+        return ours
+
+    def difference_of(theirs, ours):
+        return (np.abs(ours - theirs).reshape(len(ours), H, K) / target_std).max()
+
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "series.csv")
+        header = columns + [c for c in [setup.get("time"), setup.get("group")] if c]
+        with open(path, "w") as f:
+            f.write(",".join(header) + "\n")
+            for t in range(n):
+                extra = ([str(t + 1)] if setup.get("time") else []) + (["g"] if setup.get("group") else [])
+                f.write(",".join(["%.9g" % v for v in series[t]] + extra) + "\n")
+        x, last, starts = windows(series)
+        module = SequenceClassifier(cfg["model"]).eval()
+        module.load_state_dict(load_file(os.path.join(args.model, "model.safetensors")), strict=True)
+        with torch.no_grad():
+            theirs = unscale(module(x))
+        d1 = difference_of(theirs, rnnkit_forecasts(args.model, work))
+        print(f"RNNKit forecaster ({setup['mode']}, window {W}, horizon {H}, {K} target(s), {len(columns)} input column(s)) "
+              f"loaded by PyTorch (strict=True): max |forecast difference| over {len(starts)} origins = {d1:.3g} target deviations")
+        fresh, folder = pytorch_folder(cfg, work)
+        with torch.no_grad():
+            theirs = unscale(fresh(x))
+        d2 = difference_of(theirs, rnnkit_forecasts(folder, work))
+        print(f"PyTorch-saved model.safetensors forecasting in RNNKit: max |forecast difference| = {d2:.3g} target deviations")
+    return d1, d2
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True, help="an RNNKit checkpoint folder")
@@ -176,8 +250,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(2)
     cfg = json.load(open(os.path.join(args.model, "config.json")))
-    if cfg["task"] == "sequences":
-        d1, d2 = main_sequences(args, cfg)
+    if cfg["task"] in ("sequences", "forecast"):
+        d1, d2 = (main_sequences if cfg["task"] == "sequences" else main_forecast)(args, cfg)
         ok = d1 <= 1e-4 and d2 <= 1e-4
         print("agree to 1e-4" if ok else "DISAGREE beyond 1e-4")
         sys.exit(0 if ok else 1)
