@@ -209,12 +209,20 @@ struct TrainForecast: ParsableCommand {
                                   window: window ?? base?.window ?? 0, horizon: horizon ?? base?.horizon ?? 0,
                                   season: season ?? base?.season, mode: mode ?? base?.mode ?? .difference,
                                   missing: columns.missing ?? base?.missing, test: 0, validation: 0)
-        if setup.test == 0 {
-            // Read once to learn the shortest series.
+        let givenTest = test ?? base?.test, givenValidation = flags.validation ?? base?.validation
+        var shortest = 0
+        if givenTest == nil || givenValidation == nil {
+            // The defaults are a tenth of the shortest series: read it once to learn its length.
             let table = try CSVTable.read(path: path, columns: setup.inputColumns + [setup.time, setup.group].compactMap { $0 })
-            let shortest = try ForecastSeries.read(table, setup: setup, path: path).map(\.steps).min() ?? 0
-            setup.test = test ?? base?.test ?? max(setup.horizon, shortest / 10)
-            setup.validation = flags.validation ?? base?.validation ?? setup.test
+            shortest = try ForecastSeries.read(table, setup: setup, path: path).map(\.steps).min() ?? 0
+        }
+        setup.test = givenTest ?? max(setup.horizon, shortest / 10)
+        setup.validation = givenValidation ?? max(setup.horizon, shortest / 10)
+        guard setup.test >= setup.horizon else {
+            throw ValidationError("--test \(setup.test) holds no whole forecast of --horizon \(setup.horizon) steps; give at least \(setup.horizon).")
+        }
+        guard setup.validation == 0 || setup.validation >= setup.horizon else {
+            throw ValidationError("--validation \(setup.validation) holds no whole forecast of --horizon \(setup.horizon) steps; give 0 or at least \(setup.horizon).")
         }
         return setup
     }

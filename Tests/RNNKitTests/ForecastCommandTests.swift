@@ -87,6 +87,8 @@ import Testing
             (["--missing", "drop", "--readout", "steps"], "--readout steps"),
             (["--missing", "drop", "--horizon", "0"], "--horizon must be at least 1"),
             (["--missing", "drop", "--mode", "log"], "--mode"),
+            (["--missing", "drop", "--test", "1"], "--test 1 holds no whole forecast of --horizon 2 steps"),
+            (["--missing", "drop", "--validation", "1"], "give 0 or at least 2"),
         ] {
             let r = try runRNNKit(base + extra)
             #expect(r.status != 0 && r.stderr.contains(fragment), "\(extra): \(r.stderr)")
