@@ -3,7 +3,7 @@ import Foundation
 import RNNKit
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Predict with a saved model.", subcommands: [PredictMNIST.self, PredictSequences.self, PredictForecast.self])
+    static let configuration = CommandConfiguration(abstract: "Predict with a saved model.", subcommands: [PredictMNIST.self, PredictSequences.self, PredictForecast.self, CharLMPredict.self])
 }
 
 struct PredictMNIST: ParsableCommand {

@@ -19,6 +19,13 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    /// The vocabulary size config.json records.
+    func vocabularySize(_ folder: String) -> Int {
+        let data = FileManager.default.contents(atPath: folder + "/config.json") ?? Data()
+        let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return ((config?["model"] as? [String: Any])?["vocabulary"] as? [Any])?.count ?? -1
+    }
+
     @Test func trainSampleAndEvaluate() throws {
         let (dir, file) = try Self.writeText()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -38,6 +45,19 @@ import Testing
         let b = try runRNNKit(["charlm", "sample", "--model", dir + "/lm", "--prime", "床前", "--length", "30", "--seed", "5"])
         #expect(a.status == 0 && a.stdout == b.stdout, "\(a.stderr)")
         #expect(a.stdout.hasPrefix("床前") && a.stdout.unicodeScalars.count == 2 + 30 + 1)
+
+        // predict text: the next character's distribution; its most likely character is what argmax sampling draws.
+        let greedy = try runRNNKit(["sample", "text", "--model", dir + "/lm", "--prime", "床前", "--length", "1", "--argmax"])
+        let p = try runRNNKit(["predict", "text", "--model", dir + "/lm", "--top", "100", "床前", "明月"])
+        #expect(p.status == 0, "\(p.stderr)")
+        // (A newline character is the quoted field "<newline>"; joined here to keep one row per line.)
+        let rows = p.stdout.replacingOccurrences(of: "\"\n\"", with: "⏎").split(separator: "\n")
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let records = rows.filter { $0[0] == "床前" || $0[0] == "明月" }.count
+        #expect(rows[0] == ["text", "rank", "character", "probability"] && records == 2 * min(100, vocabularySize(dir + "/lm")), "\(p.stdout)")
+        #expect(rows[1][0] == "床前" && rows[1][1] == "1" && String(greedy.stdout.dropFirst(2).prefix(1)) == String(rows[1][2]))
+        let first = rows.dropFirst().filter { $0[0] == "床前" }.compactMap { Double($0.last!) }
+        #expect(first == first.sorted(by: >) && abs(first.reduce(0, +) - 1) < 1e-4, "every character listed, sorted, summing to 1")
 
         let bad = try runRNNKit(["charlm", "sample", "--model", dir + "/lm", "--prime", "Q"])
         #expect(bad.status != 0 && bad.stderr.contains("prime") && bad.stderr.contains("'Q'"), "\(bad.stderr)")

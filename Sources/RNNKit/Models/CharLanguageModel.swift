@@ -173,6 +173,21 @@ extension CharLanguageModel {
         return vocabulary.decode(out)
     }
 
+    /// The distribution of the character after `text` (fed one step at a time from a zero state,
+    /// as `sample` primes): a probability for every vocabulary entry, in vocabulary order.
+    /// - Throws: `RNNKitError.invalidValue` for an empty text or a character outside the vocabulary.
+    public func nextCharacterProbabilities(after text: String) throws(RNNKitError) -> [Double] {
+        guard !text.isEmpty else {
+            throw .invalidValue(argument: "text", expected: "at least one character", found: "an empty text", hint: "Give the text to continue.")
+        }
+        var state: RecurrentState<Tensor<Scalar>>? = nil
+        var logits = Tensor<Scalar>(zeros: [1, configuration.vocabulary.count])
+        for id in try configuration.vocabulary.encode(text, argument: "text") { (logits, state) = try step(ids: [id], state: state) }
+        let z = logits.scalars.map { Double($0) }, m = z.max()!
+        let e = z.map { Double.exp($0 - m) }, total = e.reduce(0, +)
+        return e.map { $0 / total }
+    }
+
     private func pick(_ logits: [Scalar], options: SamplingOptions, generator: inout SeededGenerator) -> Int {
         let z = logits.map { Double($0) }
         var order = Array(z.indices)
