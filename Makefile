@@ -1,7 +1,8 @@
 # RNNKit: the two commands a newcomer needs are `make demo` and `make test`.
 # Each installs the Debian packages it needs (skipping those already there) and builds first.
 
-DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev
+# python3-onnx: the tests pass every exported ONNX file through onnx.checker.
+DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev python3-onnx
 # The demo also needs its data: Fashion-MNIST, installed under /usr/share/datasets/fashion-mnist.
 DEMO_PACKAGES := $(DEBIAN_PACKAGES) dataset-fashion-mnist
 # The forecasting presets' series: Debian's vega_datasets CSV files (it depends on pandas, which

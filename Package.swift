@@ -14,6 +14,8 @@ let package = Package(
         // .npz archives (zip, stored or deflated) and CSV files: the readers of Data/NumPy.swift and Data/CSVTable.swift.
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        // ONNX export: the messages of onnx.proto, generated once into Export/onnx.pb.swift (scripts/generate-onnx-proto.sh).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The only door to BLAS: a header, no code. Exactly one Swift file (Tensor/BLAS.swift) imports it.
@@ -42,6 +44,7 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         .executableTarget(
@@ -53,7 +56,8 @@ let package = Package(
         ),
         .testTarget(
             name: "RNNKitTests",
-            dependencies: ["RNNKit", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["RNNKit", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Fixtures"]
         ),
     ]

@@ -148,8 +148,13 @@ func forecastPlot(_ problem: ForecastProblem, origins: [ForecastProblem.Origin],
 
 /// Writes `text` to `path` atomically (a temporary file, then a rename).
 func writeTextFile(_ text: String, to path: String) throws {
+    try writeDataFile(Data(text.utf8), to: path)
+}
+
+/// Writes `data` to `path` atomically (a temporary file, then a rename): never a half-written file.
+func writeDataFile(_ data: Data, to path: String) throws {
     do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
         throw DataError.unwritable(path: path, reason: error.localizedDescription, hint: "Choose an --out file in a place you can write to.")
     }

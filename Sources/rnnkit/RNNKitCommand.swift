@@ -5,6 +5,6 @@ struct RNNKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rnnkit",
         abstract: "Recurrent neural networks (simple RNN, LSTM, GRU) in Swift: train, evaluate, sample, benchmark.",
-        subcommands: [Train.self, Eval.self, Predict.self, Sample.self, Bench.self, Demo.self, CharLM.self]
+        subcommands: [Train.self, Eval.self, Predict.self, Sample.self, Export.self, Bench.self, Demo.self, CharLM.self]
     )
 }
