@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Checks `rnnkit export onnx` with the real runtime: ONNX Runtime runs each exported model and its
+outputs are compared with RNNKit's own on the same inputs.
+
+Models are trained here for a few epochs with the rnnkit binary (weights away from their
+initialisation): sequence classifiers, a regressor and a tagger over every cell, 1–2 layers, one or
+two directions, with and without a projection, on random sequences of random lengths (the
+`lengths` input); an image-row classifier on Fashion-MNIST's real test images when Debian's
+dataset-fashion-mnist is installed; a forecaster on the seattle-weather preset's real series when
+python3-vega-datasets is. Prints one table row per model and exits 1 if any differs by more than 1e-5
+(relative to the output's scale for numbers in the targets' units).
+
+Run:  scripts/onnx-check.sh        (makes .venv-onnx with onnxruntime and onnx on first use)
+The test suite never needs this script or onnxruntime.
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+RNNKIT = os.environ.get("RNNKIT", ".build/release/rnnkit")
+rows = []
+
+
+def run(*args):
+    return subprocess.run([RNNKIT, *args], check=True, capture_output=True, text=True).stdout
+
+
+def session(model_dir):
+    path = os.path.join(model_dir, "model.onnx")
+    run("export", "onnx", "--model", model_dir, "--out", path)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def report(kind, cfg, lengths, difference):
+    r = cfg["model"]["recurrent"]
+    rows.append((kind, r["cell"], r["numLayers"], 2 if r["isBidirectional"] else 1, "yes" if lengths else "no",
+                 cfg["model"]["readout"], difference))
+
+
+def check_sequences(work, name, flags, kind, per_step=False, regression=False, n=200, steps=12, features=3):
+    rng = np.random.default_rng(len(rows))
+    lengths = rng.integers(1, steps + 1, size=n)
+    x = rng.normal(size=(n, steps, features)).astype(np.float32)
+    if per_step:
+        y = (x[:, :, 0] > 0).astype(np.int64)
+    elif regression:
+        y = np.array([x[i, :lengths[i], 0].mean() for i in range(n)], dtype=np.float64)
+    else:
+        y = np.array([int(x[i, :lengths[i], 0].sum() > 0) for i in range(n)], dtype=np.int64)
+    data = os.path.join(work, name + ".npz")
+    np.savez(data, x=x, y=y, lengths=lengths)
+    folder = os.path.join(work, name)
+    run("train", "sequences", "--data", data, "--epochs", "3", "--out", folder, *flags)
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    s = cfg["data"]["featureScaling"]
+    scaled = ((x - np.array(s["mean"])) / np.array(s["standardDeviation"])).astype(np.float32)
+    theirs = session(folder).run(None, {"input": scaled, "lengths": lengths.astype(np.int32)})[0]
+    if regression:
+        t = cfg["data"]["targetScaling"]
+        theirs = theirs * np.array(t["standardDeviation"]) + np.array(t["mean"])
+    text = run("predict", "sequences", "--model", folder, "--data", data, "--logits").splitlines()
+    header = text[0].split(",")
+    first = header.index("step") + 1 if "step" in header else 1
+    if "predicted" in header:
+        first += 1
+    ours = np.array([[float(v) for v in line.split(",")[first:]] for line in text[1:]])
+    if per_step:
+        theirs = np.concatenate([theirs[b, :lengths[b]] for b in range(n)])
+    scale = max(1.0, np.abs(ours).max()) if regression else 1.0
+    report(kind, cfg, True, np.abs(theirs - ours).max() / scale)
+
+
+def check_mnist(work):
+    data = "/usr/share/datasets/fashion-mnist"
+    if not os.path.isdir(data):
+        print("(no image-row check: Debian's dataset-fashion-mnist is not installed)")
+        return
+    folder = os.path.join(work, "mnist")
+    run("train", "mnist", "--samples", "4096", "--hidden", "32", "--out", folder)
+    logits = os.path.join(work, "logits.safetensors")
+    run("eval", "mnist", "--model", folder, "--save-logits", logits, "--logits-count", "1000")
+    header = open(logits, "rb").read(8)
+    size = int.from_bytes(header, "little")
+    meta = json.loads(open(logits, "rb").read(8 + size)[8:])
+    start, end = meta["logits"]["data_offsets"]
+    ours = np.frombuffer(open(logits, "rb").read()[8 + size + start:8 + size + end], dtype=np.float32).reshape(meta["logits"]["shape"])
+    images = open(os.path.join(data, "t10k-images-idx3-ubyte.gz"), "rb").read() if os.path.exists(
+        os.path.join(data, "t10k-images-idx3-ubyte.gz")) else None
+    import gzip
+    raw = gzip.decompress(images) if images else open(os.path.join(data, "t10k-images-idx3-ubyte"), "rb").read()
+    x = np.frombuffer(raw[16:16 + 1000 * 784], dtype=np.uint8).reshape(1000, 28, 28).astype(np.float32) / 255
+    theirs = session(folder).run(None, {"input": x})[0]
+    report("image rows (1000 Fashion-MNIST test images)", json.load(open(os.path.join(folder, "config.json"))), False,
+           np.abs(theirs - ours).max())
+
+
+def check_forecast(work):
+    path = "/usr/lib/python3/dist-packages/vega_datasets/_data/seattle-weather.csv"
+    if not os.path.exists(path):
+        print("(no forecaster check: Debian's python3-vega-datasets is not installed; `make forecast-presets`)")
+        return
+    folder = os.path.join(work, "forecast")
+    run("train", "forecast", "--preset", "seattle-weather", "--epochs", "3", "--out", folder)
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    setup, d = cfg["data"]["forecast"], cfg["data"]
+    out = os.path.join(work, "forecast-eval")
+    run("eval", "forecast", "--model", folder, "--out", out)
+    forecasts = list(csv.DictReader(open(os.path.join(out, "forecast.csv"))))
+    table = list(csv.DictReader(open(path)))
+    columns = setup["targets"] + [f for f in setup["features"] if f not in setup["targets"]]
+    values = np.array([[float(r[c]) for c in columns] for r in table], dtype=np.float32)
+    index = {r[setup["time"]]: i for i, r in enumerate(table)}
+    W, H = setup["window"], setup["horizon"]
+    origins = sorted({index[r["origin_time"]] + 1 for r in forecasts})
+    mean, std = np.array(d["featureScaling"]["mean"]), np.array(d["featureScaling"]["standardDeviation"])
+    windows = []
+    for s in origins:
+        w = values[s - W - 1:s]
+        w = w[1:] - w[:-1] if setup["mode"] == "difference" else values[s - W:s]
+        windows.append(((w.astype(np.float64) - mean) / std).astype(np.float32))
+    theirs = session(folder).run(None, {"input": np.stack(windows)})[0]
+    t = d["targetScaling"]
+    theirs = (theirs * np.array(t["standardDeviation"]) + np.array(t["mean"])).astype(np.float32)
+    if setup["mode"] != "absolute":
+        theirs = theirs + values[[s - 1 for s in origins], 0][:, None]
+    ours = np.zeros_like(theirs)
+    for r in forecasts:
+        ours[origins.index(index[r["origin_time"]] + 1), int(r["step"]) - 1] = float(r["forecast"])
+    report(f"forecaster (seattle-weather, {len(origins)} test windows; / target std)", cfg, False,
+           np.abs(theirs - ours).max() / d["targetScaling"]["standardDeviation"][0])
+
+
+def main():
+    with tempfile.TemporaryDirectory() as work:
+        small = ["--hidden", "8", "--batch", "32"]
+        check_sequences(work, "lstm", small + ["--readout", "final"], "classifier")
+        check_sequences(work, "lstm2bi", small + ["--layers", "2", "--bidirectional", "--readout", "last"], "classifier")
+        check_sequences(work, "grubi", small + ["--cell", "gru", "--bidirectional", "--readout", "final"], "classifier")
+        check_sequences(work, "rnn2", small + ["--cell", "rnn", "--layers", "2", "--readout", "last"], "classifier")
+        check_sequences(work, "relu", small + ["--cell", "rnn-relu", "--projection", "4", "--bidirectional"], "classifier, projection 4")
+        check_sequences(work, "tagger", small + ["--cell", "gru", "--layers", "2"], "tagger", per_step=True)
+        check_sequences(work, "regressor", small + ["--bidirectional"], "regressor (/ output scale)", regression=True)
+        check_mnist(work)
+        check_forecast(work)
+    print("| model | cell | layers | directions | lengths | readout | max difference |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for kind, cell, layers, directions, lengths, readout, difference in rows:
+        print(f"| {kind} | {cell} | {layers} | {directions} | {lengths} | {readout} | {difference:.2e} |")
+    worst = max(r[-1] for r in rows)
+    print(f"onnxruntime {ort.__version__}, onnx {onnx.__version__}: worst {worst:.2e} " + ("≤ 1e-5" if worst <= 1e-5 else "> 1e-5: DISAGREE"))
+    sys.exit(0 if worst <= 1e-5 else 1)
+
+
+if __name__ == "__main__":
+    main()
