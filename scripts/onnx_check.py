@@ -140,6 +140,30 @@ def check_forecast(work):
            np.abs(theirs - ours).max() / d["targetScaling"]["standardDeviation"][0])
 
 
+def speed(work, seconds=5.0):
+    """Inference samples/s of the default classifier (LSTM 128, 28 steps of 28, batch 128, 2 threads):
+    ONNX Runtime on the exported file beside `rnnkit bench --only inference` in the same run."""
+    import time
+    folder = os.path.join(work, "speed")
+    data = "/usr/share/datasets/fashion-mnist"
+    if not os.path.isdir(data):
+        return None
+    run("train", "mnist", "--samples", "128", "--out", folder)
+    s = session(folder)
+    x = np.random.default_rng(0).random((128, 28, 28), dtype=np.float32)
+    for _ in range(5):
+        s.run(None, {"input": x})
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        s.run(None, {"input": x})
+        n += 1
+    theirs = n * 128 / (time.perf_counter() - start)
+    bench = json.loads(subprocess.run([RNNKIT, "bench", "--only", "inference", "--seconds", str(int(seconds)), "--json"],
+                                      check=True, capture_output=True, text=True, env=dict(os.environ, RNNKIT_THREADS="2")).stdout.splitlines()[-1])
+    ours = bench.get("inference_samples_per_s") or bench.get("infer_samples_per_s")
+    return theirs, ours
+
+
 def main():
     with tempfile.TemporaryDirectory() as work:
         small = ["--hidden", "8", "--batch", "32"]
@@ -152,10 +176,15 @@ def main():
         check_sequences(work, "regressor", small + ["--bidirectional"], "regressor (/ output scale)", regression=True)
         check_mnist(work)
         check_forecast(work)
+        measured = speed(work)
     print("| model | cell | layers | directions | lengths | readout | max difference |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind, cell, layers, directions, lengths, readout, difference in rows:
         print(f"| {kind} | {cell} | {layers} | {directions} | {lengths} | {readout} | {difference:.2e} |")
+    if measured:
+        theirs, ours = measured
+        print(f"inference, LSTM 128 classifier, 28×28, batch 128, 2 threads: ONNX Runtime {theirs:,.0f} samples/s, "
+              f"rnnkit bench {ours:,.0f} samples/s (RNNKit / ONNX Runtime = {ours / theirs:.2f})")
     worst = max(r[-1] for r in rows)
     print(f"onnxruntime {ort.__version__}, onnx {onnx.__version__}: worst {worst:.2e} " + ("≤ 1e-5" if worst <= 1e-5 else "> 1e-5: DISAGREE"))
     sys.exit(0 if worst <= 1e-5 else 1)

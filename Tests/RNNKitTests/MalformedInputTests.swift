@@ -395,6 +395,25 @@ import Testing
                  guard train.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: train.stderr]) }
                  return try forecast("t,v\n1,2\n2,3\n3,4\n", ["--model", dir + "/fc"], verb: "predict")(f)
              }, status: 64, message: ["has 3 steps; the model reads 5 (window 4 + 1 to difference)"]),
+        // ONNX export
+        Case(name: "export of a folder without config.json", setUp: { f in ["export", "onnx", "--model", f.root + "/nothing-here"] }, status: 1,
+             message: ["nothing-here/config.json: a checkpoint's config.json not found"]),
+        Case(name: "export of a damaged config.json", setUp: { f in
+                 let a = try config { $0.replacingOccurrences(of: "\"hiddenSize\"", with: "\"hidden\"") }(f)
+                 return ["export", "onnx", "--model", a[3]]
+             }, status: 1, message: ["config.json", "hiddenSize"]),
+        Case(name: "export with truncated weights", setUp: { f in
+                 let d = try f.copy("model")
+                 try write(Array(try read(d + "/model.safetensors").prefix(100)), d + "/model.safetensors")
+                 return ["export", "onnx", "--model", d]
+             }, status: 1, message: ["model.safetensors"]),
+        Case(name: "export of a kind not exported", setUp: { f in ["export", "onnx", "--model", try f.copy("lm")] }, status: 1,
+             message: ["not a model RNNKit exports", "found \"charlm\""]),
+        Case(name: "export into a folder that does not exist", setUp: { f in
+                 ["export", "onnx", "--model", try f.copy("model"), "--out", f.root + "/no/such/folder/m.onnx"] }, status: 1,
+             message: ["m.onnx: cannot be written", "Choose an --out file"]),
+        Case(name: "export opset out of range", setUp: { f in ["export", "onnx", "--model", try f.copy("model"), "--opset", "9"] }, status: 64,
+             message: ["--opset must be 13–17 (found 9)"]),
         Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
              setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
              message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),
