@@ -44,7 +44,7 @@ def session(model_dir):
 def report(kind, cfg, lengths, difference):
     r = cfg["model"]["recurrent"]
     rows.append((kind, r["cell"], r["numLayers"], 2 if r["isBidirectional"] else 1, "yes" if lengths else "no",
-                 cfg["model"]["readout"], difference))
+                 cfg["model"].get("readout", "steps"), difference))
 
 
 def check_sequences(work, name, flags, kind, per_step=False, regression=False, n=200, steps=12, features=3):
@@ -140,6 +140,40 @@ def check_forecast(work):
            np.abs(theirs - ours).max() / d["targetScaling"]["standardDeviation"][0])
 
 
+def check_charlm(work, name, flags):
+    """A character model on this repository's README: the sequence graph's next-character
+    probabilities against `rnnkit predict text`; the one-step graph, fed one character at a time
+    with its states carried, against the sequence graph's logits and final states."""
+    text = os.path.join(work, "text.txt")
+    open(text, "w").write(open("README.md", encoding="utf-8").read()[:20000])
+    folder = os.path.join(work, name)
+    run("train", "text", "--text", text, "--steps", "40", "--seq-len", "32", "--batch", "8", "--out", folder, *flags)
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    chars = cfg["model"]["vocabulary"]
+    full, step = session(folder), ort.InferenceSession(os.path.join(folder, "model-step.onnx"), providers=["CPUExecutionProvider"])
+    onnx.checker.check_model(onnx.load(os.path.join(folder, "model-step.onnx")), full_check=True)
+    prefix = "RNNKit is a Swift package for recurrent neural networks"
+    ids = np.array([[chars.index(c) for c in prefix]], dtype=np.int64)
+    outputs = full.run(None, {"ids": ids})
+    logits, states = outputs[0], outputs[1:]
+    p = np.exp(logits[0, -1] - logits[0, -1].max())
+    p /= p.sum()
+    import io
+    listed = list(csv.reader(io.StringIO(run("predict", "text", "--model", folder, "--top", str(len(chars)), prefix))))[1:]
+    ours = np.zeros(len(chars))
+    for _, _, character, probability in listed:
+        ours[chars.index(character)] = float(probability)
+    report(f"character model: next-character probabilities vs predict text (6 decimals)", cfg, False, np.abs(p - ours).max())
+    r = cfg["model"]["recurrent"]
+    h = np.zeros((r["numLayers"], 1, r["hiddenSize"]), dtype=np.float32)
+    carried = {"h": h, "c": h.copy()} if r["cell"] == "lstm" else {"h": h}
+    for t in range(ids.shape[1]):
+        out = step.run(None, {"ids": ids[:, t], **carried})
+        last, carried = out[0], dict(zip(carried.keys(), out[1:]))
+    difference = max(np.abs(last - logits[:, -1]).max(), *[np.abs(a - b).max() for a, b in zip(carried.values(), states)])
+    report("character model: one-step graph vs sequence graph (logits, final states)", cfg, False, difference)
+
+
 def speed(work, seconds=5.0):
     """Inference samples/s of the default classifier (LSTM 128, 28 steps of 28, batch 128, 2 threads):
     ONNX Runtime on the exported file beside `rnnkit bench --only inference` in the same run."""
@@ -165,7 +199,14 @@ def speed(work, seconds=5.0):
 
 
 def main():
+    only = sys.argv[1] if len(sys.argv) > 1 else None   # e.g. `charlm`: that check alone
     with tempfile.TemporaryDirectory() as work:
+        if only == "charlm":
+            check_charlm(work, "charlm", ["--hidden", "32", "--embedding", "16", "--layers", "2"])
+            check_charlm(work, "charlm-gru", ["--hidden", "24", "--cell", "gru", "--one-hot"])
+            for row in rows:
+                print(row)
+            sys.exit(0 if max(r[-1] for r in rows) <= 1e-5 else 1)
         small = ["--hidden", "8", "--batch", "32"]
         check_sequences(work, "lstm", small + ["--readout", "final"], "classifier")
         check_sequences(work, "lstm2bi", small + ["--layers", "2", "--bidirectional", "--readout", "last"], "classifier")
@@ -176,6 +217,8 @@ def main():
         check_sequences(work, "regressor", small + ["--bidirectional"], "regressor (/ output scale)", regression=True)
         check_mnist(work)
         check_forecast(work)
+        check_charlm(work, "charlm", ["--hidden", "32", "--embedding", "16", "--layers", "2"])
+        check_charlm(work, "charlm-gru", ["--hidden", "24", "--cell", "gru", "--one-hot"])
         measured = speed(work)
     print("| model | cell | layers | directions | lengths | readout | max difference |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -59,6 +59,11 @@ import Testing
         let first = rows.dropFirst().filter { $0[0] == "床前" }.compactMap { Double($0.last!) }
         #expect(first == first.sorted(by: >) && abs(first.reduce(0, +) - 1) < 1e-4, "every character listed, sorted, summing to 1")
 
+        // export onnx writes the sequence graph and the one-step graph.
+        let exported = try runRNNKit(["export", "onnx", "--model", dir + "/lm"])
+        #expect(exported.status == 0 && exported.stdout.contains("model-step.onnx"), "\(exported.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/lm/model.onnx") && FileManager.default.fileExists(atPath: dir + "/lm/model-step.onnx"))
+
         let bad = try runRNNKit(["charlm", "sample", "--model", dir + "/lm", "--prime", "Q"])
         #expect(bad.status != 0 && bad.stderr.contains("prime") && bad.stderr.contains("'Q'"), "\(bad.stderr)")
 

@@ -407,8 +407,10 @@ import Testing
                  try write(Array(try read(d + "/model.safetensors").prefix(100)), d + "/model.safetensors")
                  return ["export", "onnx", "--model", d]
              }, status: 1, message: ["model.safetensors"]),
-        Case(name: "export of a kind not exported", setUp: { f in ["export", "onnx", "--model", try f.copy("lm")] }, status: 1,
-             message: ["not a model RNNKit exports", "found \"charlm\""]),
+        Case(name: "export of a kind not exported", setUp: { f in
+                 let a = try config { $0.replacingOccurrences(of: "\"task\" : \"mnist\"", with: "\"task\" : \"speech\"") }(f)
+                 return ["export", "onnx", "--model", a[3]]
+             }, status: 1, message: ["not a model RNNKit exports", "found \"speech\""]),
         Case(name: "export into a folder that does not exist", setUp: { f in
                  ["export", "onnx", "--model", try f.copy("model"), "--out", f.root + "/no/such/folder/m.onnx"] }, status: 1,
              message: ["m.onnx: cannot be written", "Choose an --out file"]),

@@ -132,6 +132,50 @@ import Testing
         #expect(r.stdout.components(separatedBy: "nodes ok").count == paths.count + 1, "\(r.stdout)")
     }
 
+    /// Character models: the sequence graph (ids → logits and final states) and the one-step graph
+    /// (ids and states in, logits and states out), an embedding with an LSTM and one-hot input with a GRU.
+    @Test func characterModelGraphs() throws {
+        let dir = NSTemporaryDirectory() + "rnnkit-onnx-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let vocabulary = Vocabulary(text: "abc de\n")
+        var paths: [String] = []
+        for (cell, embedding) in [(RecurrentCell.lstm, 4 as Int?), (.gru, nil)] {
+            let configuration = CharLMConfiguration(vocabulary: vocabulary, embeddingSize: embedding,
+                                                    recurrent: Self.recurrent(cell, 5, input: embedding ?? vocabulary.count, layers: 2,
+                                                                              forgetBias: cell == .lstm ? 1 : 0))
+            var generator = SeededGenerator(seed: 3)
+            let model = try CharLanguageModel<Float>(configuration, generator: &generator)
+            let weights = CharLMCheckpoint.exportWeights(model)
+            for step in [false, true] {
+                let m = try Onnx_ModelProto(serializedBytes: try ONNXExport.characterModel(configuration, weights: weights, step: step)
+                                                .serializedBytes() as [UInt8])
+                let lstm = cell == .lstm
+                #expect(m.graph.input.map(\.name) == ["ids"] + (step ? ["h"] + (lstm ? ["c"] : []) : []))
+                #expect(m.graph.input[0].type.tensorType.elemType == 7 && m.graph.input[0].type.tensorType.shape.dim.count == (step ? 1 : 2))
+                #expect(m.graph.output.map(\.name) == ["logits"] + (step ? ["h_out"] + (lstm ? ["c_out"] : []) : ["h"] + (lstm ? ["c"] : [])))
+                #expect(m.graph.output[0].type.tensorType.shape.dim.last?.dimValue == Int64(vocabulary.count))
+                #expect(m.graph.node.contains { $0.opType == (embedding != nil ? "Gather" : "OneHot") })
+                let recurrentNodes = m.graph.node.filter { $0.opType == (lstm ? "LSTM" : "GRU") }
+                #expect(recurrentNodes.count == 2)
+                // The step graph feeds each layer its slice of the states (initial_h, initial_c after an empty sequence_lens).
+                #expect(recurrentNodes.allSatisfy { $0.input.count == (step ? (lstm ? 7 : 6) : 4) && (!step || $0.input[4].isEmpty) })
+                let path = dir + "/\(cell)-\(step).onnx"
+                try Data(try m.serializedBytes() as [UInt8]).write(to: URL(fileURLWithPath: path))
+                paths.append(path)
+            }
+        }
+        let r = try runPython(["-c", """
+            import sys, onnx
+            for p in sys.argv[1:]:
+                m = onnx.load(p)
+                onnx.checker.check_model(m, full_check=True)
+                onnx.shape_inference.infer_shapes(m, strict_mode=True)
+                print(p, "ok")
+            """] + paths)
+        #expect(r.status == 0 && r.stdout.components(separatedBy: " ok").count == paths.count + 1, "\(r.stderr)")
+    }
+
     /// Debian's python3 (where python3-onnx lives), whatever `python3` is first on PATH.
     func runPython(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()

@@ -33,7 +33,7 @@ public enum ONNXExport {
         let r = configuration.recurrent
         var finalH = ""
         for layer in 0..<r.numLayers {
-            let (y, yh) = try g.recurrent(steps, r, layer: layer, lengths: lengths)
+            let (y, yh, _) = try g.recurrent(steps, r, layer: layer, lengths: lengths)
             finalH = yh
             // Y (T, D, B, H) → (T, B, D·H), or the directions' sum after the last layer with merge sum.
             if layer == r.numLayers - 1 && r.isBidirectional && r.merge == .sum {
@@ -78,6 +78,64 @@ public enum ONNXExport {
         if let lengths { graph.input.append(valueInfo(lengths, .int32, [.param("batch")])) }
         graph.output = [valueInfo(logits, .float, configuration.readout == .steps
                                   ? [.param("batch"), .param("time"), .value(configuration.classes)] : [.param("batch"), .value(configuration.classes)])]
+        return model(graph, opset: opset)
+    }
+
+    /// The ONNX model of a character-level language model. The sequence graph (`step: false`)
+    /// takes `ids` `(batch, time)` int64 and returns `logits` `(batch, time, vocabulary)` and the
+    /// final states `h` (and `c` for an LSTM) `(layers, batch, hidden)`, from a zero state. The
+    /// step graph (`step: true`) takes `ids` `(batch)` and the states `h`, `c` and returns the next
+    /// `logits` `(batch, vocabulary)` and the states `h_out`, `c_out`: one character at a time, for
+    /// streaming sampling.
+    /// - Parameter weights: model.safetensors as written (embedding, rnn, fc; forget bias folded).
+    public static func characterModel(_ configuration: CharLMConfiguration, weights: [String: Tensor<Float>], step: Bool, opset: Int = 14,
+                                      name: String = "rnnkit-charlm") throws(RNNKitError) -> Onnx_ModelProto {
+        try configuration.validate()
+        guard opsets.contains(opset) else {
+            throw .invalidValue(argument: "opset", expected: "\(opsets.lowerBound)…\(opsets.upperBound)", found: "\(opset)",
+                                hint: "14 is what Debian's python3-onnx 1.12 and every current ONNX Runtime read.")
+        }
+        var g = GraphBuilder(weights: weights)
+        let r = configuration.recurrent, V = configuration.vocabulary.count, L = r.numLayers, H = r.hiddenSize
+        let lstm = r.cell == .lstm
+        // Time-major ids: (T, B), or (1, B) for one step.
+        let ids = step ? g.node("Unsqueeze", ["ids", g.int64s("axis0", [0])])[0]
+            : g.node("Transpose", ["ids"], attributes: [.ints("perm", [1, 0])])[0]
+        var steps: String
+        if configuration.embeddingSize != nil {
+            let table = try g.weight("embedding.weight")
+            steps = g.node("Gather", [g.floats("embedding.weight", table.shape, table.scalars), ids], attributes: [.int("axis", 0)])[0]
+        } else {
+            steps = g.node("OneHot", [ids, g.int64s("depth", [Int64(V)]), g.floats("off_on", [2], [0, 1])], attributes: [.int("axis", -1)])[0]
+        }
+        var finalH: [String] = [], finalC: [String] = []
+        for k in 0..<L {
+            var initial: (h: String, c: String?)? = nil
+            if step {
+                let from = g.int64s("layer\(k)", [Int64(k)]), to = g.int64s("layer\(k + 1)", [Int64(k + 1)]), axis = g.int64s("axis0", [0])
+                initial = (g.node("Slice", ["h", from, to, axis])[0], lstm ? g.node("Slice", ["c", from, to, axis])[0] : nil)
+            }
+            let (y, yh, yc) = try g.recurrent(steps, r, layer: k, lengths: nil, initial: initial)
+            finalH.append(yh)
+            if let yc { finalC.append(yc) }
+            steps = g.node("Squeeze", [y, g.int64s("axis1", [1])])[0]  // (T, 1, B, H) → (T, B, H)
+        }
+        let hOut = step ? "h_out" : "h", cOut = step ? "c_out" : "c"
+        g.node("Concat", finalH, outputs: [hOut], attributes: [.int("axis", 0)])
+        if lstm { g.node("Concat", finalC, outputs: [cOut], attributes: [.int("axis", 0)]) }
+        let features = step ? g.node("Squeeze", [steps, g.int64s("axis0", [0])])[0]
+            : g.node("Transpose", [steps], attributes: [.ints("perm", [1, 0, 2])])[0]
+        let logits = try g.dense(features, prefix: "fc", output: "logits")
+
+        var graph = Onnx_GraphProto()
+        graph.name = name + (step ? "-step" : "")
+        graph.node = g.nodes
+        graph.initializer = g.initializers
+        let state: [Dimension] = [.value(L), .param("batch"), .value(H)]
+        graph.input = [valueInfo("ids", .int64, step ? [.param("batch")] : [.param("batch"), .param("time")])]
+        if step { graph.input += [valueInfo("h", .float, state)] + (lstm ? [valueInfo("c", .float, state)] : []) }
+        graph.output = [valueInfo(logits, .float, step ? [.param("batch"), .value(V)] : [.param("batch"), .param("time"), .value(V)]),
+                        valueInfo(hOut, .float, state)] + (lstm ? [valueInfo(cOut, .float, state)] : [])
         return model(graph, opset: opset)
     }
 
@@ -221,9 +279,10 @@ struct GraphBuilder {
 
     /// One layer of `r` over time-major `x`: an ONNX LSTM, GRU or RNN node with W, R and B built from
     /// PyTorch's `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}` (and `_reverse`),
-    /// gate blocks reordered. Returns Y `(T, D, B, H)` and Y_h `(D, B, H)`.
-    mutating func recurrent(_ x: String, _ r: RecurrentConfiguration, layer k: Int, lengths: String?) throws(RNNKitError)
-        -> (y: String, yh: String) {
+    /// gate blocks reordered; `initial` names the layer's initial states `(D, B, H)`. Returns Y
+    /// `(T, D, B, H)`, Y_h `(D, B, H)` and, for an LSTM, Y_c.
+    mutating func recurrent(_ x: String, _ r: RecurrentConfiguration, layer k: Int, lengths: String?,
+                            initial: (h: String, c: String?)? = nil) throws(RNNKitError) -> (y: String, yh: String, yc: String?) {
         let H = r.hiddenSize, order = ONNXExport.gateOrder(r.cell), G = order.count
         let suffixes = r.isBidirectional ? ["", "_reverse"] : [""]
         var W: [Float] = [], R: [Float] = [], B: [Float] = []
@@ -253,8 +312,9 @@ struct GraphBuilder {
         }
         var inputs = [x, floats("W_\(tag)", [D, G * H, inputSize], W), floats("R_\(tag)", [D, G * H, H], R),
                       floats("B_\(tag)", [D, 2 * G * H], B)]
-        if let lengths { inputs.append(lengths) }
+        if lengths != nil || initial != nil { inputs.append(lengths ?? "") }  // "" leaves an optional input out
+        if let initial { inputs += [initial.h] + (initial.c.map { [$0] } ?? []) }
         let outputs = node(op, inputs, outputs: ["Y_\(tag)", "Y_h_\(tag)"] + (r.cell == .lstm ? ["Y_c_\(tag)"] : []), attributes: attributes)
-        return (outputs[0], outputs[1])
+        return (outputs[0], outputs[1], r.cell == .lstm ? outputs[2] : nil)
     }
 }
