@@ -99,13 +99,17 @@ struct ClassifierFlags: ParsableArguments {
         return (model, training)
     }
 
-    /// A saved run's options and progress, with what `--resume` may change applied.
-    func continuing(_ loaded: ClassifierCheckpoint.Loaded, from resume: String) throws -> (TrainingOptions, TrainingProgress) {
+    /// A saved run's configuration, options and progress, with what `--resume` may change applied
+    /// (the configuration carries the changed options).
+    func continuing(_ loaded: ClassifierCheckpoint.Loaded, from resume: String) throws
+        -> (checkpoint: CheckpointConfiguration, options: TrainingOptions, progress: TrainingProgress) {
         guard var options = loaded.configuration.training, var progress = loaded.progress else {
             throw ValidationError("\(resume) holds no training state to resume from.")
         }
         applyOnResume(&options, &progress)
-        return (options, progress)
+        var checkpoint = loaded.configuration
+        checkpoint.training = options
+        return (checkpoint, options, progress)
     }
 
     /// The flags `--resume` may change: the budget, the learning rate, skipping.

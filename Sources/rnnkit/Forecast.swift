@@ -25,11 +25,25 @@ struct ForecastColumnFlags: ParsableArguments {
     }
 }
 
-/// A forecasting file read and cut as `setup` says.
-func readForecast(_ path: String, setup: ForecastSetup) throws -> (series: [ForecastSeries], problem: ForecastProblem) {
+/// The series of a forecasting file, read as `setup` says (only the columns it names).
+func readSeries(_ path: String, setup: ForecastSetup) throws -> [ForecastSeries] {
     let table = try CSVTable.read(path: path, columns: setup.inputColumns + [setup.time, setup.group].compactMap { $0 })
-    let series = try ForecastSeries.read(table, setup: setup, path: path)
-    return (series, try ForecastProblem(series: series, setup: setup, path: path))
+    return try ForecastSeries.read(table, setup: setup, path: path)
+}
+
+/// A forecasting file read and cut as `setup` says.
+func readForecast(_ path: String, setup: ForecastSetup) throws -> ForecastProblem {
+    try ForecastProblem(series: readSeries(path, setup: setup), setup: setup, path: path)
+}
+
+/// A saved forecaster (for evaluation and prediction) and the setup it reads files with.
+func loadForecaster(_ model: String) throws -> (loaded: ClassifierCheckpoint.Loaded, setup: ForecastSetup) {
+    let loaded = try ClassifierCheckpoint.load(from: model, forResume: false, task: "forecast")
+    guard let setup = loaded.configuration.data.forecast else {
+        throw DataError.malformed(path: model + "/config.json", problem: "no forecast setup", expected: "data.forecast",
+                                  found: "none", hint: "Train the folder again with `rnnkit train forecast`.")
+    }
+    return (loaded, setup)
 }
 
 /// The model's forecasts (in the series' units) at `origins`.
@@ -218,8 +232,7 @@ struct TrainForecast: ParsableCommand {
         var shortest = 0
         if givenTest == nil || givenValidation == nil {
             // The defaults are a tenth of the shortest series: read it once to learn its length.
-            let table = try CSVTable.read(path: path, columns: setup.inputColumns + [setup.time, setup.group].compactMap { $0 })
-            shortest = try ForecastSeries.read(table, setup: setup, path: path).map(\.steps).min() ?? 0
+            shortest = try readSeries(path, setup: setup).map(\.steps).min() ?? 0
         }
         setup.test = givenTest ?? max(setup.horizon, shortest / 10)
         setup.validation = givenValidation ?? max(setup.horizon, shortest / 10)
@@ -244,23 +257,25 @@ struct TrainForecast: ParsableCommand {
         }
         let setup: ForecastSetup
         if let saved = resumed?.configuration.data.forecast { setup = saved } else { setup = try self.setup(preset: preset, path: path) }
-        let (_, problem) = try readForecast(path, setup: setup)
+        let problem = try readForecast(path, setup: setup)
         let trainOrigins = problem.origins(.train), validationOrigins = problem.origins(.validation)
         let trainRaw = problem.dataset(trainOrigins), validationRaw = problem.dataset(validationOrigins)
+
+        // Regression on the windows, scaled as `data` says (training statistics only).
+        func task(_ model: SequenceClassifier<Float>, _ data: DataDescription, batchSize: Int) throws -> SupervisedTask<SequenceDataset> {
+            try SupervisedTask(model: model, train: trainRaw.scaled(data.featureScaling!, targets: data.targetScaling),
+                               validation: validationRaw.scaled(data.featureScaling!, targets: data.targetScaling),
+                               batchSize: batchSize, objective: .regression, targetScaling: data.targetScaling)
+        }
 
         let directory: String
         let trainer: Trainer<SupervisedTask<SequenceDataset>>
         var checkpoint: CheckpointConfiguration
         var metricLines: [String] = []
         if let resume = flags.resume, let loaded = resumed {
-            let (options, progress) = try flags.continuing(loaded, from: resume)
-            checkpoint = loaded.configuration
-            checkpoint.training = options
-            let d = checkpoint.data
-            trainer = try Trainer(task: SupervisedTask(model: loaded.model, train: trainRaw.scaled(d.featureScaling!, targets: d.targetScaling),
-                                                       validation: validationRaw.scaled(d.featureScaling!, targets: d.targetScaling),
-                                                       batchSize: options.batchSize, objective: .regression, targetScaling: d.targetScaling),
-                                  schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            let (resumedCheckpoint, options, progress) = try flags.continuing(loaded, from: resume)
+            checkpoint = resumedCheckpoint
+            trainer = try Trainer(task: task(loaded.model, checkpoint.data, batchSize: options.batchSize), schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
             directory = flags.out ?? resume
             metricLines = loaded.metrics
             log(resumeNote(resume, progress))
@@ -284,10 +299,7 @@ struct TrainForecast: ParsableCommand {
             if case let .targets(t, w) = trainRaw.labels { description.targetScaling = FeatureScaling.fit(t, width: w) }
             var generator = SeededGenerator(seed: options.seed)
             let forecaster = try SequenceClassifier<Float>(model, generator: &generator)
-            trainer = try Trainer(task: SupervisedTask(model: forecaster, train: trainRaw.scaled(description.featureScaling!, targets: description.targetScaling),
-                                                       validation: validationRaw.scaled(description.featureScaling!, targets: description.targetScaling),
-                                                       batchSize: options.batchSize, objective: .regression, targetScaling: description.targetScaling),
-                                  schedule: options.schedule)
+            trainer = try Trainer(task: task(forecaster, description, batchSize: options.batchSize), schedule: options.schedule)
             checkpoint = CheckpointConfiguration(task: "forecast", model: model, data: description, training: options)
             let r = model.recurrent
             log("model: \(r.cell.rawValue) \(r.hiddenSize)\(r.isBidirectional ? "×2" : "") × \(r.numLayers) layer(s), readout "
@@ -343,19 +355,15 @@ struct EvalForecast: ParsableCommand {
     @Flag(help: "End with one line of JSON holding the results.") var json = false
 
     func run() throws {
-        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false, task: "forecast")
+        var (loaded, setup) = try loadForecaster(model)
         let description = loaded.configuration.data
-        guard var setup = description.forecast else {
-            throw DataError.malformed(path: model + "/config.json", problem: "no forecast setup", expected: "data.forecast",
-                                      found: "none", hint: "Train the folder again with `rnnkit train forecast`.")
-        }
         if let test {
             guard test >= setup.horizon else { throw ValidationError("--test must be at least the horizon (\(setup.horizon)); found \(test).") }
             setup.test = test
         }
         setup.validation = 0
         let path = csv ?? description.source
-        let (_, problem) = try readForecast(path, setup: setup)
+        let problem = try readForecast(path, setup: setup)
         let (fields, files) = try forecastReport(loaded.model, problem: problem, description: description, name: path)
         if let out {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -375,14 +383,9 @@ struct PredictForecast: ParsableCommand {
     @Option(help: "CSV file to write (default: standard output).") var out: String?
 
     func run() throws {
-        let loaded = try ClassifierCheckpoint.load(from: model, forResume: false, task: "forecast")
+        var (loaded, setup) = try loadForecaster(model)
         let description = loaded.configuration.data
-        guard var setup = description.forecast else {
-            throw DataError.malformed(path: model + "/config.json", problem: "no forecast setup", expected: "data.forecast",
-                                      found: "none", hint: "Train the folder again with `rnnkit train forecast`.")
-        }
-        let table = try CSVTable.read(path: csv, columns: setup.inputColumns + [setup.time, setup.group].compactMap { $0 })
-        var series = try ForecastSeries.read(table, setup: setup, path: csv)
+        var series = try readSeries(csv, setup: setup)
         // The steps to forecast, unknown, after each series' end: the last test span of a problem
         // that needs no training window.
         let width = setup.inputColumns.count

@@ -120,9 +120,8 @@ struct TrainSequences: ParsableCommand {
         var checkpoint: CheckpointConfiguration
         var metricLines: [String] = []
         if let resume = flags.resume, let loaded = resumed {
-            let (options, progress) = try flags.continuing(loaded, from: resume)
-            checkpoint = loaded.configuration
-            checkpoint.training = options
+            let (resumedCheckpoint, options, progress) = try flags.continuing(loaded, from: resume)
+            checkpoint = resumedCheckpoint
             let (train, validation) = try prepare(full, path: dataPath, checkpoint: checkpoint.data, holdOut: options.validationCount)
             trainer = try Trainer(task: SupervisedTask(model: loaded.model, train: train, validation: validation, batchSize: options.batchSize,
                                                        objective: checkpoint.data.objective ?? .classification,

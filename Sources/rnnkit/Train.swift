@@ -67,9 +67,8 @@ struct TrainMNIST: ParsableCommand {
         var checkpoint: CheckpointConfiguration
         var metricLines: [String] = []
         if let resume = flags.resume, let loaded = resumed {
-            let (options, progress) = try flags.continuing(loaded, from: resume)
-            checkpoint = loaded.configuration
-            checkpoint.training = options
+            let (resumedCheckpoint, options, progress) = try flags.continuing(loaded, from: resume)
+            checkpoint = resumedCheckpoint
             directory = flags.out ?? resume
             let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
             trainer = try Trainer(task: ClassificationTask(model: loaded.model, train: trainingSet, validation: validationSet,
