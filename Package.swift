@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "CPlatform"),
         // AVX2 + FMA activation kernels, chosen at run time; imported only by Tensor/Activations.swift.
         .target(name: "CKernels"),
+        // Open MPI, loaded at run time (dlopen) for distributed training; imported only by Training/ProcessGroup.swift.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(
             name: "RNNKit",
             dependencies: [
@@ -41,6 +43,7 @@ let package = Package(
                 "CInflate",
                 "CPlatform",
                 "CKernels",
+                "CMPI",
                 .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "CSV", package: "CSV.swift"),

@@ -38,10 +38,13 @@ void rnnkit_catch_interrupts(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, NULL);
+    // SIGTERM is how mpirun (and schedulers such as Slurm) pass a stop on to the ranks.
+    sigaction(SIGTERM, &action, NULL);
     // A parent may have started us with SIGINT blocked (test runners, some shells' background jobs).
     sigset_t interrupt;
     sigemptyset(&interrupt);
     sigaddset(&interrupt, SIGINT);
+    sigaddset(&interrupt, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL);
 }
 

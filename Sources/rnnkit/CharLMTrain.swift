@@ -39,6 +39,8 @@ struct CharLMTrain: ParsableCommand {
     @Flag(name: .customLong("skip-non-finite"), help: "Skip a step whose loss or gradients are NaN or infinite instead of stopping.")
     var skipNonFinite = false
     @Flag(help: "End with one line of JSON holding the results.") var json = false
+    @Flag(help: "Train one model on the ranks of an MPI job (mpirun -np N rnnkit train text ...); --batch (streams) stays global.")
+    var distributed = false
 
     func validate() throws {
         if let preset, CharLMPreset(rawValue: preset) == nil {
@@ -71,6 +73,7 @@ struct CharLMTrain: ParsableCommand {
     }
 
     func run() throws {
+        let group = try joinProcessGroup(distributed: distributed)
         let preset = self.preset.flatMap(CharLMPreset.init(rawValue:))
         let directory: String
         let trainer: Trainer<LanguageModelTask>
@@ -93,7 +96,8 @@ struct CharLMTrain: ParsableCommand {
             let task = try LanguageModelTask(model: loaded.model, train: train, validation: validation, batchSize: options.batchSize,
                                              sequenceLength: options.sequenceLength)
             task.carriedState = loaded.carried
-            trainer = try Trainer(task: task, schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            trainer = try Trainer(task: task, schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState),
+                                  group: group)
             directory = out ?? resume
             best = loaded.best
             metricLines = loaded.metrics
@@ -115,7 +119,7 @@ struct CharLMTrain: ParsableCommand {
             if let b = options.fcBiasInitializer { try lm.fc.initialize("bias", with: b, generator: &generator) }
             trainer = try Trainer(task: LanguageModelTask(model: lm, train: train, validation: validation, batchSize: options.batchSize,
                                                           sequenceLength: options.sequenceLength),
-                                  schedule: options.schedule)
+                                  schedule: options.schedule, group: group)
             configuration = CharLMCheckpointConfiguration(
                 model: model, data: TextDescription(sources: sources.isEmpty ? [] : sources, strippedANSI: strip,
                                                     trainingCharacters: train.count, validationCharacters: validation.count),
@@ -134,6 +138,7 @@ struct CharLMTrain: ParsableCommand {
         let task = trainer.task
         let vocabulary = configuration.model.vocabulary
         let showEvery = showPredictions ?? (preset == .seedSentence ? 100 : nil)
+        try group.describe(batch: task.batchSize)
         let results = try runTraining(
             trainer, directory: directory, command: invokedAs("rnnkit train text"), metrics: &metricLines,
             save: { lines, curves in
@@ -152,6 +157,7 @@ struct CharLMTrain: ParsableCommand {
                     log(String(format: "iteration %d  loss %.5f  prediction: ", r.step, r.loss) + vocabulary.decode(task.lastPrediction()))
                 }
             })
+        defer { group.finish() }
         let last = results.last
         log("done: \(trainer.progress.step) steps, best validation loss "
             + (trainer.progress.bestValidationLoss.map { String(format: "%.4f (%.3f bits/char)", $0, $0 / log(2.0)) } ?? "n/a")

@@ -28,6 +28,8 @@ struct ClassifierFlags: ParsableArguments {
     @Flag(name: .customLong("skip-non-finite"), help: "Skip a step whose loss or gradients are NaN or infinite instead of stopping.")
     var skipNonFinite = false
     @Flag(help: "End with one line of JSON holding the results.") var json = false
+    @Flag(help: "Train one model on the ranks of an MPI job (mpirun -np N rnnkit train ...); --batch stays the global batch.")
+    var distributed = false
 
 
     func validate() throws {

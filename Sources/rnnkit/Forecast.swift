@@ -246,6 +246,7 @@ struct TrainForecast: ParsableCommand {
     }
 
     func run() throws {
+        let group = try joinProcessGroup(distributed: flags.distributed)
         let resumed = try flags.resume.map { try ClassifierCheckpoint.load(from: $0, forResume: true, task: "forecast") }
         let preset = self.preset.flatMap(ForecastPreset.init(rawValue:))
         guard let path = columns.csv ?? resumed?.configuration.data.source ?? preset?.path else {
@@ -275,7 +276,8 @@ struct TrainForecast: ParsableCommand {
         if let resume = flags.resume, let loaded = resumed {
             let (resumedCheckpoint, options, progress) = try flags.continuing(loaded, from: resume)
             checkpoint = resumedCheckpoint
-            trainer = try Trainer(task: task(loaded.model, checkpoint.data, batchSize: options.batchSize), schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+            trainer = try Trainer(task: task(loaded.model, checkpoint.data, batchSize: options.batchSize), schedule: options.schedule,
+                                  resume: (progress, loaded.optimizerSteps, loaded.optimizerState), group: group)
             directory = flags.out ?? resume
             metricLines = loaded.metrics
             log(resumeNote(resume, progress))
@@ -299,7 +301,7 @@ struct TrainForecast: ParsableCommand {
             if case let .targets(t, w) = trainRaw.labels { description.targetScaling = FeatureScaling.fit(t, width: w) }
             var generator = SeededGenerator(seed: options.seed)
             let forecaster = try SequenceClassifier<Float>(model, generator: &generator)
-            trainer = try Trainer(task: task(forecaster, description, batchSize: options.batchSize), schedule: options.schedule)
+            trainer = try Trainer(task: task(forecaster, description, batchSize: options.batchSize), schedule: options.schedule, group: group)
             checkpoint = CheckpointConfiguration(task: "forecast", model: model, data: description, training: options)
             let r = model.recurrent
             log("model: \(r.cell.rawValue) \(r.hiddenSize)\(r.isBidirectional ? "×2" : "") × \(r.numLayers) layer(s), readout "
@@ -321,6 +323,7 @@ struct TrainForecast: ParsableCommand {
                                           progress: trainer.progress, metrics: lines, curves: curves, best: best, extraFiles: extra)
         }
         var lastCurves = ""
+        try group.describe(batch: trainer.task.batchSize)
         _ = try runTraining(trainer, directory: directory, command: "rnnkit train forecast", metrics: &metricLines, save: { lines, curves in
             lastCurves = curves
             try save(lines, curves, [:])
@@ -328,6 +331,8 @@ struct TrainForecast: ParsableCommand {
             if m.isBest { best = ClassifierCheckpoint.exportWeights(trainer.task.model) }
             return false
         })
+        defer { group.finish() }
+        guard group.isPrimary else { return }  // the forecasts and their files are rank 0's
         var summary = trainingSummary(trainer, directory: directory)
         let chosen = try ClassifierCheckpoint.load(from: directory, forResume: false, task: "forecast")
         if let bestEpoch = trainer.progress.bestValidationLoss.flatMap({ loss in

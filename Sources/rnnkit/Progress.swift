@@ -9,14 +9,14 @@ struct ProgressLine {
 
     /// Redraws the line (at most ten times a second, and always for the last step).
     mutating func update(step: Int, of total: Int, since start: Date, _ text: () -> String) {
-        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 || step == total else { return }
+        guard isTerminal, !outputIsQuiet, Date().timeIntervalSince(lastDraw) > 0.1 || step == total else { return }
         lastDraw = Date()
         let eta = Date().timeIntervalSince(start) / Double(max(step, 1)) * Double(total - step)
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text() + "  ETA " + formatDuration(eta)).utf8))
     }
 
     func clear() {
-        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if isTerminal && !outputIsQuiet { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
     }
 }
 
@@ -28,6 +28,7 @@ func formatDuration(_ seconds: Double) -> String {
 /// Prints one JSON object on one line (the last line of a `--json` run). JSON has no NaN or
 /// infinity, so a non-finite number is written as null.
 func printJSONLine(_ object: [String: Any]) {
+    guard !outputIsQuiet else { return }
     let finite = object.mapValues { value -> Any in
         if let d = value as? Double, !d.isFinite { return NSNull() }
         return value

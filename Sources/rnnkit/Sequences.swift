@@ -106,6 +106,7 @@ struct TrainSequences: ParsableCommand {
     }
 
     func run() throws {
+        let group = try joinProcessGroup(distributed: flags.distributed)
         let resumed = try flags.resume.map { try ClassifierCheckpoint.load(from: $0, forResume: true, task: "sequences") }
         let saved = resumed?.configuration.data
         let dataPath = data ?? saved!.source
@@ -126,7 +127,7 @@ struct TrainSequences: ParsableCommand {
             trainer = try Trainer(task: SupervisedTask(model: loaded.model, train: train, validation: validation, batchSize: options.batchSize,
                                                        objective: checkpoint.data.objective ?? .classification,
                                                        targetScaling: checkpoint.data.targetScaling),
-                                  schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+                                  schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState), group: group)
             directory = flags.out ?? resume
             metricLines = loaded.metrics
             log(resumeNote(resume, progress))
@@ -175,7 +176,7 @@ struct TrainSequences: ParsableCommand {
             let (train, validation) = try prepare(full, path: dataPath, checkpoint: description, holdOut: options.validationCount)
             trainer = try Trainer(task: SupervisedTask(model: classifier, train: train, validation: validation, batchSize: options.batchSize,
                                                        objective: objective, targetScaling: description.targetScaling),
-                                  schedule: options.schedule)
+                                  schedule: options.schedule, group: group)
             checkpoint = CheckpointConfiguration(task: "sequences", model: model, data: description, training: options)
             let r = model.recurrent
             log("model: \(r.cell.rawValue) \(r.hiddenSize)\(r.isBidirectional ? "×2" : "") × \(r.numLayers) layer(s), readout "
@@ -187,10 +188,13 @@ struct TrainSequences: ParsableCommand {
                 + (options.samples.map { "\($0) samples" } ?? "\(options.epochs) epochs") + ", seed \(options.seed); saving to \(directory)")
         }
 
+        try group.describe(batch: trainer.task.batchSize)
         _ = try runTraining(trainer, directory: directory, command: "rnnkit train sequences", metrics: &metricLines) { lines, curves in
             try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.task.model, optimizer: trainer.optimizer,
                                           progress: trainer.progress, metrics: lines, curves: curves)
         }
+        defer { group.finish() }
+        guard group.isPrimary else { return }  // the test report is rank 0's
         var summary = trainingSummary(trainer, directory: directory)
         if let testSet, let testPath = test {
             let scaled = try scaledForModel(testSet, path: testPath, data: checkpoint.data)

@@ -57,6 +57,7 @@ struct TrainMNIST: ParsableCommand {
     }
 
     func run() throws {
+        let group = try joinProcessGroup(distributed: flags.distributed)
         let resumed = try flags.resume.map { try ClassifierCheckpoint.load(from: $0, forResume: true) }
         let data = self.data ?? resumed?.configuration.data.source ?? MNIST.defaultDirectory
         let trainSet = try MNIST.load(directory: data, split: .train)
@@ -73,7 +74,7 @@ struct TrainMNIST: ParsableCommand {
             let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
             trainer = try Trainer(task: ClassificationTask(model: loaded.model, train: trainingSet, validation: validationSet,
                                                            batchSize: options.batchSize),
-                                  schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState))
+                                  schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState), group: group)
             metricLines = loaded.metrics
             log(resumeNote(resume, progress))
         } else {
@@ -98,7 +99,7 @@ struct TrainMNIST: ParsableCommand {
             let (validationSet, trainingSet) = try split(trainSet, holdOut: options.validationCount)
             trainer = try Trainer(task: ClassificationTask(model: model, train: trainingSet, validation: validationSet,
                                                            batchSize: options.batchSize),
-                                  schedule: options.schedule)
+                                  schedule: options.schedule, group: group)
             checkpoint = CheckpointConfiguration(
                 task: "mnist", model: modelConfiguration,
                 data: DataDescription(steps: trainSet.rows, features: trainSet.columns,
@@ -113,10 +114,13 @@ struct TrainMNIST: ParsableCommand {
                 + (options.samples.map { "\($0) samples" } ?? "\(options.epochs) epochs") + ", seed \(options.seed); saving to \(directory)")
         }
 
+        try group.describe(batch: trainer.task.batchSize)
         let results = try runTraining(trainer, directory: directory, command: "rnnkit train mnist", metrics: &metricLines) { lines, curves in
             try ClassifierCheckpoint.save(to: directory, configuration: checkpoint, model: trainer.task.model, optimizer: trainer.optimizer,
                                           progress: trainer.progress, metrics: lines, curves: curves)
         }
+        defer { group.finish() }
+        guard group.isPrimary else { return }  // the test set is rank 0's
         let test = try evaluate(trainer.task.model, on: testSet)
         log(String(format: "test loss %.4f  test accuracy %.2f%%  (%d images)  model saved in %@",
                    test.loss, 100 * test.accuracy, testSet.count, directory))
@@ -137,8 +141,12 @@ struct TrainMNIST: ParsableCommand {
     }
 }
 
+/// Set on the ranks of a distributed run other than rank 0: they print nothing but errors.
+nonisolated(unsafe) var outputIsQuiet = false
+
 /// Human-readable lines go to stdout; with --json the JSON object is printed after them, last.
 func log(_ line: String) {
+    guard !outputIsQuiet else { return }
     print(line)
     fflush(nil)  // all streams: Swift 6 forbids touching the global `stdout`
 }

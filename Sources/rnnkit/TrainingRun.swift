@@ -61,3 +61,25 @@ func resumeNote(_ directory: String, _ progress: TrainingProgress) -> String {
     "resuming \(directory) after epoch \(progress.epoch)"
         + (progress.partialEpoch.map { " and \($0.steps) steps of the next" } ?? "") + " (step \(progress.step))"
 }
+
+/// The processes this run trains with: the MPI job when `--distributed` asks for it or when mpirun
+/// started several ranks (each would otherwise train alone into the same folder), else one process.
+/// Ranks other than 0 print nothing from here on but errors.
+func joinProcessGroup(distributed: Bool) throws -> ProcessGroup {
+    guard distributed || (ProcessGroup.launcher?.size ?? 1) > 1 else { return .single }
+    let group = try ProcessGroup.joinMPI()
+    if !group.isPrimary { outputIsQuiet = true }
+    return group
+}
+
+extension ProcessGroup {
+    /// Checks that a global batch of `batch` rows (or streams) gives every rank at least one, and says
+    /// how the run is split.
+    func describe(batch: Int) throws {
+        guard usesMPI else { return }
+        guard batch >= size else {
+            throw ValidationError("--batch \(batch) cannot be split over \(size) ranks: the batch is global, so give at least one row per rank (--batch \(size) or more).")
+        }
+        log("distributed: \(size) ranks × \(computeThreads) threads; global batch \(batch), \(batch / size)\(batch % size == 0 ? "" : "–\(batch / size + 1)") per rank")
+    }
+}

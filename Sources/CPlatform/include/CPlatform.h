@@ -7,7 +7,7 @@
 /// Returns 0, or -1 with errno set (EINVAL or ENOSYS where the file system cannot exchange).
 int rnnkit_exchange_paths(const char *a, const char *b);
 
-/// Installs RNNKit's SIGINT handler: the first Ctrl-C prints a note on standard error and sets the
+/// Installs RNNKit's SIGINT and SIGTERM handler: the first Ctrl-C (or SIGTERM) prints a note on standard error and sets the
 /// flag read by rnnkit_interrupt_requested(); a second one ends the process at once with status 130
 /// (_exit: no buffers flushed, no files half-written beyond what atomic writes already protect).
 void rnnkit_catch_interrupts(void);

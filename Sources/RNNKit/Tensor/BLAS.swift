@@ -59,10 +59,11 @@ extension Double: TensorScalar {
     public static var dtypeName: String { "F64" }
 }
 
-/// The threads RNNKit computes with: `RNNKIT_THREADS` if set, else one per core.
+/// The threads RNNKit computes with: `RNNKIT_THREADS` if set, else one per core, shared out among
+/// the ranks an MPI launcher started on this machine (`ProcessGroup.localSize`).
 public let computeThreads: Int = {
     if let text = ProcessInfo.processInfo.environment["RNNKIT_THREADS"], let n = Int(text), n > 0 { return n }
-    return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / ProcessGroup.localSize)
 }()
 
 /// The most row chunks `parallelRows` makes.

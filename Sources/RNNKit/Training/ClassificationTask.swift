@@ -27,6 +27,35 @@ public struct RegressionEvaluation: Sendable {
     public var loss: Double
     public var meanAbsoluteError: Double
     public var rootMeanSquaredError: Double
+    /// Values compared (targets × labelled steps).
+    public var count: Int = 0
+}
+
+extension Evaluation {
+    /// The evaluation of every rank's part together (sums over the group; the identity alone).
+    public func combined(over group: ProcessGroup) -> Evaluation {
+        guard group.usesMPI else { return self }
+        let n = Double(confusion.joined().reduce(0, +))
+        var sums = [loss * n, n] + confusion.joined().map(Double.init)
+        group.sum(&sums)
+        let k = confusion.count
+        let all = (0..<k).map { i in (0..<k).map { j in Int(sums[2 + i * k + j]) } }
+        let total = max(sums[1], 1)
+        return Evaluation(loss: sums[0] / total, accuracy: Double((0..<k).reduce(0) { $0 + all[$1][$1] }) / total, confusion: all)
+    }
+}
+
+extension RegressionEvaluation {
+    /// The evaluation of every rank's part together (sums over the group; the identity alone).
+    public func combined(over group: ProcessGroup) -> RegressionEvaluation {
+        guard group.usesMPI else { return self }
+        let n = Double(count)
+        var sums = [loss * n, meanAbsoluteError * n, rootMeanSquaredError * rootMeanSquaredError * n, n]
+        group.sum(&sums)
+        let total = max(sums[3], 1)
+        return RegressionEvaluation(loss: sums[0] / total, meanAbsoluteError: sums[1] / total,
+                                    rootMeanSquaredError: (sums[2] / total).squareRoot(), count: Int(sums[3]))
+    }
 }
 
 extension TrainingOptions {
@@ -86,25 +115,44 @@ public final class SupervisedTask<Data: SupervisedSequences>: TrainingTask {
         }
     }
 
-    public func trainingBatch(step: Int, limit: Int, generator: inout SeededGenerator) throws -> TrainingBatch {
-        let batch = train.examples(order[(step * batchSize)..<min((step + 1) * batchSize, limit)])
+    public func trainingBatch(step: Int, limit: Int, group: ProcessGroup, generator: inout SeededGenerator) throws -> TrainingBatch? {
+        let rows = (step * batchSize)..<min((step + 1) * batchSize, limit)
+        let indices = group.size == 1 ? Array(order[rows]) : group.share(rows).map { order[$0] }
+        guard !indices.isEmpty else { return nil }
+        let batch = train.examples(indices)
         let outputs = try model(Variable(batch.inputs), lengths: batch.lengths, training: &generator)
         let sequences = batch.inputs.shape[0]
+        let mask = batch.stepMask?.scalars
+        let labelled = Double(mask.map { $0.reduce(0, +) } ?? Float(sequences))  // what the loss averages over
         switch objective {
         case .classification:
             // With labels per step, the loss averages the real steps (TF's sequence_loss with a mask).
             let loss = try batch.stepMask.map { try Loss.sequenceLoss(logits: outputs, targets: batch.labels, weights: $0) }
                 ?? Loss.softmaxCrossEntropy(logits: outputs, labels: batch.labels)
-            let mask = batch.stepMask?.scalars
             let correct = zip(outputs.value.argmaxRows(), batch.labels).enumerated().filter { k, pair in
                 pair.0 == pair.1 && (mask?[k] ?? 1) > 0
             }.count
-            return TrainingBatch(loss: loss, count: sequences,
-                                 sums: ["correct": Double(correct), "labelled": Double(mask.map { $0.reduce(0, +) } ?? Float(sequences))])
+            return TrainingBatch(loss: loss, count: sequences, sums: ["correct": Double(correct), "labelled": labelled],
+                                 lossWeight: labelled)
         case .regression:
             return TrainingBatch(loss: try Loss.meanSquaredError(predictions: outputs, targets: batch.targets!, weights: batch.stepMask),
-                                 count: sequences)
+                                 count: sequences, lossWeight: labelled * Double(batch.targets!.shape.last!))
         }
+    }
+
+    public var sumKeys: [String] { objective == .classification ? ["correct", "labelled"] : [] }
+
+    /// The set's size and shape, and up to 256 of its examples evenly spread.
+    public func dataFingerprint() -> UInt64 {
+        var f = Fingerprint()
+        f.add([train.count, train.maxSteps, train.features, validation.count])
+        let picks = Array(Set((0..<min(train.count, 256)).map { $0 * train.count / min(train.count, 256) })).sorted()
+        let batch = train.examples(picks)
+        f.add(batch.inputs.scalars)
+        f.add(batch.labels)
+        f.add(batch.targets?.scalars ?? [])
+        f.add(batch.lengths ?? [])
+        return f.value
     }
 
     public func trainingFigures(sums: [String: Double], count: Int) -> [String: Double] {
@@ -112,14 +160,15 @@ public final class SupervisedTask<Data: SupervisedSequences>: TrainingTask {
         objective == .classification ? ["trainAccuracy": (sums["correct"] ?? 0) / max(sums["labelled"] ?? Double(count), 1)] : [:]
     }
 
-    public func validate() throws -> (loss: Double, figures: [String: Double])? {
+    public func validate(group: ProcessGroup) throws -> (loss: Double, figures: [String: Double])? {
         guard validation.count > 0 else { return nil }
+        let rows = group.block(validation.count)
         switch objective {
         case .classification:
-            let e = try evaluate(model, on: validation)
+            let e = try evaluate(model, on: validation, rows: rows).combined(over: group)
             return (e.loss, ["validationAccuracy": e.accuracy])
         case .regression:
-            let e = try evaluateRegression(model, on: validation, targetScaling: targetScaling)
+            let e = try evaluateRegression(model, on: validation, rows: rows, targetScaling: targetScaling).combined(over: group)
             return (e.loss, ["validationMAE": e.meanAbsoluteError, "validationRMSE": e.rootMeanSquaredError])
         }
     }
@@ -136,14 +185,15 @@ public typealias ClassificationTask = SupervisedTask<ImageClassificationData>
 
 /// Evaluates a classifier in batches (inference path: no dropout, nothing recorded); a tagger is
 /// scored over every labelled step.
-public func evaluate<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data, batchSize: Int = 500)
-    throws(RNNKitError) -> Evaluation {
+public func evaluate<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data, rows: Range<Int>? = nil,
+                                                batchSize: Int = 500) throws(RNNKitError) -> Evaluation {
     let classes = model.configuration.classes
     var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
     var lossSum = 0.0, correct = 0, labelled = 0.0
-    var start = 0
-    while start < data.count {
-        let batch = data.examples(start..<min(start + batchSize, data.count))
+    let rows = rows ?? 0..<data.count
+    var start = rows.lowerBound
+    while start < rows.upperBound {
+        let batch = data.examples(start..<min(start + batchSize, rows.upperBound))
         let logits = try model.logits(batch.inputs, lengths: batch.lengths)
         let labels = batch.labels, mask = batch.stepMask
         let weight = Double(mask?.sum() ?? Float(labels.count))
@@ -167,13 +217,14 @@ public func evaluate<Data: SupervisedSequences>(_ model: SequenceClassifier<Floa
 
 /// Evaluates a regression model in batches: the mean squared error in scaled units, and MAE and
 /// RMSE after undoing `targetScaling` (over every labelled step of a tagger).
-public func evaluateRegression<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data,
+public func evaluateRegression<Data: SupervisedSequences>(_ model: SequenceClassifier<Float>, on data: Data, rows: Range<Int>? = nil,
                                                           targetScaling: FeatureScaling?, batchSize: Int = 500)
     throws(RNNKitError) -> RegressionEvaluation {
     var squared = 0.0, absolute = 0.0, squaredOriginal = 0.0, n = 0
-    var start = 0
-    while start < data.count {
-        let batch = data.examples(start..<min(start + batchSize, data.count))
+    let rows = rows ?? 0..<data.count
+    var start = rows.lowerBound
+    while start < rows.upperBound {
+        let batch = data.examples(start..<min(start + batchSize, rows.upperBound))
         let outputs = try model.logits(batch.inputs, lengths: batch.lengths)
         guard let targets = batch.targets else {
             throw .invalidValue(argument: "data", expected: "numeric targets", found: "class labels", hint: "Evaluate a classifier instead.")
@@ -190,5 +241,6 @@ public func evaluateRegression<Data: SupervisedSequences>(_ model: SequenceClass
         start += batchSize
     }
     let m = Double(max(n, 1))
-    return RegressionEvaluation(loss: squared / m, meanAbsoluteError: absolute / m, rootMeanSquaredError: (squaredOriginal / m).squareRoot())
+    return RegressionEvaluation(loss: squared / m, meanAbsoluteError: absolute / m, rootMeanSquaredError: (squaredOriginal / m).squareRoot(),
+                                count: n)
 }

@@ -101,14 +101,70 @@ public final class LanguageModelTask: TrainingTask {
     private var next: RecurrentState<Variable<Float>>?
     private var lastLogits: (logits: Tensor<Float>, steps: Int)?
 
-    public func trainingBatch(step: Int, limit: Int, generator: inout SeededGenerator) throws -> TrainingBatch {
-        let (x, y, t) = Self.window(train, streams: batchSize, length: streamLength, window: step, steps: sequenceLength)
+    /// The streams this process reads: all of them alone, every size-th from its rank in a group.
+    private var streams: [Int] = []
+
+    public func trainingBatch(step: Int, limit: Int, group: ProcessGroup, generator: inout SeededGenerator) throws -> TrainingBatch? {
+        let mine = Array(group.share(0..<batchSize))
+        if mine != streams {  // the first step of this process: cut its streams from a full carried state
+            if let full = carried, group.size > 1 { carried = Self.select(full, streams: mine) }
+            streams = mine
+        }
+        guard !mine.isEmpty else { return nil }
+        let (x, y, t) = Self.window(train, streams: batchSize, length: streamLength, window: step, steps: sequenceLength,
+                                    only: mine.count == batchSize ? nil : mine)
         var g: SeededGenerator? = generator
-        let (logits, state) = try model(ids: x, batch: batchSize, steps: t, state: carried, training: &g)
+        let (logits, state) = try model(ids: x, batch: mine.count, steps: t, state: carried, training: &g)
         generator = g!
         next = state
         lastLogits = (logits.value, t)
-        return TrainingBatch(loss: try Loss.sequenceLoss(logits: logits, targets: y), count: batchSize * t)
+        return TrainingBatch(loss: try Loss.sequenceLoss(logits: logits, targets: y), count: mine.count * t)
+    }
+
+    /// Streams `indices` (of dimension 1) of a state `(L, B, H)`.
+    private static func select(_ state: RecurrentState<Variable<Float>>, streams indices: [Int]) -> RecurrentState<Variable<Float>> {
+        func pick(_ t: Tensor<Float>) -> Tensor<Float> {
+            let (L, B, H) = (t.shape[0], t.shape[1], t.shape[2])
+            var out: [Float] = []
+            out.reserveCapacity(L * indices.count * H)
+            for l in 0..<L { for b in indices { out += t.scalars[((l * B + b) * H)..<((l * B + b + 1) * H)] } }
+            return Tensor(validShape: [L, indices.count, H], scalars: out)
+        }
+        return RecurrentState(h: Variable(pick(state.h.value)), c: state.c.map { Variable(pick($0.value)) })
+    }
+
+    /// Every rank's carried streams put back together, in stream order, for rank 0's checkpoint.
+    private var gathered: RecurrentState<Tensor<Float>>?
+
+    /// In a group, gathers the carried state of every rank's streams so rank 0 saves the whole of it.
+    public func prepareSave(group: ProcessGroup) throws {
+        gathered = nil
+        guard group.size > 1, let local = carriedState else { return }
+        let (L, H) = (local.h.shape[0], local.h.shape[2])
+        let width = (batchSize + group.size - 1) / group.size  // streams per rank, padded to the most any has
+        func gather(_ t: Tensor<Float>) -> Tensor<Float> {
+            var padded = t.scalars + [Float](repeating: 0, count: L * width * H - t.count)
+            let all = group.gather(padded)
+            padded = [Float](repeating: 0, count: L * batchSize * H)
+            for (rank, values) in all.enumerated() {
+                for (k, b) in stride(from: rank, to: batchSize, by: group.size).enumerated() {
+                    for l in 0..<L {
+                        let mineCount = (batchSize - rank + group.size - 1) / group.size
+                        let source = (l * mineCount + k) * H
+                        padded.replaceSubrange(((l * batchSize + b) * H)..<((l * batchSize + b + 1) * H), with: values[source..<(source + H)])
+                    }
+                }
+            }
+            return Tensor(validShape: [L, batchSize, H], scalars: padded)
+        }
+        gathered = RecurrentState(h: gather(local.h), c: local.c.map(gather))
+    }
+
+    public func dataFingerprint() -> UInt64 {
+        var f = Fingerprint()
+        f.add(train)
+        f.add(CollectionOfOne(validation.count))
+        return f.value
     }
 
     public func endStep(applied: Bool) {
@@ -127,9 +183,9 @@ public final class LanguageModelTask: TrainingTask {
         return Array(logits.argmaxRows().prefix(t))
     }
 
-    public func validate() throws -> (loss: Double, figures: [String: Double])? {
+    public func validate(group: ProcessGroup) throws -> (loss: Double, figures: [String: Double])? {
         guard validation.count > 1 else { return nil }
-        let loss = try Self.evaluate(model, validation, streams: batchSize, steps: sequenceLength)
+        let loss = try Self.evaluate(model, validation, streams: batchSize, steps: sequenceLength, group: group)
         return (loss, ["validationBitsPerCharacter": loss / Foundation.log(2)])
     }
 
@@ -137,20 +193,24 @@ public final class LanguageModelTask: TrainingTask {
     public var throughputUnit: String { "characters" }
 
     /// The carried state as tensors `(L, B, H)`, saved with a checkpoint taken mid-epoch so a resumed
-    /// run continues every stream where it stopped.
+    /// run continues every stream where it stopped. In a group, after `prepareSave`, every stream's
+    /// (set before training, the whole state; each rank takes its streams at its first step).
     public var carriedState: RecurrentState<Tensor<Float>>? {
-        get { carried.map { RecurrentState(h: $0.h.value, c: $0.c?.value) } }
+        get { gathered ?? carried.map { RecurrentState(h: $0.h.value, c: $0.c?.value) } }
         set { carried = newValue.map { RecurrentState(h: Variable($0.h), c: $0.c.map { Variable($0) }) } }
     }
 
-    /// Inputs and targets of batch `w` of `streams` streams of length `length` over `ids`: `(B, T)` each.
-    public static func window(_ ids: [Int], streams: Int, length: Int, window w: Int, steps: Int) -> (x: [Int], y: [Int], t: Int) {
+    /// Inputs and targets of batch `w` of `streams` streams of length `length` over `ids`: `(B, T)` each
+    /// (`(|only|, T)` for the streams `only` alone).
+    public static func window(_ ids: [Int], streams: Int, length: Int, window w: Int, steps: Int, only: [Int]? = nil)
+        -> (x: [Int], y: [Int], t: Int) {
         let start = w * steps
         let t = min(steps, length - start)
         var x: [Int] = [], y: [Int] = []
-        x.reserveCapacity(streams * t)
-        y.reserveCapacity(streams * t)
-        for b in 0..<streams {
+        let chosen = only ?? Array(0..<streams)
+        x.reserveCapacity(chosen.count * t)
+        y.reserveCapacity(chosen.count * t)
+        for b in chosen {
             let base = b * length + start
             x += ids[base..<(base + t)]
             y += ids[(base + 1)...(base + t)]
@@ -160,18 +220,25 @@ public final class LanguageModelTask: TrainingTask {
 
     /// Mean cross-entropy per predicted character (nats) of `ids` under `model`, reading `streams`
     /// contiguous streams `steps` at a time with the state carried (inference path).
-    public static func evaluate(_ model: CharLanguageModel<Float>, _ ids: [Int], streams: Int, steps: Int) throws(RNNKitError) -> Double {
+    /// In a group, each rank reads every size-th stream and the sums are added up over the ranks.
+    public static func evaluate(_ model: CharLanguageModel<Float>, _ ids: [Int], streams: Int, steps: Int,
+                                group: ProcessGroup = .single) throws(RNNKitError) -> Double {
         let B = max(1, min(streams, ids.count - 1))
         let length = (ids.count - 1) / B
         guard length > 0 else { return .nan }
+        let mine = Array(group.share(0..<B))
         var state: RecurrentState<Tensor<Float>>? = nil
         var total = 0.0
-        for w in 0..<((length + steps - 1) / steps) {
-            let (x, y, t) = window(ids, streams: B, length: length, window: w, steps: steps)
-            let (logits, next) = try model.logits(ids: x, batch: B, steps: t, state: state)
-            state = next
-            total += Double(try Loss.sequenceLoss(logits: Variable(logits), targets: y).value.scalars[0]) * Double(B * t)
+        if !mine.isEmpty {
+            for w in 0..<((length + steps - 1) / steps) {
+                let (x, y, t) = window(ids, streams: B, length: length, window: w, steps: steps, only: mine.count == B ? nil : mine)
+                let (logits, next) = try model.logits(ids: x, batch: mine.count, steps: t, state: state)
+                state = next
+                total += Double(try Loss.sequenceLoss(logits: Variable(logits), targets: y).value.scalars[0]) * Double(mine.count * t)
+            }
         }
-        return total / Double(B * length)
+        var sums = [total]
+        group.sum(&sums)
+        return sums[0] / Double(B * length)
     }
 }

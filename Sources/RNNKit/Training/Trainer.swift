@@ -58,11 +58,16 @@ public struct TrainingBatch {
     public var count: Int
     /// Sums for the task's training figures (e.g. `["correct": 17]`), added up while the steps are applied.
     public var sums: [String: Double]
+    /// What the loss is a mean over (its denominator: examples, labelled steps, predicted values).
+    /// Ranks of a distributed run weight their gradients by it, so that their sum is the gradient of
+    /// the global batch's mean. Defaults to `count`.
+    public var lossWeight: Double
 
-    public init(loss: Variable<Float>, count: Int, sums: [String: Double] = [:]) {
+    public init(loss: Variable<Float>, count: Int, sums: [String: Double] = [:], lossWeight: Double? = nil) {
         self.loss = loss
         self.count = count
         self.sums = sums
+        self.lossWeight = lossWeight ?? Double(count)
     }
 }
 
@@ -105,14 +110,18 @@ public protocol TrainingTask: AnyObject {
     /// epoch's starting generator when a run resumes part-way through it, to rebuild the same order.
     func beginEpoch(shuffling generator: inout SeededGenerator)
     /// The loss of step `step` (0-based) of the epoch, which covers its first `limit` examples;
-    /// dropout masks come from `generator`.
-    func trainingBatch(step: Int, limit: Int, generator: inout SeededGenerator) throws -> TrainingBatch
+    /// dropout masks come from `generator`. In a group of several processes, the loss of this rank's
+    /// share of the step's batch (`ProcessGroup.share`), or nil when its share is empty (a last
+    /// partial batch with fewer rows than ranks); alone, never nil.
+    func trainingBatch(step: Int, limit: Int, group: ProcessGroup, generator: inout SeededGenerator) throws -> TrainingBatch?
     /// After each step: whether it changed the weights (false when skipped as not finite).
     func endStep(applied: Bool)
     /// After the last step of an epoch.
     func endEpoch()
     /// The loss and figures (keyed as `figures`) on the validation data; nil when there is none.
-    func validate() throws -> (loss: Double, figures: [String: Double])?
+    /// In a group, each rank evaluates a part and the sums are added up over the ranks (every
+    /// rank returns the same figures).
+    func validate(group: ProcessGroup) throws -> (loss: Double, figures: [String: Double])?
     /// The training figures of a stretch of steps from its sums and count.
     func trainingFigures(sums: [String: Double], count: Int) -> [String: Double]
     /// The figures besides the loss, in display order; the first is drawn in curves.svg.
@@ -120,6 +129,13 @@ public protocol TrainingTask: AnyObject {
     /// What `count` counts, for throughput figures: "samples" or "characters" (the metrics key is
     /// `<unit>PerSecond`).
     var throughputUnit: String { get }
+    /// The keys of `TrainingBatch.sums`, the same on every step (a distributed run adds them up over
+    /// the ranks in this order).
+    var sumKeys: [String] { get }
+    /// A hash of the training data, compared across the ranks of a distributed run before training.
+    func dataFingerprint() -> UInt64
+    /// Called on every rank before rank 0 saves a checkpoint (collective work the save needs).
+    func prepareSave(group: ProcessGroup) throws
 }
 
 extension TrainingTask {
@@ -128,6 +144,28 @@ extension TrainingTask {
     public func trainingFigures(sums: [String: Double], count: Int) -> [String: Double] { [:] }
     public var figures: [ReportedFigure] { [] }
     public var throughputUnit: String { "samples" }
+    public var sumKeys: [String] { [] }
+    public func dataFingerprint() -> UInt64 { Fingerprint().adding(examplesPerEpoch).value }
+    public func prepareSave(group: ProcessGroup) throws {}
+}
+
+/// FNV-1a, 64 bits: a cheap hash for telling ranks apart that were started differently.
+public struct Fingerprint: Sendable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+    public mutating func add<T: BitwiseCopyable>(_ values: some Collection<T>) {
+        for v in values {
+            withUnsafeBytes(of: v) { bytes in
+                for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01b3 }
+            }
+        }
+    }
+    public func adding<T: BitwiseCopyable>(_ value: T) -> Fingerprint {
+        var f = self
+        f.add(CollectionOfOne(value))
+        return f
+    }
+    public mutating func add(_ text: String) { add(Array(text.utf8)) }
 }
 
 /// What one evaluation point measured; one line of `metrics.jsonl`. The task's figures
@@ -254,14 +292,22 @@ public final class Trainer<Task: TrainingTask> {
     public let schedule: TrainingSchedule
     public let optimizer: Optimizer<Float>
     public private(set) var progress: TrainingProgress
+    /// The processes training this model together (`.single` alone).
+    public let group: ProcessGroup
 
     /// Starts training from fresh weights, or continues from a checkpoint's progress, optimizer
     /// step count and moments.
+    ///
+    /// In a group of several processes (`ProcessGroup.joinMPI()`), every rank builds the same
+    /// trainer; this checks that they agree (settings, parameter shapes, data, progress) and throws
+    /// on every rank if one differs, then gives every rank rank 0's weights and optimizer state.
     public init(task: Task, schedule: TrainingSchedule,
-                resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])? = nil) throws(RNNKitError) {
+                resume: (progress: TrainingProgress, steps: Int, state: [String: Tensor<Float>])? = nil,
+                group: ProcessGroup = .single) throws(RNNKitError) {
         try schedule.validate()
         self.task = task
         self.schedule = schedule
+        self.group = group
         let optimizer = try Optimizer<Float>(schedule.optimizer)
         self.optimizer = optimizer
         if let resume {
@@ -272,6 +318,43 @@ public final class Trainer<Task: TrainingTask> {
             progress = TrainingProgress(epoch: 0, step: 0, samplesSeen: 0, generator: SeededGenerator(seed: schedule.seed &+ 1),
                                         learningRate: schedule.optimizer.learningRate, seconds: 0)
         }
+        if group.usesMPI { try joinGroup() }
+    }
+
+    /// Checks that every rank was started the same way, then copies rank 0's weights and optimizer
+    /// state to the others (one broadcast of one buffer).
+    private func joinGroup() throws(RNNKitError) {
+        var setup = Fingerprint()
+        setup.add("\(schedule)")
+        for (name, p) in task.parameters {
+            setup.add(name)
+            setup.add(p.value.shape)
+        }
+        setup.add("\(progress.epoch) \(progress.step) \(progress.samplesSeen) \(optimizer.stepCount)")
+        let all = group.gather([setup.value, task.dataFingerprint()])
+        for (rank, values) in all.enumerated() where values != all[0] {
+            let what = values[0] != all[0][0] ? "model and training settings" : "training data"
+            throw .invalidValue(argument: "distributed", expected: "every rank started with the same flags and data",
+                                found: "rank \(rank)'s \(what) differ from rank 0's",
+                                hint: "Start every rank with the same command line and the same data files (mpirun -np N rnnkit train ...).")
+        }
+        let parameters = task.parameters
+        let stateKeys = optimizer.state.keys.sorted()
+        var buffer: [Float] = parameters.flatMap { $0.variable.value.scalars } + stateKeys.flatMap { optimizer.state[$0]!.scalars }
+        group.broadcast(&buffer)
+        var offset = 0
+        for (_, p) in parameters {
+            let n = p.value.count
+            p.value = Tensor(validShape: p.value.shape, scalars: Array(buffer[offset..<(offset + n)]))
+            offset += n
+        }
+        var state = optimizer.state
+        for key in stateKeys {
+            let n = state[key]!.count
+            state[key] = Tensor(validShape: state[key]!.shape, scalars: Array(buffer[offset..<(offset + n)]))
+            offset += n
+        }
+        try optimizer.restore(stepCount: optimizer.stepCount, state: state)
     }
 
     /// Steps in a whole epoch.
@@ -338,9 +421,20 @@ public final class Trainer<Task: TrainingTask> {
         var stoppedEarly = false
         while true {
             let epoch = epochInFlight!
-            let batch = try task.trainingBatch(step: epoch.done, limit: epoch.limit, generator: &progress.generator)
-            let value = Double(batch.loss.value.scalars[0])
-            if let problem = try applyStep(loss: batch.loss, value: value, parameters: parameters) {
+            let batch: (value: Double, count: Int, sums: [String: Double], problem: String?)
+            if group.usesMPI {
+                // Dropout masks from a generator of the step and rank, so the run's generator (which
+                // draws each epoch's order) stays the same on every rank.
+                var dropout = SeededGenerator(seed: schedule.seed ^ (UInt64(progress.step) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(group.rank + 1) << 48)
+                let share = try task.trainingBatch(step: epoch.done, limit: epoch.limit, group: group, generator: &dropout)
+                batch = try distributedStep(share, parameters: parameters, stopping: shouldStop())
+            } else {
+                guard let one = try task.trainingBatch(step: epoch.done, limit: epoch.limit, group: group, generator: &progress.generator)
+                else { preconditionFailure("a task alone returned no batch") }
+                let value = Double(one.loss.value.scalars[0])
+                batch = (value, one.count, one.sums, try applyStep(loss: one.loss, value: value, parameters: parameters))
+            }
+            if let problem = batch.problem {
                 consecutiveSkips += 1
                 guard schedule.skipNonFiniteSteps, consecutiveSkips < max(epoch.steps, 2) else {
                     throw NonFiniteLoss(step: progress.step + 1, epoch: progress.epoch + 1, problem: problem, inARow: consecutiveSkips)
@@ -350,7 +444,7 @@ public final class Trainer<Task: TrainingTask> {
                 task.endStep(applied: false)
             } else {
                 consecutiveSkips = 0
-                lossSum += value * Double(batch.count)
+                lossSum += batch.value * Double(batch.count)
                 count += batch.count
                 for (key, value) in batch.sums { sums[key, default: 0] += value }
                 task.endStep(applied: true)
@@ -372,7 +466,7 @@ public final class Trainer<Task: TrainingTask> {
                 }
             }
             if isFinished || epochInFlight == nil || schedule.evaluateEvery.map({ progress.step % $0 == 0 }) == true { break }
-            if shouldStop() {
+            if stopRequested(shouldStop) {
                 stoppedEarly = true
                 break
             }
@@ -388,7 +482,7 @@ public final class Trainer<Task: TrainingTask> {
                 seconds: stoppedEarly ? seconds : 0, skipped: stoppedEarly && skipped > 0 ? skipped : nil)
         }
         if stoppedEarly { return nil }
-        let validation = try task.validate()
+        let validation = try task.validate(group: group)
         let isBest = validation.map { $0.loss < (progress.bestValidationLoss ?? .infinity) } ?? true
         if isBest, let validation { progress.bestValidationLoss = validation.loss }
         var figures = task.trainingFigures(sums: sums, count: count)
@@ -412,6 +506,73 @@ public final class Trainer<Task: TrainingTask> {
         if let clipNorm = schedule.clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clipNorm) }
         optimizer.step(parameters)
         return nil
+    }
+
+    /// Whether every rank stops after the last step: their stop requests are summed with the step's
+    /// gradients, so all ranks stop at the same step. Alone, `shouldStop()`.
+    private func stopRequested(_ shouldStop: () -> Bool) -> Bool {
+        group.usesMPI ? stopAgreed : shouldStop()
+    }
+    private var stopAgreed = false
+    /// The fused buffer of a distributed step, kept between steps.
+    private var reduction: [Float] = []
+
+    /// One step of a distributed run: this rank's gradient of its share, weighted by the share's
+    /// loss weight, goes into one buffer with the loss, counts, figure sums and stop request; one
+    /// allreduce adds the buffers of every rank; dividing by the summed weight gives every rank the
+    /// gradient of the global batch's mean (the same as one process with that batch, up to the
+    /// order of the sums). Then the same checks, clipping and optimizer step run on every rank.
+    private func distributedStep(_ share: TrainingBatch?, parameters: [(name: String, variable: Variable<Float>)], stopping: Bool)
+        throws -> (value: Double, count: Int, sums: [String: Double], problem: String?) {
+        let sizes = parameters.map { $0.variable.value.count }
+        let gradients = sizes.reduce(0, +), keys = task.sumKeys
+        // [weighted gradients | has-gradient flag per parameter | weight, weight × loss, count, not finite, stop | sums]
+        let tail = gradients + parameters.count
+        if reduction.count != tail + 5 + keys.count { reduction = [Float](repeating: 0, count: tail + 5 + keys.count) }
+        for k in reduction.indices { reduction[k] = 0 }
+        for (_, p) in parameters { p.zeroGrad() }
+        if let share {
+            let value = share.loss.value.scalars[0], weight = Float(share.lossWeight)
+            reduction[tail] = weight
+            reduction[tail + 2] = Float(share.count)
+            for (k, key) in keys.enumerated() { reduction[tail + 5 + k] = Float(share.sums[key] ?? 0) }
+            if value.isFinite {
+                reduction[tail + 1] = weight * value
+                try share.loss.backward()
+                var offset = 0
+                for (i, (_, p)) in parameters.enumerated() {
+                    if let g = p.grad {
+                        g.withUnsafeBufferPointer { g in for j in 0..<sizes[i] { reduction[offset + j] = weight * g[j] } }
+                        reduction[gradients + i] = 1
+                    }
+                    offset += sizes[i]
+                }
+            } else {
+                reduction[tail + 3] = 1
+            }
+        }
+        reduction[tail + 4] = stopping ? 1 : 0
+        group.sum(&reduction)
+        stopAgreed = reduction[tail + 4] > 0
+        let weight = reduction[tail], count = Int(reduction[tail + 2].rounded())
+        let value = Double(reduction[tail + 1] / max(weight, .leastNormalMagnitude))
+        var sums: [String: Double] = [:]
+        for (k, key) in keys.enumerated() { sums[key] = Double(reduction[tail + 5 + k]) }
+        guard reduction[tail + 3] == 0, value.isFinite else { return (.nan, count, sums, "the loss") }
+        var offset = 0
+        for (i, (name, p)) in parameters.enumerated() {
+            defer { offset += sizes[i] }
+            guard reduction[gradients + i] > 0 else { continue }
+            let g = reduction[offset..<(offset + sizes[i])].map { $0 / weight }
+            guard g.allSatisfy(\.isFinite) else {
+                for (_, p) in parameters { p.zeroGrad() }
+                return (value, count, sums, "the gradient of \(name)")
+            }
+            p.grad = Tensor(validShape: p.value.shape, scalars: g)
+        }
+        if let clipNorm = schedule.clipNorm { try clipGradientsByGlobalNorm(parameters, maxNorm: clipNorm) }
+        optimizer.step(parameters)
+        return (value, count, sums, nil)
     }
 }
 
@@ -445,7 +606,7 @@ extension Trainer {
         var lastSave = Date()
         func saveNow() throws {
             lastSave = Date()
-            try save(metrics, curves(decoded, title: title))
+            try saveOnPrimary { try save(metrics, curves(decoded, title: title)) }
         }
         while !isFinished {
             guard let m = try runUntilEvaluation(stoppingWhen: shouldStop, onStep: onStep) else {
@@ -455,12 +616,34 @@ extension Trainer {
             decoded.append(m)
             metrics.append(String(decoding: try JSONEncoder.rnnkit().encode(m), as: UTF8.self))
             onEvaluation(m)
-            if m.validationLoss != nil || isFinished || shouldStop() || Date().timeIntervalSince(lastSave) > 30 {
+            // Ranks decide together: the time since the last save is rank 0's.
+            var due = [m.validationLoss != nil || isFinished || stopRequested(shouldStop) || Date().timeIntervalSince(lastSave) > 30 ? 1.0 : 0]
+            group.broadcast(&due)
+            if due[0] > 0 {
                 try saveNow()
-                if shouldStop() && !isFinished { return .stopped }
+                if stopRequested(shouldStop) && !isFinished { return .stopped }
             }
         }
         return .finished
+    }
+
+    /// Runs `save` on rank 0 only, between barriers, after the task's collective preparation; every
+    /// rank throws if rank 0's save failed, so none trains on past a checkpoint that was not written.
+    public func saveOnPrimary(_ save: () throws -> Void) throws {
+        try task.prepareSave(group: group)
+        guard group.usesMPI else { return try save() }
+        group.barrier()
+        var failure: (any Error)?
+        if group.isPrimary {
+            do { try save() } catch { failure = error }
+        }
+        var failed: [Float] = [failure == nil ? 0 : 1]
+        group.sum(&failed)
+        if let failure { throw failure }
+        if failed[0] > 0 {
+            throw RNNKitError.invalidValue(argument: "checkpoint", expected: "rank 0 to save the checkpoint", found: "its save failed",
+                                           hint: "Rank 0 printed why; fix that and resume.")
+        }
     }
 
     /// curves.svg: the loss, and the task's first figure, per evaluation point, train and validation.
