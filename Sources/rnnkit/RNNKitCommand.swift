@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import RNNKit
 
 @main
 struct RNNKitCommand: ParsableCommand {
@@ -7,4 +9,20 @@ struct RNNKitCommand: ParsableCommand {
         abstract: "Recurrent neural networks (simple RNN, LSTM, GRU) in Swift: train, evaluate, sample, benchmark.",
         subcommands: [Train.self, Eval.self, Predict.self, Sample.self, Export.self, Bench.self, Demo.self, CharLM.self]
     )
+
+    /// ArgumentParser's `main`, except that the ranks of a distributed run after 0 write their error
+    /// as one line that names the rank (every rank meets the same error when the ranks disagree).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if let group = ProcessGroup.current, !group.isPrimary, exitCode(for: error) != .success {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { FileHandle.standardError.write(Data("rnnkit rank \(group.rank): \(message)\n".utf8)) }
+                exit(withError: ExitCode(exitCode(for: error).rawValue))
+            }
+            exit(withError: error)
+        }
+    }
 }

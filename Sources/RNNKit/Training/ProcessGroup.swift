@@ -53,6 +53,9 @@ public final class ProcessGroup: @unchecked Sendable {
 
     nonisolated(unsafe) private static var joined: ProcessGroup?
 
+    /// The MPI group this process joined, if it joined one.
+    public static var current: ProcessGroup? { joined }
+
     /// Joins the MPI job this process was started in (once; later calls return the same group).
     ///
     /// - Throws: `RNNKitError.invalidValue` when the process was not started by `mpirun`/`srun`, or
