@@ -21,11 +21,15 @@ int rnnkit_exchange_paths(const char *a, const char *b) {
 #include <unistd.h>
 
 static volatile sig_atomic_t interrupts = 0;
+static volatile sig_atomic_t quiet = 0;
+
+void rnnkit_quiet_interrupts(void) { quiet = 1; }
 
 static void on_interrupt(int signal) {
     (void)signal;
     if (interrupts) _exit(130);
     interrupts = 1;
+    if (quiet) return;
     static const char note[] = "\nrnnkit: interrupted; finishing this step and saving a checkpoint (Ctrl-C again quits at once)\n";
     ssize_t ignored = write(STDERR_FILENO, note, sizeof note - 1);
     (void)ignored;

@@ -68,7 +68,10 @@ func resumeNote(_ directory: String, _ progress: TrainingProgress) -> String {
 func joinProcessGroup(distributed: Bool) throws -> ProcessGroup {
     guard distributed || (ProcessGroup.launcher?.size ?? 1) > 1 else { return .single }
     let group = try ProcessGroup.joinMPI()
-    if !group.isPrimary { outputIsQuiet = true }
+    if !group.isPrimary {
+        outputIsQuiet = true
+        Interruption.quiet()
+    }
     return group
 }
 

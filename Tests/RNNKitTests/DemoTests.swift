@@ -64,7 +64,8 @@ final class RunningRNNKit: @unchecked Sendable {
     private let lock = NSLock()
     private let group = DispatchGroup()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// The built `rnnkit` beside the test bundle.
+    static func executable() throws -> URL {
         let buildDirectory = Bundle.main.bundleURL.pathExtension == "xctest"
             ? Bundle.main.bundleURL.deletingLastPathComponent() : Bundle.main.bundleURL
         let candidates = [buildDirectory, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
@@ -73,8 +74,19 @@ final class RunningRNNKit: @unchecked Sendable {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey:
                 "rnnkit not found at \(candidates.map(\.path)); run `swift build` before `swift test`"])
         }
-        process.executableURL = executable
-        process.arguments = arguments
+        return executable
+    }
+
+    /// Starts `rnnkit arguments`, or with a launcher (`["mpirun", "-np", "2"]`) `launcher rnnkit arguments`.
+    init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
+        let executable = try Self.executable()
+        if launcher.isEmpty {
+            process.executableURL = executable
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // env finds the launcher on PATH and execs it
+            process.arguments = launcher + [executable.path] + arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = out
         process.standardError = err
@@ -93,10 +105,15 @@ final class RunningRNNKit: @unchecked Sendable {
     }
 
     /// Polls until standard error contains `text`, for at most `seconds`; whether it did.
-    func waitForStderr(_ text: String, seconds: Double = 60) -> Bool {
+    func waitForStderr(_ text: String, seconds: Double = 60) -> Bool { waitFor(text, in: \.stderrData, seconds: seconds) }
+
+    /// Polls until standard output contains `text`, for at most `seconds`; whether it did.
+    func waitForStdout(_ text: String, seconds: Double = 60) -> Bool { waitFor(text, in: \.stdoutData, seconds: seconds) }
+
+    private func waitFor(_ text: String, in keyPath: KeyPath<RunningRNNKit, Data>, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if lock.withLock({ String(decoding: stderrData, as: UTF8.self).contains(text) }) { return true }
+            if lock.withLock({ String(decoding: self[keyPath: keyPath], as: UTF8.self).contains(text) }) { return true }
             usleep(1_000)
         }
         return false

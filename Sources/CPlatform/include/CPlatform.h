@@ -12,6 +12,9 @@ int rnnkit_exchange_paths(const char *a, const char *b);
 /// (_exit: no buffers flushed, no files half-written beyond what atomic writes already protect).
 void rnnkit_catch_interrupts(void);
 
+/// The handler prints no note (ranks of a distributed run after 0).
+void rnnkit_quiet_interrupts(void);
+
 /// Whether Ctrl-C has been pressed since rnnkit_catch_interrupts().
 int rnnkit_interrupt_requested(void);
 

@@ -8,6 +8,9 @@ public enum Interruption {
     /// Installs the handler. Until this is called, Ctrl-C ends the process as usual.
     public static func catchInterrupts() { rnnkit_catch_interrupts() }
 
+    /// The handler prints no note (the ranks of a distributed run other than rank 0).
+    public static func quiet() { rnnkit_quiet_interrupts() }
+
     /// Whether Ctrl-C has been pressed since `catchInterrupts()`.
     public static var isRequested: Bool { rnnkit_interrupt_requested() != 0 }
 }

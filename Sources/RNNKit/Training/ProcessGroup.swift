@@ -28,6 +28,13 @@ public final class ProcessGroup: @unchecked Sendable {
     /// One process training alone.
     public static let single = ProcessGroup(rank: 0, size: 1, usesMPI: false)
 
+    /// Rank `rank`'s view of a group of `size` without any communication (each collective returns
+    /// its input): what that rank would compute, for tests and for planning a split.
+    public static func detached(rank: Int, size: Int) -> ProcessGroup {
+        precondition(size > 0 && (0..<size).contains(rank), "rank \(rank) is not in a group of \(size)")
+        return ProcessGroup(rank: rank, size: size, usesMPI: false)
+    }
+
     /// Rank 0: the one that prints and writes checkpoints.
     public var isPrimary: Bool { rank == 0 }
 
