@@ -2,7 +2,8 @@
 # Each installs the Debian packages it needs (skipping those already there) and builds first.
 
 # python3-onnx: the tests pass every exported ONNX file through onnx.checker.
-DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev python3-onnx
+# openmpi-bin: the tests train under mpirun (RNNKit loads libmpi.so.40 only for --distributed).
+DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev python3-onnx openmpi-bin
 # The demo also needs its data: Fashion-MNIST, installed under /usr/share/datasets/fashion-mnist.
 DEMO_PACKAGES := $(DEBIAN_PACKAGES) dataset-fashion-mnist
 # The forecasting presets' series: Debian's vega_datasets CSV files (it depends on pandas, which

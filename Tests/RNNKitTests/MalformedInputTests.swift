@@ -256,6 +256,12 @@ import Testing
         Case(name: "text larger than memory", environment: ["RNNKIT_MEMORY_LIMIT": "100"], setUp: text(Array(repeating: 97, count: 200)),
              status: 1, message: ["reading this 200 bytes file needs about 3.9 KiB", "more than the 100 bytes of memory available"]),
         // flags
+        Case(name: "flag --distributed outside mpirun", setUp: flags(["train", "mnist", "--distributed"]), status: 1,
+             message: ["expected a process started by mpirun or srun", "mpirun -np N rnnkit train", "leave out --distributed"]),
+        Case(name: "flag --distributed without Open MPI's library",
+             environment: ["OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "1", "RNNKIT_MPI_LIBRARY": "/nonexistent/libmpi.so.40"],
+             setUp: flags(["train", "mnist", "--distributed"]), status: 1,
+             message: ["cannot load /nonexistent/libmpi.so.40", "apt-get install openmpi-bin"]),
         Case(name: "flag zero size", setUp: flags(["train", "mnist", "--hidden", "0"]), status: 64, message: ["--hidden must be at least 1 (found 0)"]),
         Case(name: "flag negative size", setUp: flags(["charlm", "train", "--text", "x", "--seq-len=-5"]), status: 64,
              message: ["--seq-len must be at least 1 (found -5)"]),
