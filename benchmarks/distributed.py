@@ -9,14 +9,14 @@ configuration of benchmarks/compare.py, training samples/s of
 and a scaling model for k machines: the bytes each step allreduces (one fused Float buffer: the
 gradients, a flag per tensor, 5 figures) against the step time measured alone.
 
-    python3 benchmarks/distributed.py [--samples 6400] [--steps 12] [--only lstm128 ...]
+    python3 benchmarks/distributed.py [--samples 6400] [--steps 12] [--rounds 1] [--only lstm128 ...]
         [--bandwidth-gbit 10 25] [--latency-us 30]
 
 The MNIST-shaped configurations train on Fashion-MNIST (Debian dataset-fashion-mnist, which
 `make demo` installs); the character model trains on Debian's license texts. Needs openmpi-bin and a
 release build (`swift build -c release`). The tests never need any of this.
 """
-import argparse, glob, json, os, platform, re, subprocess, sys, tempfile
+import argparse, glob, json, os, platform, statistics, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import CONFIGS, EMBED, CHAR_T, RNNKIT  # one list of benchmark configurations
@@ -86,6 +86,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=6400, help="training images per MNIST-shaped run")
     p.add_argument("--steps", type=int, default=12, help="steps of the character model")
+    p.add_argument("--rounds", type=int, default=1, help="runs of each setup, in turn; the table shows medians")
     p.add_argument("--only", nargs="*", default=list(CONFIGS))
     p.add_argument("--bandwidth-gbit", type=float, nargs="*", default=[10, 25], help="network bandwidths of the scaling model")
     p.add_argument("--latency-us", type=float, default=30, help="per-message latency of the scaling model")
@@ -95,14 +96,19 @@ def main():
         text = text_file(directory)
         rows = []
         for name in args.only:
-            speeds = {}
-            for setup in ["1x2", "2x1", "tcp"]:
-                speeds[setup], steps, seconds, folder = run(setup, name, args, directory, text)
-                if setup == "1x2":
-                    step_time = seconds / steps
+            runs = {"1x2": [], "2x1": [], "tcp": []}
+            step_times = []
+            for _ in range(args.rounds):
+                for setup in runs:
+                    speed, steps, seconds, folder = run(setup, name, args, directory, text)
+                    runs[setup].append(speed)
+                    if setup == "1x2":
+                        step_times.append(seconds / steps)
+            speeds = {k: statistics.median(v) for k, v in runs.items()}
+            step_time = statistics.median(step_times)
             params, tensors = parameter_count(folder)
             rows.append((name, params, 4 * (params + tensors + 5), step_time, speeds))
-            print(f"  {name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in speeds.items()), file=sys.stderr)
+            print(f"  {name}: " + ", ".join(f"{k} " + " ".join(f"{v:,.0f}" for v in vs) + "/s" for k, vs in runs.items()), file=sys.stderr)
     unit = lambda name: "chars/s" if CONFIGS[name][5] else "samples/s"
     print("\n| config | parameters | 1 process × 2 threads | 2 ranks × 1 thread | 2 ranks over TCP | 2×1 / 1×2 | TCP / 1×2 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

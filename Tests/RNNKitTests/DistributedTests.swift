@@ -237,6 +237,37 @@ import Testing
         #expect(resumed.stdout.contains("(step \(step))"))
     }
 
+    /// Whether this machine lets the tests make network namespaces (root, iproute2, a kernel that allows it).
+    static let namespacesWork: Bool = {
+        guard getuid() == 0 else { return false }
+        let name = "rnnkit-probe-\(getpid())"
+        func ip(_ arguments: [String]) -> Bool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["ip"] + arguments
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return false }
+            p.waitUntilExit()
+            return p.terminationStatus == 0
+        }
+        defer { _ = ip(["netns", "del", name]) }
+        return ip(["netns", "add", name])
+    }()
+
+    /// Two ranks as two hosts: each in its own network namespace, joined by a veth pair, mpirun
+    /// reaching the second through an rsh agent (scripts/mpi-two-hosts.sh). Same weights as one process.
+    @Test(.enabled(if: namespacesWork, "needs root and network namespaces")) func twoHostsOverAVethPairEqualOneProcess() throws {
+        let data = try writeToyMNIST()
+        let one = Self.temporary("host-one"), two = Self.temporary("two-hosts")
+        #expect(try runRNNKit(Self.mnistArguments(data, one)).status == 0)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/mpi-two-hosts.sh").path
+        let r = try RunningRNNKit(Self.mnistArguments(data, two) + ["--distributed"], launcher: ["bash", script]).wait()
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("distributed: 2 ranks"), "\(r.stdout)")
+        #expect(try Self.difference(one, two) < 1e-5)
+    }
+
     /// Ranks started with different flags or data stop before training, saying which differs.
     @Test func mismatchedRanksStopBeforeTraining() throws {
         let data = try writeToyMNIST(), other = try writeToyMNIST(seed: 2)
