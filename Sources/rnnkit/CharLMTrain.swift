@@ -27,6 +27,10 @@ struct CharLMTrain: ParsableCommand {
     @Option(help: "sgd, momentum, adam or rmsprop.") var optimizer: OptimizerKind?
     @Option(help: "Learning rate.") var lr: Double?
     @Option(help: "Clip gradients to this global norm (0: no clipping).") var clip: Double?
+    @Option(help: "Raise the learning rate linearly over the first N steps (Goyal et al.'s warm-up for large batches).")
+    var warmup: Int?
+    @Flag(name: .customLong("scale-lr"), help: "Multiply --lr by the number of ranks (the linear scaling rule, for when --batch grows with them).")
+    var scaleLR = false
     @Option(help: "Fraction of the text, from its end, held out for validation.") var validation: Double?
     @Option(name: .customLong("eval-every"), help: "Also evaluate and save every N steps.") var evalEvery: Int?
     @Flag(name: .customLong("strip-ansi"), help: "Remove ANSI colour escapes from the text (presets that read fortune files do).")
@@ -53,7 +57,7 @@ struct CharLMTrain: ParsableCommand {
         if oneHot && embedding != nil { throw ValidationError("--one-hot and --embedding exclude each other.") }
         for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--embedding", embedding), ("--seq-len", seqLen),
                               ("--batch", batch), ("--epochs", epochs), ("--steps", steps), ("--eval-every", evalEvery),
-                              ("--show-predictions", showPredictions)] {
+                              ("--show-predictions", showPredictions), ("--warmup", warmup)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be at least 1 (found \(value)).") }
         }
         if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be a rate in [0, 1) (found \(dropout)).") }
@@ -66,7 +70,7 @@ struct CharLMTrain: ParsableCommand {
                 ("--text", !texts.isEmpty), ("--preset", preset != nil), ("--cell", cell != nil), ("--hidden", hidden != nil),
                 ("--layers", layers != nil), ("--embedding", embedding != nil), ("--one-hot", oneHot), ("--dropout", dropout != nil),
                 ("--seq-len", seqLen != nil), ("--batch", batch != nil), ("--optimizer", optimizer != nil), ("--clip", clip != nil),
-                ("--validation", validation != nil), ("--eval-every", evalEvery != nil), ("--strip-ansi", stripANSI), ("--seed", seed != nil),
+                ("--warmup", warmup != nil), ("--scale-lr", scaleLR), ("--validation", validation != nil), ("--eval-every", evalEvery != nil), ("--strip-ansi", stripANSI), ("--seed", seed != nil),
             ]
             try rejectOnResume(fixed, allowed: "--epochs or --steps, --lr, --skip-non-finite, --out, --show-predictions and --json")
         }
@@ -196,6 +200,8 @@ struct CharLMTrain: ParsableCommand {
         if let steps { t.steps = steps }
         if let optimizer, optimizer != t.optimizer.kind { t.optimizer = OptimizerConfiguration(kind: optimizer, learningRate: t.optimizer.learningRate) }
         if let lr { t.optimizer.learningRate = lr }
+        if scaleLR { t.optimizer.learningRate *= Double(ProcessGroup.current?.size ?? 1) }
+        if let warmup { t.warmupSteps = warmup }
         if let clip { t.clipNorm = clip > 0 ? clip : nil }
         if let validation { t.validationFraction = validation }
         if let evalEvery { t.evaluateEvery = evalEvery }

@@ -20,6 +20,10 @@ struct ClassifierFlags: ParsableArguments {
     @Flag(help: "Nesterov momentum (with --optimizer momentum).") var nesterov = false
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after every epoch.") var lrDecay: Double?
     @Option(help: "Clip gradients to this global norm.") var clip: Double?
+    @Option(help: "Raise the learning rate linearly over the first N steps (Goyal et al.'s warm-up for large batches).")
+    var warmup: Int?
+    @Flag(name: .customLong("scale-lr"), help: "Multiply --lr by the number of ranks (the linear scaling rule, for when --batch grows with them).")
+    var scaleLR = false
     @Option(help: "Held out for validation: training examples (mnist: 5,000, or a twelfth of a set under 10,000; sequences: a tenth), or for forecast the steps before the test span.")
     var validation: Int?
     @Option(help: "Seed of every random draw (weights, order, dropout).") var seed: UInt64?
@@ -37,7 +41,7 @@ struct ClassifierFlags: ParsableArguments {
             throw ValidationError("--epochs and --samples both set the training budget; give one of them.")
         }
         for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--projection", projection), ("--epochs", epochs),
-                              ("--samples", samples), ("--batch", batch)] {
+                              ("--samples", samples), ("--batch", batch), ("--warmup", warmup)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be at least 1 (found \(value)).") }
         }
         if let dropout, !(dropout >= 0 && dropout < 1) {
@@ -58,7 +62,7 @@ struct ClassifierFlags: ParsableArguments {
             ("--cell", cell != nil), ("--hidden", hidden != nil), ("--layers", layers != nil),
             ("--bidirectional", bidirectional), ("--projection", projection != nil), ("--readout", readout != nil),
             ("--dropout", dropout != nil), ("--batch", batch != nil), ("--optimizer", optimizer != nil), ("--nesterov", nesterov),
-            ("--lr-decay", lrDecay != nil), ("--clip", clip != nil), ("--validation", validation != nil), ("--seed", seed != nil),
+            ("--lr-decay", lrDecay != nil), ("--clip", clip != nil), ("--warmup", warmup != nil), ("--scale-lr", scaleLR), ("--validation", validation != nil), ("--seed", seed != nil),
         ]
         try rejectOnResume(fixed, allowed: "--epochs or --samples, --lr, --skip-non-finite, --data, --out and --json")
     }
@@ -92,6 +96,8 @@ struct ClassifierFlags: ParsableArguments {
             training.optimizer = OptimizerConfiguration(kind: optimizer, learningRate: Self.defaultLearningRate(optimizer))
         }
         if let lr { training.optimizer.learningRate = lr }
+        if scaleLR { training.optimizer.learningRate *= Double(ProcessGroup.current?.size ?? 1) }
+        if let warmup { training.warmupSteps = warmup }
         if nesterov { training.optimizer.nesterov = true }
         if let lrDecay { training.learningRateDecay = lrDecay }
         if let clip { training.clipNorm = clip }

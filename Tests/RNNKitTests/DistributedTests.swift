@@ -268,6 +268,21 @@ import Testing
         #expect(try Self.difference(one, two) < 1e-5)
     }
 
+    /// Learning-rate scaling and warm-up are options, never automatic: --scale-lr multiplies --lr by
+    /// the ranks, and the saved configuration holds the rate and warm-up the run used.
+    @Test func learningRateScalingIsAnOption() throws {
+        let data = try writeToyMNIST()
+        for (extra, rate) in [([String](), 0.001), (["--scale-lr", "--warmup", "5"], 0.002)] {
+            let out = Self.temporary("scale")
+            let r = try Self.mpirun(2, ["train", "mnist", "--data", data, "--hidden", "8", "--epochs", "1", "--out", out, "--distributed"]
+                                    + extra).wait()
+            #expect(r.status == 0, "\(r.stderr)")
+            let saved = try ClassifierCheckpoint.load(from: out, forResume: true)
+            #expect(saved.configuration.training?.optimizer.learningRate == rate)
+            #expect(saved.configuration.training?.warmupSteps == (extra.isEmpty ? nil : 5))
+        }
+    }
+
     /// Ranks started with different flags or data stop before training, saying which differs.
     @Test func mismatchedRanksStopBeforeTraining() throws {
         let data = try writeToyMNIST(), other = try writeToyMNIST(seed: 2)

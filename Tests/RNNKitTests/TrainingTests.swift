@@ -31,6 +31,36 @@ import Testing
         #expect(try evaluate(trainer.task.model, on: try MNIST.load(directory: dir, split: .test)).accuracy == 1)
     }
 
+    /// Warm-up: step s of the first N trains at (s+1)/N of the rate. With SGD, one step at rate r
+    /// under a warm-up of 4 moves the weights as one step at r/4 without it; the step after the
+    /// warm-up uses the full rate, and the metrics report the last step's rate.
+    @Test func warmupRaisesTheRateLinearly() throws {
+        let dir = try writeToyMNIST(train: 40, test: 10)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let train = try MNIST.load(directory: dir, split: .train)
+        func run(rate: Double, warmup: Int?, steps: Int) throws -> (weights: [Tensor<Float>], metrics: TrainingMetrics?) {
+            var options = TrainingOptions()
+            options.batchSize = 10
+            options.optimizer = OptimizerConfiguration(kind: .sgd, learningRate: rate)
+            options.warmupSteps = warmup
+            var schedule = options.schedule
+            schedule.steps = steps
+            let trainer = try Trainer(task: ClassificationTask(model: try Self.toyModel(), train: train, validation: train.split(at: 0).0,
+                                                               batchSize: 10), schedule: schedule)
+            var last: TrainingMetrics?
+            while !trainer.isFinished { last = try trainer.runUntilEvaluation() ?? last }
+            return (trainer.task.model.namedParameters.map(\.variable.value), last)
+        }
+        let warm = try run(rate: 0.4, warmup: 4, steps: 1), plain = try run(rate: 0.1, warmup: nil, steps: 1)
+        for (a, b) in zip(warm.weights, plain.weights) {
+            #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        }
+        #expect(try #require(warm.metrics).learningRate == 0.1)
+        #expect(try #require(try run(rate: 0.4, warmup: 2, steps: 3).metrics).learningRate == 0.4)
+        let moved = try run(rate: 0.4, warmup: nil, steps: 1)
+        #expect(zip(moved.weights, plain.weights).contains { $0 != $1 }, "a quarter of the rate must be a different step")
+    }
+
     /// An epoch stopped after step k (as Ctrl-C stops it), saved, loaded into a new trainer and
     /// finished gives the weights and metrics of an epoch never stopped, for every k.
     @Test(arguments: [1, 4, 7])

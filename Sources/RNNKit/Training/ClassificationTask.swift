@@ -62,7 +62,7 @@ extension TrainingOptions {
     /// What the training loop needs of these options.
     public var schedule: TrainingSchedule {
         TrainingSchedule(epochs: epochs, samples: samples, optimizer: optimizer, clipNorm: clipNorm, learningRateDecay: learningRateDecay,
-                         seed: seed, skipNonFiniteSteps: skipNonFiniteSteps == true)
+                         seed: seed, skipNonFiniteSteps: skipNonFiniteSteps == true, warmupSteps: warmupSteps)
     }
 }
 

@@ -22,6 +22,8 @@ public struct CharLMTrainingOptions: Codable, Equatable, Sendable {
     public var fcBiasInitializer: Initializer?
     /// Skip a step whose loss or gradients are NaN or infinite instead of stopping; nil means no.
     public var skipNonFiniteSteps: Bool?
+    /// Raise the learning rate linearly over the first this many steps (step s at (s+1)/N of it).
+    public var warmupSteps: Int?
 
     public init() {}
 
@@ -31,6 +33,7 @@ public struct CharLMTrainingOptions: Codable, Equatable, Sendable {
         try requirePositive(batchSize, "batch")
         try requirePositive(sequenceLength, "seq-len")
         try optimizer.validate()
+        if let warmupSteps { try requirePositive(warmupSteps, "warmup") }
         if let evaluateEvery { try requirePositive(evaluateEvery, "eval-every") }
         if let clipNorm, !(clipNorm > 0) {
             throw .invalidValue(argument: "clip", expected: "a positive norm", found: "\(clipNorm)", hint: "Try --clip 5.")
@@ -46,7 +49,7 @@ extension CharLMTrainingOptions {
     /// What the training loop needs of these options.
     public var schedule: TrainingSchedule {
         TrainingSchedule(epochs: epochs, steps: steps, optimizer: optimizer, clipNorm: clipNorm, seed: seed, evaluateEvery: evaluateEvery,
-                         skipNonFiniteSteps: skipNonFiniteSteps == true)
+                         skipNonFiniteSteps: skipNonFiniteSteps == true, warmupSteps: warmupSteps)
     }
 }
 

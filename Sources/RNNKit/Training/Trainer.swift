@@ -18,9 +18,14 @@ public struct TrainingSchedule: Sendable {
     public var evaluateEvery: Int?
     /// Skip a step whose loss or gradients are not finite instead of stopping.
     public var skipNonFiniteSteps: Bool
+    /// Linear learning-rate warm-up: step s (0-based) of the first `warmupSteps` trains at
+    /// (s+1)/warmupSteps of the rate (Goyal et al. 2017's gradual warm-up for large batches).
+    public var warmupSteps: Int?
 
     public init(epochs: Int, samples: Int? = nil, steps: Int? = nil, optimizer: OptimizerConfiguration, clipNorm: Double? = nil,
-                learningRateDecay: Double? = nil, seed: UInt64, evaluateEvery: Int? = nil, skipNonFiniteSteps: Bool = false) {
+                learningRateDecay: Double? = nil, seed: UInt64, evaluateEvery: Int? = nil, skipNonFiniteSteps: Bool = false,
+                warmupSteps: Int? = nil) {
+        self.warmupSteps = warmupSteps
         self.epochs = epochs
         self.samples = samples
         self.steps = steps
@@ -40,6 +45,7 @@ extension TrainingSchedule {
         if let samples { try requirePositive(samples, "samples") }
         if let steps { try requirePositive(steps, "steps") }
         if let evaluateEvery { try requirePositive(evaluateEvery, "eval-every") }
+        if let warmupSteps { try requirePositive(warmupSteps, "warmup") }
         try optimizer.validate()
         if let clipNorm, !(clipNorm > 0) {
             throw .invalidValue(argument: "clip", expected: "a positive norm", found: "\(clipNorm)", hint: "Try --clip 5.")
@@ -417,10 +423,14 @@ public final class Trainer<Task: TrainingTask> {
         let secondsBefore = partial?.seconds ?? 0, countBefore = count
         let start = Date()
         let parameters = task.parameters
-        let rate = optimizer.learningRate
+        var rate = optimizer.learningRate  // the stretch's last step's (warm-up changes it step by step)
         var stoppedEarly = false
         while true {
             let epoch = epochInFlight!
+            if let warmup = schedule.warmupSteps {
+                optimizer.learningRate = progress.learningRate * min(1, Double(progress.step + 1) / Double(warmup))
+                rate = optimizer.learningRate
+            }
             let batch: (value: Double, count: Int, sums: [String: Double], problem: String?)
             if group.usesMPI {
                 // Dropout masks from a generator of the step and rank, so the run's generator (which
@@ -461,8 +471,8 @@ public final class Trainer<Task: TrainingTask> {
                 epochInFlight = nil
                 task.endEpoch()
                 if let decay = schedule.learningRateDecay {
-                    optimizer.learningRate *= decay
-                    progress.learningRate = optimizer.learningRate
+                    progress.learningRate *= decay
+                    optimizer.learningRate = progress.learningRate
                 }
             }
             if isFinished || epochInFlight == nil || schedule.evaluateEvery.map({ progress.step % $0 == 0 }) == true { break }

@@ -21,6 +21,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Skip a step whose loss or gradients are NaN or infinite (as PyTorch's `GradScaler` does)
     /// instead of stopping the run; nil means no.
     public var skipNonFiniteSteps: Bool?
+    /// Raise the learning rate linearly over the first this many steps (step s at (s+1)/N of it).
+    public var warmupSteps: Int?
 
     public init() {}
 
@@ -30,6 +32,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         if let samples { try requirePositive(samples, "samples") }
         try requirePositive(batchSize, "batchSize")
         try optimizer.validate()
+        if let warmupSteps { try requirePositive(warmupSteps, "warmup") }
         if let clipNorm, !(clipNorm > 0) {
             throw .invalidValue(argument: "clip", expected: "a positive norm", found: "\(clipNorm)", hint: "Try --clip 5.")
         }
