@@ -50,7 +50,9 @@ public struct SequenceScores: Equatable, Sendable {
     /// n-gram's count clipped to its largest count in any one reference), their geometric mean, and
     /// the brevity penalty exp(1 − r/c) when the outputs' total length c is below r, the sum of the
     /// reference lengths closest to each output's (the shorter on a tie). Without smoothing: 0 when
-    /// some order has no match (NLTK's `corpus_bleu` and sacreBLEU with `smooth_method="none"`).
+    /// some order has no match. This is sacreBLEU's `corpus_score` with `tokenize="none",
+    /// smooth_method="none"` (NLTK's `corpus_bleu` differs on outputs shorter than n, whose n-grams it
+    /// counts as max(1, 0)).
     public static func corpusBLEU(outputs: [[String]], references: [[[String]]], order: Int = 4) -> Double {
         var matched = [Int](repeating: 0, count: order), total = [Int](repeating: 0, count: order)
         var c = 0, r = 0
