@@ -7,7 +7,8 @@ let package = Package(
     name: "RNNKitFuzz",
     platforms: [.macOS(.v13)],
     dependencies: [.package(name: "RNNKit", path: "..")],
-    targets: ["FuzzIDX", "FuzzSafeTensors", "FuzzCheckpoint", "FuzzText", "FuzzTS", "FuzzNumPy", "FuzzCSV", "FuzzForecast"].map {
+    targets: ["FuzzIDX", "FuzzSafeTensors", "FuzzCheckpoint", "FuzzText", "FuzzTS", "FuzzNumPy", "FuzzCSV", "FuzzForecast", "FuzzPairs",
+              "FuzzLexicon"].map {
         .executableTarget(name: $0, dependencies: [.product(name: "RNNKit", package: "RNNKit")])
     }
 )

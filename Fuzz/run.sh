@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzIDX FuzzSafeTensors FuzzCheckpoint FuzzText FuzzTS FuzzNumPy FuzzCSV FuzzForecast)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzIDX FuzzSafeTensors FuzzCheckpoint FuzzText FuzzTS FuzzNumPy FuzzCSV FuzzForecast FuzzPairs FuzzLexicon)
 if [ "$seconds" = merge ]; then
     export ASAN_OPTIONS=detect_leaks=0
     for target in "${targets[@]}"; do

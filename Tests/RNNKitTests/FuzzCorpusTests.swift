@@ -167,6 +167,38 @@ import Testing
         #expect(read >= 4)
     }
 
+    @Test func pairsFiles() throws {
+        let inputs = try Self.inputs("FuzzPairs")
+        #expect(inputs.count >= 4)
+        var read = 0
+        for (name, bytes) in inputs {
+            for (source, target) in [(TokenUnit.chars, TokenUnit.chars), (.words, .words)] {
+                do {
+                    let pairs = try PairsFile.parse(bytes, path: name, source: source, target: target)
+                    #expect(pairs.sources.allSatisfy { !$0.isEmpty } && pairs.targets.allSatisfy { !$0.isEmpty }, "\(name)")
+                    let split = pairs.split(validation: 1, test: 1, seed: 0)
+                    #expect(split.train.count + split.validation.count + split.test.count == pairs.count, "\(name)")
+                    read += 1
+                } catch { checkRefusal(error, name) }
+            }
+        }
+        #expect(read >= 8, "the seed files are valid pairs files")
+    }
+
+    @Test func lexicons() throws {
+        let inputs = try Self.inputs("FuzzLexicon")
+        #expect(inputs.count >= 4)
+        var read = 0
+        for (name, bytes) in inputs {
+            do {
+                let entries = try Lexicon.parse(bytes, path: name)
+                #expect(entries.allSatisfy { !$0.phones.isEmpty && $0.phones.allSatisfy { $0 == $0.lowercased() } }, "\(name)")
+                read += 1
+            } catch { checkRefusal(error, name) }
+        }
+        #expect(read >= 4, "the seed files are valid dictionaries")
+    }
+
     /// Each input is the config.json of Fuzz/Folders' classifier and language model in turn.
     @Test func checkpointConfig() throws {
         let inputs = try Self.inputs("FuzzCheckpoint")

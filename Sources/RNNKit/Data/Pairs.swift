@@ -177,8 +177,8 @@ public enum Lexicon {
         let text = try TextCorpus.decode(bytes, path: path)
         var entries: [Entry] = []
         var festival: Bool?
-        for (k, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        // "\r\n" is one Character in Swift: split on either.
+        for (k, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let trimmed = line.trimmingSpaces
             if trimmed.isEmpty || trimmed.hasPrefix(";") || (festival == nil && trimmed == "MNCL") { continue }
             if festival == nil { festival = trimmed.hasPrefix("(") }
@@ -304,7 +304,7 @@ public enum Couplets {
     /// comma that end in 。？！ or ；). Title and author lines have no such comma and are skipped.
     public static func parse(_ text: String) -> SequencePairs {
         var sources: [[String]] = [], targets: [[String]] = []
-        for raw in text.split(separator: "\n") {
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = raw.trimmingSpaces
             guard let last = line.last, "。？！；".contains(last) else { continue }
             let halves = line.dropLast().split(separator: "，", omittingEmptySubsequences: false)
