@@ -1,0 +1,220 @@
+// The operations an attention decoder composes, step by step: tanh, joining along the last axis,
+// stacking steps into a sequence, and the pieces of Bahdanau's and Luong's attention over a
+// batch of encoder outputs with padding masked. Each records one node; forward above backward.
+
+extension Variable {
+    /// Element-wise tanh.
+    public func tanh() -> Variable {
+        let y = Tensor<Scalar>(validShape: shape, scalars: value.scalars.map { Scalar.tanh($0) })
+        return TapeNode.record(inputs: [self], outputs: [y]) { grads in
+            guard let g = grads[0] else { return [nil] }
+            return [Tensor(validShape: y.shape, scalars: zip(g.scalars, y.scalars).map { $0 * (1 - $1 * $1) })]
+        }[0]
+    }
+
+    /// `parts` side by side along the last axis: `(..., X)`, `(..., Y)` → `(..., X + Y)` (input
+    /// feeding's `[embedding; previous attentional vector]`, Luong's `[context; state]`).
+    /// - Throws: `RNNKitError.shapeMismatch` when the leading dimensions differ.
+    public static func concatenating(_ parts: [Variable]) throws(RNNKitError) -> Variable {
+        guard let first = parts.first else {
+            throw .invalidValue(argument: "parts", expected: "at least one tensor", found: "none", hint: "Pass the tensors to join.")
+        }
+        let lead = Array(first.shape.dropLast())
+        for p in parts where Array(p.shape.dropLast()) != lead || p.shape.isEmpty {
+            throw .shapeMismatch(argument: "parts", expected: shapeString(lead + [-1]), found: p.shape,
+                                 hint: "Every part needs the same leading dimensions.")
+        }
+        let widths = parts.map { $0.shape.last! }, total = widths.reduce(0, +), rows = lead.reduce(1, *)
+        var out = [Scalar](repeating: 0, count: rows * total)
+        var offset = 0
+        for (p, w) in zip(parts, widths) {
+            let s = p.value.scalars
+            for r in 0..<rows { for j in 0..<w { out[r * total + offset + j] = s[r * w + j] } }
+            offset += w
+        }
+        return TapeNode.record(inputs: parts, outputs: [Tensor(validShape: lead + [total], scalars: out)]) { grads in
+            guard let g = grads[0]?.scalars else { return parts.map { _ in nil } }
+            var offset = 0
+            return zip(parts, widths).map { p, w in
+                defer { offset += w }
+                var d = [Scalar](repeating: 0, count: rows * w)
+                for r in 0..<rows { for j in 0..<w { d[r * w + j] = g[r * total + offset + j] } }
+                return Tensor(validShape: p.shape, scalars: d)
+            }
+        }[0]
+    }
+
+    /// Steps `(B, F)` stacked into a batch-first sequence `(B, T, F)`.
+    /// - Throws: `RNNKitError.shapeMismatch` when the steps differ in shape or are not 2-D.
+    public static func stackingSteps(_ steps: [Variable]) throws(RNNKitError) -> Variable {
+        guard let first = steps.first, first.shape.count == 2 else {
+            throw .shapeMismatch(argument: "steps", expected: "at least one (B, F) step", found: steps.first?.shape ?? [],
+                                 hint: "Pass each step's (B, F) output.")
+        }
+        for s in steps where s.shape != first.shape {
+            throw .shapeMismatch(argument: "steps", expected: shapeString(first.shape), found: s.shape, hint: "Every step needs the same shape.")
+        }
+        let (B, F, T) = (first.shape[0], first.shape[1], steps.count)
+        var out = [Scalar](repeating: 0, count: B * T * F)
+        for (t, s) in steps.enumerated() {
+            let v = s.value.scalars
+            for b in 0..<B { for f in 0..<F { out[(b * T + t) * F + f] = v[b * F + f] } }
+        }
+        return TapeNode.record(inputs: steps, outputs: [Tensor(validShape: [B, T, F], scalars: out)]) { grads in
+            guard let g = grads[0]?.scalars else { return steps.map { _ in nil } }
+            return (0..<T).map { t in
+                var d = [Scalar](repeating: 0, count: B * F)
+                for b in 0..<B { for f in 0..<F { d[b * F + f] = g[(b * T + t) * F + f] } }
+                return Tensor(validShape: [B, F], scalars: d)
+            }
+        }[0]
+    }
+}
+
+/// Attention over a batch of encoder outputs `memory (B, S, K)`: scores for each source step, a
+/// softmax that ignores padding, and the context vector. Luong's `general` score is
+/// `dotScores(memory, query: Wq)` (`Wq` from a `Dense` without bias); Bahdanau's additive score is
+/// `additiveScores(keys: memory·W₁ᵀ, query: W₂q, v:)`.
+public enum Attention {
+    static func checkMemory(_ shape: [Int], _ argument: String) throws(RNNKitError) {
+        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+            throw .shapeMismatch(argument: argument, expected: "(B, S, K)", found: shape, hint: "Pass the encoder's batch-first outputs.")
+        }
+    }
+
+    static func checkQuery(_ query: [Int], batch: Int, width: Int) throws(RNNKitError) {
+        guard query == [batch, width] else {
+            throw .shapeMismatch(argument: "query", expected: shapeString([batch, width]), found: query,
+                                 hint: "One query per sample, as wide as the memory's last axis.")
+        }
+    }
+
+    /// `e[b, s] = Σ_k memory[b, s, k] · query[b, k]`: `(B, S, K)`, `(B, K)` → `(B, S)`.
+    public static func dotScores<S: TensorScalar>(memory: Variable<S>, query: Variable<S>) throws(RNNKitError) -> Variable<S> {
+        try checkMemory(memory.shape, "memory")
+        let (B, T, K) = (memory.shape[0], memory.shape[1], memory.shape[2])
+        try checkQuery(query.shape, batch: B, width: K)
+        let m = memory.value.scalars, q = query.value.scalars
+        var e = [S](repeating: 0, count: B * T)
+        for b in 0..<B { for s in 0..<T { var sum = S(0); for k in 0..<K { sum += m[(b * T + s) * K + k] * q[b * K + k] }; e[b * T + s] = sum } }
+        return TapeNode.record(inputs: [memory, query], outputs: [Tensor(validShape: [B, T], scalars: e)]) { grads in
+            guard let g = grads[0]?.scalars else { return [nil, nil] }
+            var dm = [S](repeating: 0, count: B * T * K), dq = [S](repeating: 0, count: B * K)
+            for b in 0..<B {
+                for s in 0..<T {
+                    let gs = g[b * T + s]
+                    for k in 0..<K {
+                        dm[(b * T + s) * K + k] = gs * q[b * K + k]
+                        dq[b * K + k] += gs * m[(b * T + s) * K + k]
+                    }
+                }
+            }
+            return [Tensor(validShape: [B, T, K], scalars: dm), Tensor(validShape: [B, K], scalars: dq)]
+        }[0]
+    }
+
+    /// `e[b, s] = Σ_a v[a] · tanh(keys[b, s, a] + query[b, a])`: `(B, S, A)`, `(B, A)`, `(A)` → `(B, S)`.
+    public static func additiveScores<S: TensorScalar>(keys: Variable<S>, query: Variable<S>, v: Variable<S>) throws(RNNKitError) -> Variable<S> {
+        try checkMemory(keys.shape, "keys")
+        let (B, T, A) = (keys.shape[0], keys.shape[1], keys.shape[2])
+        try checkQuery(query.shape, batch: B, width: A)
+        guard v.shape == [A] else {
+            throw .shapeMismatch(argument: "v", expected: "(\(A))", found: v.shape, hint: "v has one weight per unit of the keys.")
+        }
+        let kk = keys.value.scalars, q = query.value.scalars, w = v.value.scalars
+        var t = [S](repeating: 0, count: B * T * A), e = [S](repeating: 0, count: B * T)
+        for b in 0..<B {
+            for s in 0..<T {
+                var sum = S(0)
+                for a in 0..<A {
+                    let x = S.tanh(kk[(b * T + s) * A + a] + q[b * A + a])
+                    t[(b * T + s) * A + a] = x
+                    sum += w[a] * x
+                }
+                e[b * T + s] = sum
+            }
+        }
+        return TapeNode.record(inputs: [keys, query, v], outputs: [Tensor(validShape: [B, T], scalars: e)]) { grads in
+            guard let g = grads[0]?.scalars else { return [nil, nil, nil] }
+            var dk = [S](repeating: 0, count: B * T * A), dq = [S](repeating: 0, count: B * A), dv = [S](repeating: 0, count: A)
+            for b in 0..<B {
+                for s in 0..<T {
+                    let gs = g[b * T + s]
+                    for a in 0..<A {
+                        let x = t[(b * T + s) * A + a]
+                        dv[a] += gs * x
+                        let d = gs * w[a] * (1 - x * x)
+                        dk[(b * T + s) * A + a] = d
+                        dq[b * A + a] += d
+                    }
+                }
+            }
+            return [Tensor(validShape: [B, T, A], scalars: dk), Tensor(validShape: [B, A], scalars: dq), Tensor(validShape: [A], scalars: dv)]
+        }[0]
+    }
+
+    /// Softmax of `scores (B, S)` over each sample's first `lengths[b]` steps (all `S` when nil);
+    /// the weights past a sample's length are 0 and get no gradient.
+    /// - Throws: `RNNKitError.invalidValue` for a length outside 1 ... S.
+    public static func maskedSoftmax<S: TensorScalar>(_ scores: Variable<S>, lengths: [Int]?) throws(RNNKitError) -> Variable<S> {
+        guard scores.shape.count == 2 else {
+            throw .shapeMismatch(argument: "scores", expected: "(B, S)", found: scores.shape, hint: "One score per sample and source step.")
+        }
+        let (B, T) = (scores.shape[0], scores.shape[1])
+        let valid = lengths ?? Array(repeating: T, count: B)
+        guard valid.count == B else {
+            throw .invalidValue(argument: "lengths", expected: "\(B) lengths, one per sample", found: "\(valid.count)",
+                                hint: "Pass each source's length.")
+        }
+        if let bad = valid.firstIndex(where: { !(1...T).contains($0) }) {
+            throw .invalidValue(argument: "lengths", expected: "lengths in 1...\(T)", found: "\(valid[bad]) for sample \(bad)",
+                                hint: "A source has at least one step and at most the memory's.")
+        }
+        let e = scores.value.scalars
+        var p = [S](repeating: 0, count: B * T)
+        for b in 0..<B {
+            let n = valid[b]
+            let top = (0..<n).map { e[b * T + $0] }.max()!
+            var total = S(0)
+            for s in 0..<n { let x = S.exp(e[b * T + s] - top); p[b * T + s] = x; total += x }
+            for s in 0..<n { p[b * T + s] /= total }
+        }
+        return TapeNode.record(inputs: [scores], outputs: [Tensor(validShape: [B, T], scalars: p)]) { grads in
+            guard let g = grads[0]?.scalars else { return [nil] }
+            var d = [S](repeating: 0, count: B * T)
+            for b in 0..<B {
+                var dot = S(0)
+                for s in 0..<valid[b] { dot += p[b * T + s] * g[b * T + s] }
+                for s in 0..<valid[b] { d[b * T + s] = p[b * T + s] * (g[b * T + s] - dot) }
+            }
+            return [Tensor(validShape: [B, T], scalars: d)]
+        }[0]
+    }
+
+    /// The context `c[b, k] = Σ_s weights[b, s] · memory[b, s, k]`: `(B, S)`, `(B, S, K)` → `(B, K)`.
+    public static func context<S: TensorScalar>(weights: Variable<S>, memory: Variable<S>) throws(RNNKitError) -> Variable<S> {
+        try checkMemory(memory.shape, "memory")
+        let (B, T, K) = (memory.shape[0], memory.shape[1], memory.shape[2])
+        guard weights.shape == [B, T] else {
+            throw .shapeMismatch(argument: "weights", expected: shapeString([B, T]), found: weights.shape, hint: "One weight per source step.")
+        }
+        let a = weights.value.scalars, m = memory.value.scalars
+        var c = [S](repeating: 0, count: B * K)
+        for b in 0..<B { for s in 0..<T { let w = a[b * T + s]; if w != 0 { for k in 0..<K { c[b * K + k] += w * m[(b * T + s) * K + k] } } } }
+        return TapeNode.record(inputs: [weights, memory], outputs: [Tensor(validShape: [B, K], scalars: c)]) { grads in
+            guard let g = grads[0]?.scalars else { return [nil, nil] }
+            var da = [S](repeating: 0, count: B * T), dm = [S](repeating: 0, count: B * T * K)
+            for b in 0..<B {
+                for s in 0..<T {
+                    var sum = S(0)
+                    for k in 0..<K {
+                        sum += g[b * K + k] * m[(b * T + s) * K + k]
+                        dm[(b * T + s) * K + k] = a[b * T + s] * g[b * K + k]
+                    }
+                    da[b * T + s] = sum
+                }
+            }
+            return [Tensor(validShape: [B, T], scalars: da), Tensor(validShape: [B, T, K], scalars: dm)]
+        }[0]
+    }
+}
