@@ -138,6 +138,28 @@ import Testing
         #expect(AdditionProblems.generate(count: 100, digits: 1, seed: 0).count == 55, "only 55 distinct pairs of single digits")
     }
 
+    @Test func tokenVocabularyRoundTripsAndNamesUnknownTokens() throws {
+        let pairs = try Self.parse("我英语不好\tmy English is poor\n你好\thello\n", .chars, .words)
+        let source = TokenVocabulary(sequences: pairs.sources), target = TokenVocabulary(sequences: pairs.targets)
+        #expect(Array(source.tokens.prefix(3)) == ["<pad>", "<s>", "</s>"])
+        #expect(source.count == 3 + 6 && target.count == 3 + 5, "好 appears twice")
+        let ids = try source.encode(pairs.sources[0], place: "line 1")
+        #expect(ids.allSatisfy { $0 > TokenVocabulary.end })
+        #expect(source.decode(ids + [TokenVocabulary.end, ids[0]]) == pairs.sources[0], "decoding stops at the end token")
+        #expect(source.decode([TokenVocabulary.start] + ids + [0, 0]) == pairs.sources[0])
+        do {
+            _ = try source.encode(TokenUnit.chars.tokens("你好吗"), place: "the input")
+            Issue.record("an unknown character was accepted")
+        } catch {
+            #expect(error.description.contains("'吗' (U+5417) at token 3 of the input"), "\(error)")
+        }
+        #expect(throws: RNNKitError.self) { try target.encode(["</s>"], place: "line 1") }
+        let saved = try JSONEncoder().encode(target)
+        #expect(try JSONDecoder().decode(TokenVocabulary.self, from: saved) == target)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TokenVocabulary.self, from: Data(#"["a", "<s>", "</s>"]"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TokenVocabulary.self, from: Data(#"["<pad>", "<s>", "</s>", "x", "x"]"#.utf8)) }
+    }
+
     /// Against NLTK's edit distance and sacreBLEU's corpus BLEU (Fixtures/make_score_fixtures.py).
     @Test func scoresMatchSacreBLEUAndNLTK() throws {
         struct Case: Decodable {

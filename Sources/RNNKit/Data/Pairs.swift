@@ -339,3 +339,75 @@ public enum AdditionProblems {
         return SequencePairs(sources: sources, targets: targets)
     }
 }
+
+/// The tokens of one side of a sequence-to-sequence model, with the three it needs besides the
+/// data's: padding (id 0), the start of a target (`<s>`, 1) and its end (`</s>`, 2).
+///
+/// (The character models' `Vocabulary` has no such tokens and holds single characters only; a
+/// token here may be a word.) An unknown token is refused by name and position rather than mapped
+/// to `<unk>`: a model asked about a character it never saw says so.
+public struct TokenVocabulary: Codable, Equatable, Sendable {
+    public static let padding = 0, start = 1, end = 2
+    static let specials = ["<pad>", "<s>", "</s>"]
+
+    /// The tokens in id order: the three special ones, then the data's sorted by their Unicode scalars.
+    public let tokens: [String]
+    private let ids: [String: Int]
+
+    /// The vocabulary of every token in `sequences`.
+    public init(sequences: [[String]]) {
+        let data = Set(sequences.joined()).subtracting(Self.specials).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+        self.init(uncheckedTokens: Self.specials + data)
+    }
+
+    private init(uncheckedTokens tokens: [String]) {
+        self.tokens = tokens
+        ids = Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($1, $0) })
+    }
+
+    public var count: Int { tokens.count }
+
+    /// The ids of `sequence`.
+    /// - Parameter place: where the sequence came from, for the error (`"line 3"`, `"the input"`).
+    /// - Throws: `RNNKitError.invalidValue` naming the first unknown token, its code points and position.
+    public func encode(_ sequence: [String], place: String, argument: String = "text") throws(RNNKitError) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(sequence.count)
+        for (position, token) in sequence.enumerated() {
+            guard let id = ids[token], id > Self.end else {
+                let codes = token.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
+                throw .invalidValue(argument: argument, expected: "tokens the model was trained on",
+                                    found: "'\(token)' (\(codes)) at token \(position + 1) of \(place)",
+                                    hint: "The model knows \(count - 3) tokens; remove or replace that one, or train with data that has it.")
+            }
+            out.append(id)
+        }
+        return out
+    }
+
+    /// The tokens of `ids` up to the first end token, without padding or start tokens.
+    public func decode(_ ids: [Int]) -> [String] {
+        var out: [String] = []
+        for id in ids {
+            if id == Self.end { break }
+            if id > Self.end && id < count { out.append(tokens[id]) }
+        }
+        return out
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let tokens = try decoder.singleValueContainer().decode([String].self)
+        guard Array(tokens.prefix(3)) == Self.specials, Set(tokens).count == tokens.count else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "a token vocabulary starts with <pad>, <s>, </s> and has no token twice"))
+        }
+        self.init(uncheckedTokens: tokens)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(tokens)
+    }
+
+    public static func == (a: TokenVocabulary, b: TokenVocabulary) -> Bool { a.tokens == b.tokens }
+}
