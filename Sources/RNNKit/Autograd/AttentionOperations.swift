@@ -218,3 +218,35 @@ public enum Attention {
         }[0]
     }
 }
+
+extension Variable {
+    /// The same values in another shape with as many entries (`(B, F)` → `(B, 1, F)`, say).
+    /// - Throws: `RNNKitError.shapeMismatch` when the counts differ.
+    public func reshaped(_ newShape: [Int]) throws(RNNKitError) -> Variable {
+        guard newShape.reduce(1, *) == value.count, newShape.allSatisfy({ $0 > 0 }) else {
+            throw .shapeMismatch(argument: "shape", expected: "\(value.count) entries", found: newShape, hint: "Keep the number of entries.")
+        }
+        let old = shape
+        return TapeNode.record(inputs: [self], outputs: [Tensor(validShape: newShape, scalars: value.scalars)]) { grads in
+            [grads[0].map { Tensor(validShape: old, scalars: $0.scalars) }]
+        }[0]
+    }
+
+    /// `(B, L·H)` → `(L, B, H)`: a bridge's output as the initial state of an L-layer stack.
+    /// - Throws: `RNNKitError.shapeMismatch` when the width is not a multiple of `layers`.
+    public func splittingLayers(_ layers: Int) throws(RNNKitError) -> Variable {
+        guard shape.count == 2, layers > 0, shape[1] % layers == 0 else {
+            throw .shapeMismatch(argument: "state", expected: "(B, \(layers)·H)", found: shape, hint: "The bridge's width is layers × hidden size.")
+        }
+        let (B, H) = (shape[0], shape[1] / layers), L = layers
+        let x = value.scalars
+        var out = [Scalar](repeating: 0, count: L * B * H)
+        for b in 0..<B { for l in 0..<L { for j in 0..<H { out[(l * B + b) * H + j] = x[b * L * H + l * H + j] } } }
+        return TapeNode.record(inputs: [self], outputs: [Tensor(validShape: [L, B, H], scalars: out)]) { grads in
+            guard let g = grads[0]?.scalars else { return [nil] }
+            var d = [Scalar](repeating: 0, count: B * L * H)
+            for b in 0..<B { for l in 0..<L { for j in 0..<H { d[b * L * H + l * H + j] = g[(l * B + b) * H + j] } } }
+            return [Tensor(validShape: [B, L * H], scalars: d)]
+        }[0]
+    }
+}

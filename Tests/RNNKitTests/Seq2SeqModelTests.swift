@@ -1,0 +1,101 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// The encoder–decoder with attention: finite differences in Double through the whole model
+/// (embeddings, encoder, bridge, input feeding, attention, output) with padded sources and targets
+/// on odd sizes, and padding that never changes a sample's loss.
+@Suite struct Seq2SeqModelTests {
+    struct Variant: CustomTestStringConvertible, Sendable {
+        var attention: AttentionKind, cell: RecurrentCell, layers: Int, bidirectional: Bool, feeding: Bool
+        var testDescription: String { "\(attention) \(cell) L=\(layers)\(bidirectional ? " bi" : "")\(feeding ? " feeding" : "")" }
+    }
+
+    static let variants = [
+        Variant(attention: .luong, cell: .lstm, layers: 1, bidirectional: true, feeding: true),
+        Variant(attention: .bahdanau, cell: .lstm, layers: 1, bidirectional: true, feeding: true),
+        Variant(attention: .bahdanau, cell: .gru, layers: 2, bidirectional: false, feeding: false),
+        Variant(attention: .luong, cell: .gru, layers: 2, bidirectional: true, feeding: true),
+        Variant(attention: .none, cell: .lstm, layers: 2, bidirectional: true, feeding: true),
+    ]
+
+    static func model(_ v: Variant, seed: UInt64 = 1) throws -> Seq2SeqModel<Double> {
+        var c = Seq2SeqConfiguration(sourceVocabulary: 7, targetVocabulary: 6)
+        c.embedding = 3
+        c.hidden = 2
+        c.cell = v.cell
+        c.layers = v.layers
+        c.bidirectional = v.bidirectional
+        c.attention = v.attention
+        c.inputFeeding = v.feeding
+        var g = SeededGenerator(seed: seed)
+        let model = try Seq2SeqModel<Double>(c, generator: &g)
+        // Larger weights than the default initialisation, so every path carries a gradient worth checking.
+        for (_, p) in model.namedParameters {
+            p.value = try Tensor(shape: p.value.shape, scalars: p.value.scalars.map { $0 * 2.5 })
+        }
+        return model
+    }
+
+    // Ids ≥ 3 (0–2 are padding, start and end); lengths 5, 2, 1 and 3, 1, 4.
+    static let sources = [[3, 4, 5, 6, 3], [6, 4], [5]]
+    static let targets = [[3, 4, 5], [5], [4, 3, 5, 3]]
+
+    @Test(arguments: variants) func wholeModelGradients(_ v: Variant) throws {
+        let model = try Self.model(v)
+        var none: SeededGenerator? = nil
+        let report = try checkGradients(model.namedParameters) {
+            try model.teacherForcedLoss(sources: Self.sources, targets: Self.targets, training: &none).loss
+        }
+        #expect(report.worstRelativeError < 1e-6, "\(report)")
+        #expect(report.checked == model.namedParameters.map { $0.variable.value.count }.reduce(0, +))
+        var names = Set(model.namedParameters.map(\.name))
+        #expect(names.count == model.namedParameters.count, "names are unique")
+        names = names.filter { $0.hasPrefix("attention") }
+        #expect(names.isEmpty == (v.attention == .none))
+    }
+
+    /// The batch's loss is the token-weighted mean of each sample's alone: padding of sources and
+    /// targets changes nothing.
+    @Test(arguments: variants) func paddingNeverChangesASamplesLoss(_ v: Variant) throws {
+        let model = try Self.model(v, seed: 2)
+        var none: SeededGenerator? = nil
+        let batch = try model.teacherForcedLoss(sources: Self.sources, targets: Self.targets, training: &none)
+        #expect(batch.tokens == Self.targets.map { $0.count + 1 }.reduce(0, +))
+        var sum = 0.0
+        for b in Self.sources.indices {
+            let alone = try model.teacherForcedLoss(sources: [Self.sources[b]], targets: [Self.targets[b]], training: &none)
+            sum += alone.loss.value.scalars[0] * Double(alone.tokens)
+        }
+        #expect(abs(batch.loss.value.scalars[0] - sum / Double(batch.tokens)) < 1e-12)
+    }
+
+    /// Teacher forcing is the step API fed the target tokens: the same logits, step by step.
+    @Test func teacherForcingEqualsTheStepAPIFedTheSameTokens() throws {
+        let model = try Self.model(Self.variants[1], seed: 3)
+        var none: SeededGenerator? = nil
+        let encoded = try model.encode(Self.sources, generator: &none)
+        var state = encoded.state, feed: Variable<Double>? = nil
+        var loss = 0.0, tokens = 0
+        for t in 0...4 {
+            let previous = Self.targets.map { t == 0 ? TokenVocabulary.start : (t - 1 < $0.count ? $0[t - 1] : TokenVocabulary.padding) }
+            let step = try model.decodeStep(previous, feed: feed, state: state, encoded: encoded, generator: &none)
+            (state, feed) = (step.state, step.feed)
+            let logits = step.logits.value.scalars, V = 6
+            for (b, target) in Self.targets.enumerated() where t <= target.count {
+                let y = t < target.count ? target[t] : TokenVocabulary.end
+                let row = Array(logits[(b * V)..<((b + 1) * V)]), top = row.max()!
+                loss += -(row[y] - top - Foundation.log(row.map { Foundation.exp($0 - top) }.reduce(0, +)))
+                tokens += 1
+            }
+            if let w = step.weights {
+                for (b, length) in encoded.lengths.enumerated() {
+                    #expect(w.value.scalars[(b * 5 + length)..<((b + 1) * 5)].allSatisfy { $0 == 0 }, "attention past the source")
+                }
+            }
+        }
+        let forced = try model.teacherForcedLoss(sources: Self.sources, targets: Self.targets, training: &none)
+        #expect(tokens == forced.tokens)
+        #expect(abs(loss / Double(tokens) - forced.loss.value.scalars[0]) < 1e-12)
+    }
+}
