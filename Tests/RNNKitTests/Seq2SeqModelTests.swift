@@ -99,3 +99,79 @@ import Testing
         #expect(abs(loss / Double(tokens) - forced.loss.value.scalars[0]) < 1e-12)
     }
 }
+
+/// Greedy and beam decoding: beam 1 is greedy, a batch decodes as its sources one at a time, and
+/// a beam wide enough to keep every hypothesis finds the best one by GNMT's score.
+@Suite struct Seq2SeqDecodingTests {
+    static func model(_ attention: AttentionKind, targetVocabulary: Int = 9, seed: UInt64 = 4) throws -> Seq2SeqModel<Double> {
+        var c = Seq2SeqConfiguration(sourceVocabulary: 8, targetVocabulary: targetVocabulary)
+        c.embedding = 5
+        c.hidden = 4
+        c.attention = attention
+        var g = SeededGenerator(seed: seed)
+        let model = try Seq2SeqModel<Double>(c, generator: &g)
+        for (_, p) in model.namedParameters { p.value = try Tensor(shape: p.value.shape, scalars: p.value.scalars.map { $0 * 3 }) }
+        return model
+    }
+
+    static let sources = [[3, 4, 5, 6, 7], [7, 4], [5], [6, 6, 3]]
+
+    @Test(arguments: AttentionKind.allCases) func beamOneIsGreedyAndBatchesDecodeAsSingles(_ attention: AttentionKind) throws {
+        let model = try Self.model(attention)
+        let greedy = try model.greedy(Self.sources, maxLength: 7)
+        let beamOne = try model.beamSearch(Self.sources, beam: 1, lengthPenalty: 0, maxLength: 7)
+        #expect(greedy.map(\.tokens) == beamOne.map(\.tokens))
+        #expect(greedy.map(\.finished) == beamOne.map(\.finished))
+        for (a, b) in zip(greedy, beamOne) {
+            #expect(abs(a.logProbability - b.logProbability) < 1e-9)
+            #expect(a.attention == b.attention)
+        }
+        #expect(greedy.contains { !$0.tokens.isEmpty }, "a model that only ends tests nothing")
+        for (b, source) in Self.sources.enumerated() {
+            let alone = try model.greedy([source], maxLength: 7)[0]
+            #expect(alone.tokens == greedy[b].tokens)
+            #expect(abs(alone.logProbability - greedy[b].logProbability) < 1e-12)
+            let beam = try model.beamSearch([source], beam: 3, maxLength: 7)[0]
+            let batched = try model.beamSearch(Self.sources, beam: 3, maxLength: 7)[b]
+            #expect(beam.tokens == batched.tokens && abs(beam.logProbability - batched.logProbability) < 1e-12)
+            if attention != .none {
+                #expect(greedy[b].attention.count == greedy[b].tokens.count + (greedy[b].finished ? 1 : 0))
+                #expect(greedy[b].attention.allSatisfy { $0.count == source.count && abs($0.reduce(0, +) - 1) < 1e-12 })
+            }
+        }
+    }
+
+    /// Every hypothesis of up to 3 tokens over a 2-token vocabulary, scored by the step API, against
+    /// a beam of 8 (which keeps them all).
+    @Test(arguments: [0.0, 0.6, 2.0]) func wideBeamFindsTheBestHypothesis(alpha: Double) throws {
+        let model = try Self.model(.bahdanau, targetVocabulary: 5, seed: 6)
+        var none: SeededGenerator? = nil
+        for source in Self.sources {
+            func logP(_ tokens: [Int], ended: Bool) throws -> Double {
+                let encoded = try model.encode([source], generator: &none)
+                var state = encoded.state, feed: Variable<Double>? = nil, total = 0.0
+                let fed = [TokenVocabulary.start] + tokens, wanted = tokens + (ended ? [TokenVocabulary.end] : [])
+                for (t, y) in wanted.enumerated() {
+                    let out = try model.decodeStep([fed[t]], feed: feed, state: state, encoded: encoded, generator: &none)
+                    (state, feed) = (out.state, out.feed)
+                    let row = out.logits.value.scalars, top = row.max()!
+                    total += row[y] - top - Foundation.log(row.map { Foundation.exp($0 - top) }.reduce(0, +))
+                }
+                return total
+            }
+            var best = (score: -Double.infinity, tokens: [Int]())
+            var prefixes: [[Int]] = [[]]
+            for length in 0...3 {
+                for p in prefixes {
+                    let ended = length < 3
+                    let lp = alpha == 0 ? 1 : Foundation.pow((5 + Double(length + (ended ? 1 : 0))) / 6, alpha)
+                    let score = try logP(p, ended: ended) / lp
+                    if score > best.score { best = (score, p) }
+                }
+                prefixes = prefixes.flatMap { [$0 + [3], $0 + [4]] }
+            }
+            let found = try model.beamSearch([source], beam: 8, lengthPenalty: alpha, maxLength: 3)[0]
+            #expect(found.tokens == best.tokens, "source \(source), α \(alpha)")
+        }
+    }
+}
