@@ -37,6 +37,14 @@ public struct SeededGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
         Double(next() >> 11) * 0x1p-53
     }
 
+    /// `0 ..< count` in a random order (Fisher–Yates from the last position down): every epoch's
+    /// shuffle and every seeded split.
+    public mutating func permutation(_ count: Int) -> [Int] {
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(next() % UInt64(i + 1))) }
+        return order
+    }
+
     /// A uniform draw from [low, high).
     public mutating func uniform(_ low: Double, _ high: Double) -> Double {
         low + (high - low) * nextUnit()

@@ -175,3 +175,32 @@ import Testing
         }
     }
 }
+
+/// The whole path: pairs → vocabularies → the task on the shared training loop → greedy decoding.
+@Suite struct Seq2SeqTrainingTests {
+    /// Every sum of two digits (55 pairs): the model must learn them all exactly.
+    @Test(arguments: [AttentionKind.luong, .bahdanau]) func learnsSingleDigitAddition(_ attention: AttentionKind) throws {
+        let pairs = AdditionProblems.generate(count: 100, digits: 1, seed: 1)
+        #expect(pairs.count == 55)
+        let source = TokenVocabulary(sequences: pairs.sources), target = TokenVocabulary(sequences: pairs.targets)
+        let data = try Seq2SeqData(pairs, source: source, target: target)
+        var c = Seq2SeqConfiguration(sourceVocabulary: source.count, targetVocabulary: target.count)
+        c.embedding = 16
+        c.hidden = 24
+        c.attention = attention
+        var g = SeededGenerator(seed: 2)
+        let task = try Seq2SeqTask(model: Seq2SeqModel<Float>(c, generator: &g), train: data, validation: data, batchSize: 11, maxLength: 4)
+        var schedule = TrainingSchedule(epochs: 80, optimizer: OptimizerConfiguration(kind: .adam, learningRate: 0.01), clipNorm: 5, seed: 3)
+        schedule.evaluateEvery = 200
+        let trainer = try Trainer(task: task, schedule: schedule)
+        var last: TrainingMetrics?
+        while !trainer.isFinished { last = try trainer.runUntilEvaluation() ?? last }
+        let m = try #require(last)
+        #expect(m["validationSequenceErrorRate"] == 0, "\(m)")
+        let (sources, references) = data.references()
+        let (scores, outputs) = try evaluateSeq2Seq(task.model, sources: sources, references: references, beam: 3, maxLength: 4, bleu: false)
+        #expect(scores.sequenceErrorRate == 0 && scores.tokenErrorRate == 0)
+        let sample = pairs.sources.firstIndex { $0.joined() == "7+8" }!
+        #expect(target.decode(outputs[sources.firstIndex(of: data.sources[sample])!]).joined() == "15")
+    }
+}

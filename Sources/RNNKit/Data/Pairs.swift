@@ -67,9 +67,8 @@ public struct SequencePairs: Equatable, Sendable {
                 groups.append([i])
             }
         }
-        var order = Array(groups.indices)
         var generator = SeededGenerator(seed: seed)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+        let order = generator.permutation(groups.count)
         let v = min(validation, order.count), t = min(test, order.count - v)
         func part(_ chosen: ArraySlice<Int>) -> SequencePairs { subset(chosen.flatMap { groups[$0] }.sorted()) }
         return (part(order[(v + t)...]), part(order[..<v]), part(order[v..<(v + t)]))

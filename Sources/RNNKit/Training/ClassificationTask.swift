@@ -109,10 +109,7 @@ public final class SupervisedTask<Data: SupervisedSequences>: TrainingTask {
     public func steps(forExamples examples: Int) -> Int { (examples + batchSize - 1) / batchSize }
 
     public func beginEpoch(shuffling generator: inout SeededGenerator) {
-        order = Array(0..<train.count)
-        for i in stride(from: order.count - 1, to: 0, by: -1) {  // Fisher–Yates with the run's generator
-            order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
-        }
+        order = generator.permutation(train.count)
     }
 
     public func trainingBatch(step: Int, limit: Int, group: ProcessGroup, generator: inout SeededGenerator) throws -> TrainingBatch? {

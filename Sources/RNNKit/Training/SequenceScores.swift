@@ -12,6 +12,8 @@ public struct SequenceScores: Equatable, Sendable {
     public var bleu: Double?
     /// Outputs scored.
     public var count: Int
+    /// Tokens of the closest references (the token error rate's denominator).
+    public var referenceTokens: Int
 
     /// Scores `outputs[i]` against `references[i]` (each a non-empty list).
     public init(outputs: [[String]], references: [[[String]]], bleu: Bool) {
@@ -26,6 +28,7 @@ public struct SequenceScores: Equatable, Sendable {
             length += reference.count
         }
         count = outputs.count
+        referenceTokens = length
         sequenceErrorRate = Double(wrong) / Double(max(count, 1))
         tokenErrorRate = Double(edits) / Double(max(length, 1))
         self.bleu = bleu ? Self.corpusBLEU(outputs: outputs, references: references) : nil
