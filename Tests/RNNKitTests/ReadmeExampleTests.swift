@@ -23,6 +23,24 @@ import Testing
         #expect(lstm.parameter(named: "weight_hh_l1_reverse")?.grad?.shape == [512, 128])
     }
 
+    /// README's sequence-to-sequence example, as written.
+    @Test func sequenceToSequenceExample() throws {
+        let pairs = AdditionProblems.generate(count: 100, digits: 1, seed: 1)
+        let source = TokenVocabulary(sequences: pairs.sources), target = TokenVocabulary(sequences: pairs.targets)
+        let data = try Seq2SeqData(pairs, source: source, target: target)
+        var configuration = Seq2SeqConfiguration(sourceVocabulary: source.count, targetVocabulary: target.count)
+        configuration.attention = .bahdanau
+        (configuration.embedding, configuration.hidden) = (16, 24)
+        var generator = SeededGenerator(seed: 2)
+        let task = try Seq2SeqTask(model: Seq2SeqModel<Float>(configuration, generator: &generator),
+                                   train: data, validation: data, batchSize: 11, maxLength: 4)
+        let trainer = try Trainer(task: task, schedule: TrainingSchedule(epochs: 80, optimizer: OptimizerConfiguration(kind: .adam, learningRate: 0.01),
+                                                                         clipNorm: 5, seed: 3))
+        while !trainer.isFinished { _ = try trainer.runUntilEvaluation() }
+        let best = try task.model.beamSearch([try source.encode(TokenUnit.chars.tokens("7+8"), place: "the input")], beam: 3, maxLength: 4)
+        #expect(target.decode(best[0].tokens).joined() == "15")
+    }
+
     /// README's "Training from Swift" example, on toy data instead of Fashion-MNIST.
     @Test func trainingExample() throws {
         let dataFolder = try writeToyMNIST(train: 100, test: 20)
