@@ -204,3 +204,47 @@ import Testing
         #expect(target.decode(outputs[sources.firstIndex(of: data.sources[sample])!]).joined() == "15")
     }
 }
+
+/// Label smoothing: PyTorch's `CrossEntropyLoss(label_smoothing=ε)` target `(1 − ε)·onehot + ε/V`.
+@Suite struct LabelSmoothingTests {
+    @Test func sequenceLossWithLabelSmoothingIsTheSmoothedCrossEntropy() throws {
+        var g = SeededGenerator(seed: 11)
+        let (B, T, V) = (2, 3, 5)
+        let logits = Variable(try randomTensor([B, T, V], &g, low: -2.0, high: 2.0) as Tensor<Double>, requiresGrad: true)
+        let targets = [0, 4, 2, 1, 1, 3], w: [Double] = [1, 1, 0, 1, 0, 1], epsilon = 0.1
+        let weights = try Tensor<Double>(shape: [B, T], scalars: w)
+        // (1 − ε)(lse − z_y) + ε/V Σ_c (lse − z_c) per weighted row, over Σw.
+        var expected = 0.0
+        for r in 0..<(B * T) where w[r] > 0 {
+            let z = Array(logits.value.scalars[(r * V)..<((r + 1) * V)])
+            let lse = Foundation.log(z.map(Foundation.exp).reduce(0, +))
+            expected += (1 - epsilon) * (lse - z[targets[r]]) + epsilon / Double(V) * z.map { lse - $0 }.reduce(0, +)
+        }
+        expected /= w.reduce(0, +)
+        let loss = try Loss.sequenceLoss(logits: logits, targets: targets, weights: weights, labelSmoothing: epsilon)
+        #expect(abs(loss.value.scalars[0] - expected) < 1e-12)
+        let report = try checkGradients([("logits", logits)]) {
+            try Loss.sequenceLoss(logits: logits, targets: targets, weights: weights, labelSmoothing: epsilon)
+        }
+        #expect(report.worstRelativeError < 1e-6, "\(report)")
+        let plain = try Loss.sequenceLoss(logits: logits, targets: targets, weights: weights)
+        #expect(try Loss.sequenceLoss(logits: logits, targets: targets, weights: weights, labelSmoothing: 0).value == plain.value)
+        #expect(throws: RNNKitError.self) { try Loss.sequenceLoss(logits: logits, targets: targets, labelSmoothing: 1) }
+        #expect(throws: RNNKitError.self) { try Loss.sequenceLoss(logits: logits, targets: targets, labelSmoothing: -0.1) }
+    }
+
+    @Test func smoothedTeacherForcingGradients() throws {
+        let model = try Seq2SeqModelTests.model(Seq2SeqModelTests.variants[0], seed: 5)
+        var none: SeededGenerator? = nil
+        let report = try checkGradients(model.namedParameters) {
+            try model.teacherForcedLoss(sources: Seq2SeqModelTests.sources, targets: Seq2SeqModelTests.targets, labelSmoothing: 0.2,
+                                        training: &none).loss
+        }
+        #expect(report.worstRelativeError < 1e-6, "\(report)")
+        let smoothed = try model.teacherForcedLoss(sources: Seq2SeqModelTests.sources, targets: Seq2SeqModelTests.targets, labelSmoothing: 0.2,
+                                                   training: &none).loss.value.scalars[0]
+        let plain = try model.teacherForcedLoss(sources: Seq2SeqModelTests.sources, targets: Seq2SeqModelTests.targets, training: &none)
+            .loss.value.scalars[0]
+        #expect(smoothed != plain)
+    }
+}

@@ -185,10 +185,11 @@ public final class Seq2SeqModel<Scalar: TensorScalar>: ParameterContainer {
     }
 
     /// Teacher forcing: the mean cross-entropy of every real target token and each target's end
-    /// token, the decoder reading `<s> y₁ … y_{n−1}` and predicting `y₁ … y_n </s>`; also the
-    /// number of tokens it averages over.
-    public func teacherForcedLoss(sources: [[Int]], targets: [[Int]], training generator: inout SeededGenerator?)
-        throws(RNNKitError) -> (loss: Variable<Scalar>, tokens: Int) {
+    /// token, the decoder reading `<s> y₁ … y_{n−1}` and predicting `y₁ … y_n </s>`, with
+    /// `labelSmoothing` ε spreading ε of each target over the vocabulary; also the number of tokens
+    /// it averages over.
+    public func teacherForcedLoss(sources: [[Int]], targets: [[Int]], labelSmoothing: Double = 0,
+                                  training generator: inout SeededGenerator?) throws(RNNKitError) -> (loss: Variable<Scalar>, tokens: Int) {
         guard sources.count == targets.count else {
             throw .shapeMismatch(argument: "targets", expected: "\(sources.count) targets", found: [targets.count], hint: "One target per source.")
         }
@@ -212,6 +213,6 @@ public final class Seq2SeqModel<Scalar: TensorScalar>: ParameterContainer {
             }
         }
         let mask = Tensor<Scalar>(validShape: [B, T], scalars: weights)
-        return (try Loss.sequenceLoss(logits: logits, targets: labels, weights: mask), Int(weights.reduce(0, +)))
+        return (try Loss.sequenceLoss(logits: logits, targets: labels, weights: mask, labelSmoothing: labelSmoothing), Int(weights.reduce(0, +)))
     }
 }

@@ -42,8 +42,10 @@ public enum Loss {
     ///   - logits: `(B, T, V)`.
     ///   - targets: `B·T` ids in `0..<V`, row-major `(B, T)`.
     ///   - weights: `(B, T)`, non-negative with a positive sum; all ones when nil.
+    ///   - labelSmoothing: ε in [0, 1): each step's target becomes `(1 − ε)·onehot + ε/V` (PyTorch
+    ///     `CrossEntropyLoss(label_smoothing=ε)`, Szegedy et al. 2016).
     public static func sequenceLoss<S: TensorScalar>(
-        logits: Variable<S>, targets: [Int], weights: Tensor<S>? = nil
+        logits: Variable<S>, targets: [Int], weights: Tensor<S>? = nil, labelSmoothing: Double = 0
     ) throws(RNNKitError) -> Variable<S> {
         guard logits.shape.count == 3 else {
             throw .shapeMismatch(argument: "logits", expected: "(B, T, V)", found: logits.shape,
@@ -61,7 +63,14 @@ public enum Loss {
                                     found: "sum \(weights.sum())", hint: "Use weight 1 for steps that count, 0 for padding.")
             }
         }
-        return weightedCrossEntropy(logits, target: .indices(targets), weights: weights?.scalars)
+        guard labelSmoothing >= 0 && labelSmoothing < 1 else {
+            throw .invalidValue(argument: "label-smoothing", expected: "ε in [0, 1)", found: "\(labelSmoothing)", hint: "0.1 is usual.")
+        }
+        guard labelSmoothing > 0 else { return weightedCrossEntropy(logits, target: .indices(targets), weights: weights?.scalars) }
+        let spread = S(labelSmoothing) / S(classes), keep = 1 - S(labelSmoothing)
+        var q = [S](repeating: spread, count: rows * classes)
+        for (r, y) in targets.enumerated() { q[r * classes + y] += keep }
+        return weightedCrossEntropy(logits, target: .distributions(Tensor(validShape: [rows, classes], scalars: q)), weights: weights?.scalars)
     }
 
     /// Mean squared error (PyTorch `MSELoss`, Keras `mean_squared_error`), optionally over the

@@ -60,10 +60,16 @@ public final class Seq2SeqTask: TrainingTask {
     public let batchSize: Int
     /// The longest output decoded on validation.
     public let maxLength: Int
+    /// ε of the training loss (validation reports the plain cross-entropy).
+    public let labelSmoothing: Double
     private var order: [Int] = []
 
-    public init(model: Seq2SeqModel<Float>, train: Seq2SeqData, validation: Seq2SeqData, batchSize: Int, maxLength: Int)
-        throws(RNNKitError) {
+    public init(model: Seq2SeqModel<Float>, train: Seq2SeqData, validation: Seq2SeqData, batchSize: Int, maxLength: Int,
+                labelSmoothing: Double = 0) throws(RNNKitError) {
+        guard labelSmoothing >= 0 && labelSmoothing < 1 else {
+            throw .invalidValue(argument: "label-smoothing", expected: "ε in [0, 1)", found: "\(labelSmoothing)", hint: "0.1 is usual.")
+        }
+        self.labelSmoothing = labelSmoothing
         try requirePositive(batchSize, "batch")
         try requirePositive(maxLength, "max-length")
         guard train.count > 0 else {
@@ -86,7 +92,7 @@ public final class Seq2SeqTask: TrainingTask {
         guard !rows.isEmpty else { return nil }
         var g: SeededGenerator? = generator
         let (loss, tokens) = try model.teacherForcedLoss(sources: rows.map { train.sources[$0] }, targets: rows.map { train.targets[$0] },
-                                                         training: &g)
+                                                         labelSmoothing: labelSmoothing, training: &g)
         generator = g!
         return TrainingBatch(loss: loss, count: rows.count, lossWeight: Double(tokens))
     }
