@@ -68,22 +68,21 @@ int rnnkit_mpi_init(int *rank, int *size) {
 // MPI counts are ints: larger buffers go in chunks.
 #define CHUNK (INT_MAX / 8)
 
-int rnnkit_mpi_allreduce_sum_float(float *buffer, size_t count) {
+static int allreduce_sum(char *buffer, size_t count, size_t size, Handle type) {
     for (size_t start = 0; start < count; start += CHUNK) {
         size_t n = count - start < CHUNK ? count - start : CHUNK;
-        int status = allreduce(IN_PLACE, buffer + start, (int)n, mpi_float, op_sum, world);
+        int status = allreduce(IN_PLACE, buffer + start * size, (int)n, type, op_sum, world);
         if (status != 0) return status;
     }
     return 0;
 }
 
+int rnnkit_mpi_allreduce_sum_float(float *buffer, size_t count) {
+    return allreduce_sum((char *)buffer, count, sizeof(float), mpi_float);
+}
+
 int rnnkit_mpi_allreduce_sum_double(double *buffer, size_t count) {
-    for (size_t start = 0; start < count; start += CHUNK) {
-        size_t n = count - start < CHUNK ? count - start : CHUNK;
-        int status = allreduce(IN_PLACE, buffer + start, (int)n, mpi_double, op_sum, world);
-        if (status != 0) return status;
-    }
-    return 0;
+    return allreduce_sum((char *)buffer, count, sizeof(double), mpi_double);
 }
 
 int rnnkit_mpi_broadcast(void *buffer, size_t bytes, int root) {

@@ -193,12 +193,17 @@ import Testing
         #expect(try Self.difference(one, split) < 1e-5)
     }
 
+    /// A 2-rank `train mnist` long enough to be stopped part-way, and its folder.
+    static func longRun(_ name: String) throws -> (running: RunningRNNKit, out: String) {
+        let data = try writeToyMNIST(train: 600)
+        let out = temporary(name)
+        return (try mpirun(2, ["train", "mnist", "--data", data, "--hidden", "24", "--epochs", "500", "--batch", "20", "--out", out,
+                               "--distributed"]), out)
+    }
+
     /// A rank killed mid-run takes the job down; the last checkpoint is whole and one process resumes it.
     @Test func killingOneRankLeavesAResumableCheckpoint() throws {
-        let data = try writeToyMNIST(train: 600)
-        let out = Self.temporary("killed")
-        let running = try Self.mpirun(2, ["train", "mnist", "--data", data, "--hidden", "24", "--epochs", "500", "--batch", "20",
-                                          "--out", out, "--distributed"])
+        let (running, out) = try Self.longRun("killed")
         #expect(running.waitForStdout("epoch 3/500"))
         let ranks = Self.ranks(of: running)
         #expect(ranks.count == 2, "rank processes: \(ranks)")
@@ -216,10 +221,7 @@ import Testing
 
     /// SIGTERM to mpirun (what Ctrl-C and schedulers send) stops every rank at the same step; rank 0 saves once.
     @Test func sigtermSavesOnceAndResumes() throws {
-        let data = try writeToyMNIST(train: 600)
-        let out = Self.temporary("term")
-        let running = try Self.mpirun(2, ["train", "mnist", "--data", data, "--hidden", "24", "--epochs", "500", "--batch", "20",
-                                          "--out", out, "--distributed"])
+        let (running, out) = try Self.longRun("term")
         #expect(running.waitForStdout("epoch 2/500"))
         // What mpirun does with a SIGTERM or Ctrl-C it gets: SIGTERM to every rank. (Sent to the ranks
         // directly: a test runner may start mpirun with the signal blocked.)

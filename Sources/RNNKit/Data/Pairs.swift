@@ -41,20 +41,7 @@ public struct SequencePairs: Equatable, Sendable {
     }
 
     /// Each distinct source once, in order of first appearance, with every target it has.
-    public func references() -> (sources: [[String]], references: [[[String]]]) {
-        var index: [[String]: Int] = [:]
-        var distinct: [[String]] = [], references: [[[String]]] = []
-        for (source, target) in zip(sources, targets) {
-            if let k = index[source] {
-                if !references[k].contains(target) { references[k].append(target) }
-            } else {
-                index[source] = distinct.count
-                distinct.append(source)
-                references.append([target])
-            }
-        }
-        return (distinct, references)
-    }
+    public func references() -> (sources: [[String]], references: [[[String]]]) { groupReferences(sources, targets) }
 
     /// A seeded split by distinct source (a source's pairs all go to the same part): `validation` and
     /// `test` distinct sources, the rest for training, each part in file order.
@@ -133,6 +120,22 @@ public enum PairsFile {
         }
         return SequencePairs(sources: sources, targets: targets)
     }
+}
+
+/// Each distinct source once, in order of first appearance, with its distinct targets in order.
+func groupReferences<Token: Hashable>(_ sources: [[Token]], _ targets: [[Token]]) -> (sources: [[Token]], references: [[[Token]]]) {
+    var index: [[Token]: Int] = [:]
+    var distinct: [[Token]] = [], references: [[[Token]]] = []
+    for (source, target) in zip(sources, targets) {
+        if let k = index[source] {
+            if !references[k].contains(target) { references[k].append(target) }
+        } else {
+            index[source] = distinct.count
+            distinct.append(source)
+            references.append([target])
+        }
+    }
+    return (distinct, references)
 }
 
 extension StringProtocol {

@@ -17,20 +17,7 @@ public struct Seq2SeqData: Sendable {
     public var count: Int { sources.count }
 
     /// Each distinct source once with all its targets (the references an output is scored against).
-    public func references() -> (sources: [[Int]], references: [[[Int]]]) {
-        var index: [[Int]: Int] = [:]
-        var distinct: [[Int]] = [], references: [[[Int]]] = []
-        for (s, t) in zip(sources, targets) {
-            if let k = index[s] {
-                if !references[k].contains(t) { references[k].append(t) }
-            } else {
-                index[s] = distinct.count
-                distinct.append(s)
-                references.append([t])
-            }
-        }
-        return (distinct, references)
-    }
+    public func references() -> (sources: [[Int]], references: [[[Int]]]) { groupReferences(sources, targets) }
 }
 
 /// Decodes `sources` greedily (or with a beam) in batches and scores the outputs against their
