@@ -22,77 +22,52 @@ struct CharLMTrain: ParsableCommand {
     @Option(help: "Dropout rate after each recurrent layer.") var dropout: Double?
     @Option(name: .customLong("seq-len"), help: "Steps of truncated backpropagation through time.") var seqLen: Int?
     @Option(help: "Parallel streams through the text.") var batch: Int?
-    @Option(help: "Passes over the text.") var epochs: Int?
-    @Option(help: "Optimizer steps instead of epochs.") var steps: Int?
-    @Option(help: "sgd, momentum, adam or rmsprop.") var optimizer: OptimizerKind?
-    @Option(help: "Learning rate.") var lr: Double?
-    @Option(help: "Clip gradients to this global norm (0: no clipping).") var clip: Double?
-    @Option(help: "Raise the learning rate linearly over the first N steps (Goyal et al.'s warm-up for large batches).")
-    var warmup: Int?
-    @Flag(name: .customLong("scale-lr"), help: "Multiply --lr by the number of ranks (the linear scaling rule, for when --batch grows with them).")
-    var scaleLR = false
     @Option(help: "Fraction of the text, from its end, held out for validation.") var validation: Double?
-    @Option(name: .customLong("eval-every"), help: "Also evaluate and save every N steps.") var evalEvery: Int?
     @Flag(name: .customLong("strip-ansi"), help: "Remove ANSI colour escapes from the text (presets that read fortune files do).")
     var stripANSI = false
-    @Option(help: "Seed of every random draw.") var seed: UInt64?
-    @Option(help: "Checkpoint folder (default: runs/charlm-<date>-<time>).") var out: String?
-    @Option(help: "Continue the run saved in this folder.") var resume: String?
     @Option(name: .customLong("show-predictions"), help: "Every N steps print the loss and the argmax prediction of the first stream.")
     var showPredictions: Int?
-    @Flag(name: .customLong("skip-non-finite"), help: "Skip a step whose loss or gradients are NaN or infinite instead of stopping.")
-    var skipNonFinite = false
-    @Flag(help: "End with one line of JSON holding the results.") var json = false
-    @Flag(help: "Train one model on the ranks of an MPI job (mpirun -np N rnnkit train text ...); --batch (streams) stays global.")
-    var distributed = false
+    @OptionGroup var flags: RunFlags
 
     func validate() throws {
         if let preset, CharLMPreset(rawValue: preset) == nil {
             throw ValidationError("unknown preset '\(preset)'; choose one of \(CharLMPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
-        if preset == nil && resume == nil && texts.isEmpty {
+        if preset == nil && flags.resume == nil && texts.isEmpty {
             throw ValidationError("give a text with --text FILE, a --preset, or --resume DIR.")
         }
-        if epochs != nil && steps != nil { throw ValidationError("--epochs and --steps both set the budget; give one of them.") }
         if oneHot && embedding != nil { throw ValidationError("--one-hot and --embedding exclude each other.") }
         for (name, value) in [("--hidden", hidden), ("--layers", layers), ("--embedding", embedding), ("--seq-len", seqLen),
-                              ("--batch", batch), ("--epochs", epochs), ("--steps", steps), ("--eval-every", evalEvery),
-                              ("--show-predictions", showPredictions), ("--warmup", warmup)] {
+                              ("--batch", batch), ("--show-predictions", showPredictions)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be at least 1 (found \(value)).") }
         }
         if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be a rate in [0, 1) (found \(dropout)).") }
         if let validation, !(validation >= 0 && validation < 1) {
             throw ValidationError("--validation must be a fraction in [0, 1) (found \(validation)).")
         }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (found \(lr)).") }
-        if resume != nil {
-            let fixed: [(String, Bool)] = [
+        if flags.resume != nil {
+            try flags.rejectSetupFlags([
                 ("--text", !texts.isEmpty), ("--preset", preset != nil), ("--cell", cell != nil), ("--hidden", hidden != nil),
                 ("--layers", layers != nil), ("--embedding", embedding != nil), ("--one-hot", oneHot), ("--dropout", dropout != nil),
-                ("--seq-len", seqLen != nil), ("--batch", batch != nil), ("--optimizer", optimizer != nil), ("--clip", clip != nil),
-                ("--warmup", warmup != nil), ("--scale-lr", scaleLR), ("--validation", validation != nil), ("--eval-every", evalEvery != nil), ("--strip-ansi", stripANSI), ("--seed", seed != nil),
-            ]
-            try rejectOnResume(fixed, allowed: "--epochs or --steps, --lr, --skip-non-finite, --out, --show-predictions and --json")
+                ("--seq-len", seqLen != nil), ("--batch", batch != nil), ("--validation", validation != nil), ("--strip-ansi", stripANSI),
+            ], allowed: " and --show-predictions")
         }
     }
 
     func run() throws {
-        let group = try joinProcessGroup(distributed: distributed)
+        let group = try joinProcessGroup(distributed: flags.distributed)
         let preset = self.preset.flatMap(CharLMPreset.init(rawValue:))
         let directory: String
         let trainer: Trainer<LanguageModelTask>
         var configuration: CharLMCheckpointConfiguration
         var metricLines: [String] = []
         var best: [String: Tensor<Float>]
-        if let resume {
+        if let resume = flags.resume {
             let loaded = try CharLMCheckpoint.load(from: resume, forResume: true)
             guard var options = loaded.configuration.training, var progress = loaded.progress else {
                 throw ValidationError("\(resume) holds no training state to resume from.")
             }
-            if let epochs { options.epochs = epochs; options.steps = nil }
-            if let steps { options.steps = steps }
-            if let lr { options.optimizer.learningRate = lr; progress.learningRate = lr }
-            if skipNonFinite { options.skipNonFiniteSteps = true }
+            flags.applyOnResume(to: &options, progress: &progress)
             configuration = loaded.configuration
             configuration.training = options
             let (train, validation) = try loadText(sources: configuration.data.sources, stripANSI: configuration.data.strippedANSI,
@@ -102,7 +77,7 @@ struct CharLMTrain: ParsableCommand {
             task.carriedState = loaded.carried
             trainer = try Trainer(task: task, schedule: options.schedule, resume: (progress, loaded.optimizerSteps, loaded.optimizerState),
                                   group: group)
-            directory = out ?? resume
+            directory = flags.out ?? resume
             best = loaded.best
             metricLines = loaded.metrics
             log(resumeNote(resume, progress))
@@ -115,7 +90,7 @@ struct CharLMTrain: ParsableCommand {
             applyFlags(&model, &options, vocabulary: vocabulary)
             try options.validate()
             let (train, validation) = try split(full, vocabulary: vocabulary, fraction: options.validationFraction)
-            directory = out ?? defaultRunFolder("charlm")
+            directory = flags.out ?? defaultRunFolder("charlm")
             try ClassifierCheckpoint.checkWritable(directory)
             var generator = SeededGenerator(seed: options.seed)
             let lm = try CharLanguageModel<Float>(model, generator: &generator)
@@ -166,7 +141,7 @@ struct CharLMTrain: ParsableCommand {
         log("done: \(trainer.progress.step) steps, best validation loss "
             + (trainer.progress.bestValidationLoss.map { String(format: "%.4f (%.3f bits/char)", $0, $0 / log(2.0)) } ?? "n/a")
             + "; best model saved in \(directory)")
-        if json {
+        if flags.json {
             printJSONLine(trainingSummary(trainer, directory: directory).merging([
                 "train_loss": last?.trainLoss ?? Double.nan, "validation_loss": last?.validationLoss ?? Double.nan,
                 "best_validation_loss": trainer.progress.bestValidationLoss ?? Double.nan,
@@ -196,17 +171,8 @@ struct CharLMTrain: ParsableCommand {
         m.recurrent.inputSize = m.embeddingSize ?? vocabulary.count
         if let seqLen { t.sequenceLength = seqLen }
         if let batch { t.batchSize = batch }
-        if let epochs { t.epochs = epochs; t.steps = nil }
-        if let steps { t.steps = steps }
-        if let optimizer, optimizer != t.optimizer.kind { t.optimizer = OptimizerConfiguration(kind: optimizer, learningRate: t.optimizer.learningRate) }
-        if let lr { t.optimizer.learningRate = lr }
-        if scaleLR { t.optimizer.learningRate *= Double(ProcessGroup.current?.size ?? 1) }
-        if let warmup { t.warmupSteps = warmup }
-        if let clip { t.clipNorm = clip > 0 ? clip : nil }
         if let validation { t.validationFraction = validation }
-        if let evalEvery { t.evaluateEvery = evalEvery }
-        if let seed { t.seed = seed }
-        if skipNonFinite { t.skipNonFiniteSteps = true }
+        flags.apply(to: &t)
     }
 
     /// Training and validation ids: the last `fraction` of the text is validation.

@@ -3,7 +3,7 @@ import Foundation
 import RNNKit
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self, EvalSequences.self, EvalForecast.self, CharLMEval.self])
+    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model.", subcommands: [EvalMNIST.self, EvalSequences.self, EvalForecast.self, CharLMEval.self, Seq2SeqEval.self])
 }
 
 struct EvalMNIST: ParsableCommand {

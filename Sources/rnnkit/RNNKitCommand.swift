@@ -6,8 +6,8 @@ import RNNKit
 struct RNNKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rnnkit",
-        abstract: "Recurrent neural networks (simple RNN, LSTM, GRU) in Swift: train, evaluate, sample, benchmark.",
-        subcommands: [Train.self, Eval.self, Predict.self, Sample.self, Export.self, Bench.self, Demo.self, CharLM.self]
+        abstract: "Recurrent neural networks (simple RNN, LSTM, GRU) in Swift: train, evaluate, predict, sample, translate, export, benchmark.",
+        subcommands: [Train.self, Eval.self, Predict.self, Sample.self, Translate.self, Export.self, Bench.self, Demo.self, CharLM.self]
     )
 
     /// ArgumentParser's `main`, except that the ranks of a distributed run after 0 write their error

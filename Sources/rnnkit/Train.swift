@@ -5,7 +5,7 @@ import RNNKit
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model.",
-        subcommands: [TrainMNIST.self, TrainSequences.self, TrainForecast.self, CharLMTrain.self]
+        subcommands: [TrainMNIST.self, TrainSequences.self, TrainForecast.self, CharLMTrain.self, Seq2SeqTrain.self]
     )
 }
 

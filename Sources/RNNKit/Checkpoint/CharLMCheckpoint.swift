@@ -87,14 +87,7 @@ public enum CharLMCheckpoint {
         let model = try CheckpointFolder.build(configPath) { (g: inout SeededGenerator) throws(RNNKitError) in
             try CharLanguageModel<Float>(modelConfiguration, generator: &g)
         }
-        if let state {
-            var current: [String: Tensor<Float>] = [:]
-            for (key, t) in state.tensors where key.hasPrefix("current.") { current[String(key.dropFirst(8))] = t }
-            try CheckpointFolder.assign(current, path: directory + "/" + CheckpointFile.trainingState, to: model.namedParameters,
-                                        raw: nil, statePath: directory + "/" + CheckpointFile.trainingState)
-        } else {
-            try CheckpointFolder.assign(best, path: modelPath, to: model.namedParameters, raw: nil, statePath: "")
-        }
+        try CheckpointFolder.assignCurrentOrBest(state?.tensors, best: best, directory: directory, to: model.namedParameters)
         return Loaded(configuration: configuration, model: model, best: best, progress: state?.progress,
                       optimizerSteps: state?.steps ?? 0, optimizerState: state?.optimizerState ?? [:],
                       metrics: CheckpointFolder.readMetrics(directory),

@@ -355,6 +355,20 @@ enum CheckpointFolder {
         }
     }
 
+    /// Sets the parameters from training_state.safetensors' `current.<name>` tensors when `state` is
+    /// given (a resumed run continues from where it stopped), else from model.safetensors' `best`.
+    static func assignCurrentOrBest(_ state: [String: Tensor<Float>]?, best: [String: Tensor<Float>], directory: String,
+                                    to parameters: [(name: String, variable: Variable<Float>)]) throws(DataError) {
+        let statePath = directory + "/" + CheckpointFile.trainingState
+        if let state {
+            var current: [String: Tensor<Float>] = [:]
+            for (key, t) in state where key.hasPrefix("current.") { current[String(key.dropFirst(8))] = t }
+            try assign(current, path: statePath, to: parameters, raw: nil, statePath: statePath)
+        } else {
+            try assign(best, path: directory + "/" + CheckpointFile.model, to: parameters, raw: nil, statePath: "")
+        }
+    }
+
     /// Builds a model from config.json's architecture (its random weights are replaced next),
     /// reporting an inconsistent architecture as a problem of that file.
     static func build<Model>(_ configPath: String, _ make: (inout SeededGenerator) throws(RNNKitError) -> Model) throws(DataError) -> Model {

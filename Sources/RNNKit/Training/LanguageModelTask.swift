@@ -45,13 +45,7 @@ public struct CharLMTrainingOptions: Codable, Equatable, Sendable {
     }
 }
 
-extension CharLMTrainingOptions {
-    /// What the training loop needs of these options.
-    public var schedule: TrainingSchedule {
-        TrainingSchedule(epochs: epochs, steps: steps, optimizer: optimizer, clipNorm: clipNorm, seed: seed, evaluateEvery: evaluateEvery,
-                         skipNonFiniteSteps: skipNonFiniteSteps == true, warmupSteps: warmupSteps)
-    }
-}
+extension CharLMTrainingOptions: StepTrainingOptions {}
 
 /// Trains a `CharLanguageModel` with truncated BPTT over B parallel streams of the text.
 ///

@@ -102,3 +102,25 @@ public enum MNISTPreset: String, CaseIterable, Sendable {
         return (model, t)
     }
 }
+
+/// The options of a task whose budget is epochs or optimizer steps, with evaluation points every
+/// so many steps (language models, encoder–decoders): what their `train` commands set alike.
+public protocol StepTrainingOptions {
+    var epochs: Int { get set }
+    var steps: Int? { get set }
+    var batchSize: Int { get set }
+    var optimizer: OptimizerConfiguration { get set }
+    var clipNorm: Double? { get set }
+    var seed: UInt64 { get set }
+    var evaluateEvery: Int? { get set }
+    var skipNonFiniteSteps: Bool? { get set }
+    var warmupSteps: Int? { get set }
+}
+
+extension StepTrainingOptions {
+    /// What the training loop needs of these options.
+    public var schedule: TrainingSchedule {
+        TrainingSchedule(epochs: epochs, steps: steps, optimizer: optimizer, clipNorm: clipNorm, seed: seed, evaluateEvery: evaluateEvery,
+                         skipNonFiniteSteps: skipNonFiniteSteps == true, warmupSteps: warmupSteps)
+    }
+}
