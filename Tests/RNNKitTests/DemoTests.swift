@@ -77,8 +77,12 @@ final class RunningRNNKit: @unchecked Sendable {
         return executable
     }
 
-    /// Starts `rnnkit arguments`, or with a launcher (`["mpirun", "-np", "2"]`) `launcher rnnkit arguments`.
-    init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
+    /// Standard input, when the process was started with `input: true` (`send` and `closeInput` write it).
+    private var input: Pipe?
+
+    /// Starts `rnnkit arguments`, or with a launcher (`["mpirun", "-np", "2"]`) `launcher rnnkit arguments`;
+    /// with `input`, standard input is a pipe the test writes.
+    init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = [], input: Bool = false) throws {
         let executable = try Self.executable()
         if launcher.isEmpty {
             process.executableURL = executable
@@ -90,6 +94,10 @@ final class RunningRNNKit: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = out
         process.standardError = err
+        if input {
+            self.input = Pipe()
+            process.standardInput = self.input
+        }
         try process.run()
         for (pipe, keyPath) in [(out, \RunningRNNKit.stdoutData), (err, \RunningRNNKit.stderrData)] {
             group.enter()
@@ -118,6 +126,12 @@ final class RunningRNNKit: @unchecked Sendable {
         }
         return false
     }
+
+    /// Writes `text` to standard input.
+    func send(_ text: String) { input?.fileHandleForWriting.write(Data(text.utf8)) }
+
+    /// Ends standard input.
+    func closeInput() { try? input?.fileHandleForWriting.close() }
 
     /// Sends a signal (SIGINT, SIGKILL, ...).
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }

@@ -21,6 +21,10 @@ import Testing
             let lm = try runRNNKit(["charlm", "train", "--text", root + "/text/a.txt", "--hidden", "8", "--embedding", "4", "--batch", "2",
                                     "--seq-len", "8", "--steps", "2", "--out", root + "/lm"])
             guard lm.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: lm.stderr]) }
+            try Data("ab\tba\nabc\tcba\nb\tb\nca\tac\nbca\tacb\ncc\tcc\naab\tbaa\n".utf8).write(to: URL(fileURLWithPath: root + "/text/pairs.tsv"))
+            let s2s = try runRNNKit(["train", "seq2seq", "--pairs", root + "/text/pairs.tsv", "--hidden", "4", "--embedding", "4", "--batch", "3",
+                                     "--validation", "2", "--steps", "2", "--out", root + "/s2s"])
+            guard s2s.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: s2s.stderr]) }
         }
         nonisolated(unsafe) static var made: Result<Fixture, Error>?
         static let lock = NSLock()
@@ -100,6 +104,24 @@ import Testing
     }
     static func flags(_ arguments: [String]) -> @Sendable (Fixture) throws -> [String] {
         { f in arguments.map { $0.replacingOccurrences(of: "DATA", with: f.root) } }
+    }
+
+    /// `rnnkit train seq2seq` on a pairs file holding `bytes`.
+    static func pairs(_ bytes: [UInt8]) -> @Sendable (Fixture) throws -> [String] {
+        { _ in
+            let path = NSTemporaryDirectory() + "rnnkit-bad-" + UUID().uuidString + ".tsv"
+            try write(bytes, path)
+            return ["train", "seq2seq", "--pairs", path, "--steps", "1"]
+        }
+    }
+
+    /// `rnnkit train seq2seq --preset g2p` on a dictionary holding `text`.
+    static func lexicon(_ text: String) -> @Sendable (Fixture) throws -> [String] {
+        { _ in
+            let path = NSTemporaryDirectory() + "rnnkit-bad-" + UUID().uuidString + ".dict"
+            try write(Array(text.utf8), path)
+            return ["train", "seq2seq", "--preset", "g2p", "--lexicon", path, "--steps", "1"]
+        }
     }
 
     static let images3 = (0..<(3 * 10 * 4)).map { UInt8($0 % 200) }
@@ -422,6 +444,48 @@ import Testing
              message: ["m.onnx: cannot be written", "Choose an --out file"]),
         Case(name: "export opset out of range", setUp: { f in ["export", "onnx", "--model", try f.copy("model"), "--opset", "9"] }, status: 64,
              message: ["--opset must be 13–17 (found 9)"]),
+        // Sequence pairs, pronunciation dictionaries and encoder–decoder folders
+        Case(name: "pairs line without a tab", setUp: pairs(Array("ab\tba\nabc cba\n".utf8)), status: 1,
+             message: [".tsv", "line 2 has no tab", "expected source<TAB>target", "'abc cba'", "Separate the source and the target with one tab"]),
+        Case(name: "pairs empty side", setUp: pairs(Array("ab\tba\nabc\t  \n".utf8)), status: 1,
+             message: ["line 2 has an empty target", "Remove the line or fill in its target"]),
+        Case(name: "pairs invalid UTF-8", setUp: pairs(Array("ab\tba\n".utf8) + [0x61, 0x09, 0xC3, 0x28, 0x0A]), status: 1,
+             message: ["invalid UTF-8 on line 2, at byte 8 of the file", "bytes c3 28", "iconv"]),
+        Case(name: "pairs line of 1 MB", setUp: pairs(Array("ab\tba\n".utf8) + [UInt8](repeating: 0x61, count: 1 << 20) + [0x09, 0x62]), status: 1,
+             message: ["line 2 is too long", "at most 65536 bytes a line", "1048578 bytes"]),
+        Case(name: "pairs only blank lines", setUp: pairs(Array("\n  \n".utf8)), status: 1, message: ["no pairs", "tab-separated pairs"]),
+        Case(name: "pairs too few to hold out", setUp: flags(["train", "seq2seq", "--pairs", "DATA/text/pairs.tsv", "--validation", "7"]), status: 1,
+             message: ["too few distinct sources to hold out 7", "found 7", "Hold out fewer with --validation"]),
+        Case(name: "lexicon word without phones", setUp: lexicon("HELLO  HH AH0 L OW1\nWORLD\n"), status: 1,
+             message: [".dict", "line 2: a word without phones", "Fix or remove the line"]),
+        Case(name: "lexicon festival entry unterminated", setUp: lexicon("(\"hello\" nil (((hh ax) 0) ((l ow) 1)))\n(\"world nil (((w er l d) 1)))\n"),
+             status: 1, message: ["line 2: unterminated string"]),
+        Case(name: "lexicon missing", setUp: flags(["train", "seq2seq", "--preset", "g2p", "--lexicon", "/nonexistent.dict"]), status: 1,
+             message: ["/nonexistent.dict: file not found"]),
+        Case(name: "translate unseen character", setUp: { f in ["translate", "--model", try f.copy("s2s"), "ab", "ca€b"] }, status: 1,
+             message: ["'€' (U+20AC) at token 3 of argument 2", "remove or replace that one"]),
+        Case(name: "eval seq2seq unseen character", setUp: { f in
+                 let folder = try f.copy("s2s")
+                 try write(Array("ab\tba\nxb\tbx\n".utf8), folder + "/test.tsv")
+                 return ["eval", "seq2seq", "--model", folder, "--pairs", folder + "/test.tsv"]
+             }, status: 1, message: ["'x' (U+78) at token 1 of pair 2 of", "test.tsv"]),
+        Case(name: "eval seq2seq on a language model", setUp: { f in ["eval", "seq2seq", "--model", try f.copy("lm"), "--pairs", "x"] }, status: 1,
+             message: ["not a sequence-to-sequence model", "Use `rnnkit eval text` for this folder"]),
+        Case(name: "translate attention picture unwritable", setUp: { f in
+                 ["translate", "--model", try f.copy("s2s"), "--attention-svg", f.root + "/no/such/folder/a.svg", "ab"] }, status: 64,
+             message: ["--attention-svg: cannot write", "a.svg"]),
+        Case(name: "flag seq2seq simple RNN", setUp: flags(["train", "seq2seq", "--pairs", "x", "--cell", "rnn"]), status: 64,
+             message: ["--cell must be lstm or gru for an encoder–decoder (found rnn)"]),
+        Case(name: "flag seq2seq preset with pairs", setUp: flags(["train", "seq2seq", "--preset", "g2p", "--pairs", "x"]), status: 64,
+             message: ["--preset g2p brings its own data; leave out --pairs"]),
+        Case(name: "flag seq2seq unknown attention", setUp: flags(["train", "seq2seq", "--pairs", "x", "--attention", "dot"]), status: 64,
+             message: ["'dot'", "bahdanau", "luong", "none"]),
+        Case(name: "flag seq2seq validation", setUp: flags(["train", "seq2seq", "--pairs", "x", "--validation", "2.5"]), status: 64,
+             message: ["--validation must be a fraction below 1 or a whole count of sources (found 2.5)"]),
+        Case(name: "flag seq2seq resume with a new size", setUp: { f in ["train", "seq2seq", "--resume", try f.copy("s2s"), "--hidden", "8"] },
+             status: 64, message: ["--hidden cannot change it", "--beam"]),
+        Case(name: "flag seq2seq no data", setUp: flags(["train", "seq2seq"]), status: 64,
+             message: ["give training pairs with --pairs FILE, a --preset, or --resume DIR"]),
         Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
              setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
              message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),
