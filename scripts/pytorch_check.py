@@ -9,6 +9,8 @@
    For a `forecast` model, a random series in a CSV with the model's columns is cut into windows by
    this script (numpy: differences or levels, training scaling, changes added back onto the last
    value) and compared with the forecasts `rnnkit eval forecast --out` writes for every test origin.
+   For a `seq2seq` model, N random pairs from its vocabularies are written as a pairs file and the
+   teacher-forced loss of the README's `Seq2Seq` module is compared with `rnnkit eval seq2seq`'s.
 2. PyTorch initialises the same module with its own weights, saves model.safetensors and a
    config.json as README describes, and RNNKit must evaluate that folder to the same logits.
 
@@ -70,6 +72,132 @@ class SequenceClassifier(nn.Module):
         else:
             features = torch.cat([h[-self.directions + d] for d in range(self.directions)], dim=1)
         return self.fc(features)
+
+
+class Seq2Seq(nn.Module):
+    """RNNKit's encoder–decoder with its state-dict names (README, "Sequence to sequence in PyTorch")."""
+
+    def __init__(self, c):
+        super().__init__()
+        E, H, L, bi = c["embedding"], c["hidden"], c["layers"], c["bidirectional"]
+        self.c, self.D, self.L, self.K = c, (2 if bi else 1), L, H * (2 if bi else 1)
+        K, rnn = self.K, {"lstm": nn.LSTM, "gru": nn.GRU}[c["cell"]]
+        between = c["dropout"] if L > 1 else 0.0
+        self.source_embedding = nn.Embedding(c["sourceVocabulary"], E)
+        self.encoder = rnn(E, H, L, batch_first=True, bidirectional=bi, dropout=between)
+        self.bridge = nn.Linear(K, L * K)                      # final states → decoder's initial h
+        self.bridge_cell = nn.Linear(K, L * K) if c["cell"] == "lstm" else None   # … and c
+        self.target_embedding = nn.Embedding(c["targetVocabulary"], E)
+        self.feeding = c["inputFeeding"] and c["attention"] != "none"
+        self.decoder = rnn(E + (K if self.feeding else 0), K, L, batch_first=True, dropout=between)
+        if c["attention"] != "none":
+            self.attention = nn.Module()
+            self.attention.query = nn.Linear(K, K, bias=False)      # Luong's W_a, or Bahdanau's W_2
+            if c["attention"] == "bahdanau":
+                self.attention.key = nn.Linear(K, K, bias=False)    # W_1
+                self.attention.v = nn.Parameter(torch.empty(K).uniform_(-K ** -0.5, K ** -0.5))
+            self.attention.combine = nn.Linear(2 * K, K)            # W_c [context; h]
+        self.output = nn.Linear(K, c["targetVocabulary"])
+        self.drop = nn.Dropout(c["dropout"])                        # on each stack's outputs
+
+    def initial_state(self, layer, s):
+        """The last layer's final states of both directions, [→; ←], through tanh(bridge), as (L, B, K)."""
+        last = torch.cat([s[-self.D + d] for d in range(self.D)], dim=1)
+        return torch.tanh(layer(last)).view(last.shape[0], self.L, self.K).transpose(0, 1).contiguous()
+
+    def forward(self, src, lengths, previous):
+        """src (B, S) ids padded with 0, lengths (B), previous (B, T): <s> y1 … → logits (B, T, V)."""
+        x = self.source_embedding(src)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, state = self.encoder(packed)
+        memory = self.drop(nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])[0])
+        if self.bridge_cell is not None:
+            state = (self.initial_state(self.bridge, state[0]), self.initial_state(self.bridge_cell, state[1]))
+        else:
+            state = self.initial_state(self.bridge, state)
+        kind = self.c["attention"]
+        keys = self.attention.key(memory) if kind == "bahdanau" else None
+        padding = torch.arange(src.shape[1])[None, :] >= lengths[:, None]
+        feed = torch.zeros(src.shape[0], self.K)
+        logits = []
+        for t in range(previous.shape[1]):
+            step = self.target_embedding(previous[:, t])
+            if self.feeding:
+                step = torch.cat([step, feed], dim=1)
+            out, state = self.decoder(step[:, None], state)
+            h = self.drop(out[:, 0])
+            if kind == "none":
+                logits.append(self.output(h))
+                continue
+            q = self.attention.query(h)
+            scores = (torch.tanh(keys + q[:, None]) * self.attention.v).sum(-1) if keys is not None else (memory * q[:, None]).sum(-1)
+            weights = torch.softmax(scores.masked_fill(padding, float("-inf")), dim=-1)
+            context = (weights[:, :, None] * memory).sum(1)
+            feed = torch.tanh(self.attention.combine(torch.cat([context, h], dim=1)))
+            logits.append(self.output(feed))
+        return torch.stack(logits, dim=1)
+
+
+def teacher_forced_loss(module, sources, targets):
+    """Mean cross-entropy over every target token and each target's end token (id 2), as RNNKit's."""
+    B, S, T = len(sources), max(map(len, sources)), max(map(len, targets)) + 1
+    src = torch.zeros(B, S, dtype=torch.long)
+    previous = torch.zeros(B, T, dtype=torch.long)
+    labels = torch.full((B, T), -100, dtype=torch.long)
+    for b, (s, y) in enumerate(zip(sources, targets)):
+        src[b, :len(s)] = torch.tensor(s)
+        previous[b, :len(y) + 1] = torch.tensor([1] + y)
+        labels[b, :len(y) + 1] = torch.tensor(y + [2])
+    logits = module(src, torch.tensor([len(s) for s in sources]), previous)
+    return nn.functional.cross_entropy(logits.reshape(B * T, -1), labels.reshape(-1), ignore_index=-100).item()
+
+
+def main_seq2seq(args, cfg):
+    """Random pairs from the model's vocabularies: RNNKit's teacher-forced loss (`rnnkit eval seq2seq`)
+    against the README module's, both ways."""
+    rng = np.random.default_rng(0)
+    units = cfg["data"]["sourceTokens"], cfg["data"]["targetTokens"]
+    vocabularies = cfg["sourceVocabulary"], cfg["targetVocabulary"]
+    usable = [[i for i, t in enumerate(v) if i > 2 and t.strip() and "\t" not in t] for v in vocabularies]
+    pairs = [[list(rng.choice(usable[k], size=rng.integers(1, 13))) for k in (0, 1)] for _ in range(args.count)]
+
+    def text(ids, k):
+        return ("" if units[k] == "chars" else " ").join(vocabularies[k][i] for i in ids)
+
+    def rnnkit_loss(folder, path):
+        out = subprocess.run([args.rnnkit, "eval", "seq2seq", "--model", folder, "--pairs", path, "--max-length", "2", "--json"],
+                             check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+        return json.loads(out)["test_loss"]
+
+    sources, targets = [[int(i) for i in p[0]] for p in pairs], [[int(i) for i in p[1]] for p in pairs]
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "pairs.tsv")
+        with open(path, "w", encoding="utf-8") as f:
+            for s, y in zip(sources, targets):
+                f.write(text(s, 0) + "\t" + text(y, 1) + "\n")
+        module = Seq2Seq(cfg["model"]).eval()
+        module.load_state_dict(load_file(os.path.join(args.model, "model.safetensors")), strict=True)
+        with torch.no_grad():
+            theirs = teacher_forced_loss(module, sources, targets)
+        ours = rnnkit_loss(args.model, path)
+        d1 = abs(ours - theirs)
+        m = cfg["model"]
+        print(f"RNNKit encoder–decoder ({m['cell']}, {'bidirectional ' if m['bidirectional'] else ''}{m['layers']} layer(s), "
+              f"attention {m['attention']}{', input feeding' if m['inputFeeding'] and m['attention'] != 'none' else ''}) loaded by PyTorch (strict=True): "
+              f"teacher-forced loss over {args.count} pairs {theirs:.6f} (PyTorch) vs {ours:.6f} (RNNKit), difference {d1:.3g}")
+        torch.manual_seed(0)
+        fresh = Seq2Seq(m).eval()
+        folder = os.path.join(work, "from-pytorch")
+        os.makedirs(folder)
+        save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, os.path.join(folder, "model.safetensors"),
+                  metadata={"format": "pt"})
+        shutil.copy(os.path.join(args.model, "config.json"), folder)
+        with torch.no_grad():
+            theirs = teacher_forced_loss(fresh, sources, targets)
+        ours = rnnkit_loss(folder, path)
+        d2 = abs(ours - theirs)
+        print(f"PyTorch-saved model.safetensors in RNNKit: loss {theirs:.6f} vs {ours:.6f}, difference {d2:.3g}")
+    return d1, d2
 
 
 def read_idx_images(path, n):
@@ -250,8 +378,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(2)
     cfg = json.load(open(os.path.join(args.model, "config.json")))
-    if cfg["task"] in ("sequences", "forecast"):
-        d1, d2 = (main_sequences if cfg["task"] == "sequences" else main_forecast)(args, cfg)
+    if cfg["task"] in ("sequences", "forecast", "seq2seq"):
+        d1, d2 = {"sequences": main_sequences, "forecast": main_forecast, "seq2seq": main_seq2seq}[cfg["task"]](args, cfg)
         ok = d1 <= 1e-4 and d2 <= 1e-4
         print("agree to 1e-4" if ok else "DISAGREE beyond 1e-4")
         sys.exit(0 if ok else 1)

@@ -212,6 +212,8 @@ struct Seq2SeqTrain: ParsableCommand {
 /// fields `train seq2seq` (its test set) and `eval seq2seq` print.
 struct Seq2SeqReport {
     let scores: SequenceScores
+    /// The teacher-forced cross-entropy per target token (end tokens included).
+    let loss: Double
     let sources: [[String]]
     let outputs: [[String]]
     let references: [[[String]]]
@@ -220,6 +222,8 @@ struct Seq2SeqReport {
     init(_ loaded: Seq2SeqCheckpoint.Loaded, pairs: SequencePairs, place: (Int) -> String, beam: Int, maxLength: Int? = nil) throws {
         let c = loaded.configuration
         let data = try Seq2SeqData(pairs, source: c.sourceVocabulary, target: c.targetVocabulary, place: { place($0 + 1) })
+        let (sum, tokens) = try teacherForcedLossSum(loaded.model, data)
+        loss = sum / Double(max(tokens, 1))
         let (sources, references) = data.references()
         let longest = c.maxLength(longestTarget: pairs.targets.map(\.count).max() ?? 0)
         let (scores, outputs) = try evaluateSeq2Seq(loaded.model, sources: sources, references: references, beam: beam,
@@ -232,12 +236,12 @@ struct Seq2SeqReport {
     }
 
     var line: String {
-        String(format: "sequence error rate %.2f%%  token error rate %.2f%%", 100 * scores.sequenceErrorRate, 100 * scores.tokenErrorRate)
+        String(format: "loss %.4f  sequence error rate %.2f%%  token error rate %.2f%%", loss, 100 * scores.sequenceErrorRate, 100 * scores.tokenErrorRate)
             + (scores.bleu.map { String(format: "  BLEU %.2f", 100 * $0) } ?? "") + "  (\(scores.count) sources)"
     }
 
     func json(prefix: String) -> [String: Any] {
-        [prefix + "sequence_error_rate": scores.sequenceErrorRate, prefix + "token_error_rate": scores.tokenErrorRate,
+        [prefix + "loss": loss, prefix + "sequence_error_rate": scores.sequenceErrorRate, prefix + "token_error_rate": scores.tokenErrorRate,
          prefix + "bleu": scores.bleu ?? NSNull(), prefix + "sources": scores.count]
     }
 
@@ -257,8 +261,8 @@ struct Seq2SeqEval: ParsableCommand {
         abstract: "Sequence and token error rates (and BLEU-4 for word targets) of a trained encoder–decoder on pairs.")
 
     @Option(help: "Checkpoint folder.") var model: String
-    @Option(help: "Pairs to score: one source<TAB>target per line; a source on several lines has several references.")
-    var pairs: String
+    @Option(help: "Pairs to score: one source<TAB>target per line; a source on several lines has several references (default: the run's test set).")
+    var pairs: String?
     @Option(help: "Beam width (1: greedy).") var beam = 1
     @Option(name: .customLong("max-length"), help: "Longest output decoded (default: the model's).") var maxLength: Int?
     @Flag(help: "End with one line of JSON holding the results.") var json = false
@@ -271,9 +275,20 @@ struct Seq2SeqEval: ParsableCommand {
     func run() throws {
         let loaded = try Seq2SeqCheckpoint.load(from: model, forResume: false)
         let data = loaded.configuration.data
-        let pairs = try PairsFile.read(path: self.pairs, source: data.sourceTokens, target: data.targetTokens)
-        let report = try Seq2SeqReport(loaded, pairs: pairs, place: { "pair \($0) of \(self.pairs)" }, beam: beam, maxLength: maxLength)
-        print("\(self.pairs) (\(beam == 1 ? "greedy" : "beam \(beam)")): " + report.line)
+        let pairs: SequencePairs, name: String
+        if let path = self.pairs {
+            pairs = try PairsFile.read(path: path, source: data.sourceTokens, target: data.targetTokens)
+            name = path
+        } else {
+            // The test set the run held out or was given, read and split again as training did.
+            guard let test = try data.load().test else {
+                throw ValidationError("\(model) was trained without a test set; give pairs to score with --pairs FILE.")
+            }
+            pairs = test
+            name = data.test ?? "the run's held-out test set"
+        }
+        let report = try Seq2SeqReport(loaded, pairs: pairs, place: { "pair \($0) of \(name)" }, beam: beam, maxLength: maxLength)
+        print("\(name) (\(beam == 1 ? "greedy" : "beam \(beam)")): " + report.line)
         report.printSamples(3)
         if json { printJSONLine(report.json(prefix: "test_").merging(["model": model, "beam": beam]) { $1 }) }
     }

@@ -114,7 +114,7 @@ public enum Seq2SeqPreset: String, Codable, CaseIterable, Sendable {
     /// validation and 150 for the test.
     case couplets
     /// Keras's addition_rnn: 50,000 seeded problems "535+61" → "596" with 1–3 digit operands:
-    /// embedding 16, bidirectional LSTM 64, batch 64, Adam 5e-3, 4 epochs; 2,500 for validation and
+    /// embedding 16, bidirectional LSTM 64, batch 64, Adam 5e-3, 10 epochs; 2,500 for validation and
     /// 2,500 for the test.
     case addition
 
@@ -160,7 +160,7 @@ public enum Seq2SeqPreset: String, Codable, CaseIterable, Sendable {
             m.embedding = 16
             m.hidden = 64
             t.optimizer.learningRate = 5e-3
-            t.epochs = 4
+            t.epochs = 10
         }
         return (d, m, t)
     }

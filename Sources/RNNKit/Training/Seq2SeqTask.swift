@@ -36,6 +36,25 @@ public func evaluateSeq2Seq(_ model: Seq2SeqModel<Float>, sources: [[Int]], refe
     return (SequenceScores(outputs: outputs.map(strings), references: references.map { $0.map(strings) }, bleu: bleu), outputs)
 }
 
+/// The teacher-forced cross-entropy of `pairs` of `data` (all of them by default), summed over their
+/// target tokens (end tokens included), and that number of tokens; no dropout.
+public func teacherForcedLossSum(_ model: Seq2SeqModel<Float>, _ data: Seq2SeqData, pairs: Range<Int>? = nil,
+                                 batchSize: Int = 256) throws(RNNKitError) -> (sum: Double, tokens: Int) {
+    let range = pairs ?? 0..<data.count
+    var sum = 0.0, tokens = 0
+    var none: SeededGenerator? = nil
+    var start = range.lowerBound
+    while start < range.upperBound {
+        let end = min(start + batchSize, range.upperBound)
+        let (loss, n) = try model.teacherForcedLoss(sources: Array(data.sources[start..<end]), targets: Array(data.targets[start..<end]),
+                                                    training: &none)
+        sum += Double(loss.value.scalars[0]) * Double(n)
+        tokens += n
+        start = end
+    }
+    return (sum, tokens)
+}
+
 /// Trains a `Seq2SeqModel` with teacher forcing: minibatches of pairs in a seeded order, the loss
 /// the mean cross-entropy over real target tokens (each rank of a distributed run weighting its
 /// share by its tokens), and on validation the teacher-forced loss and greedy decoding's sequence
@@ -87,24 +106,13 @@ public final class Seq2SeqTask: TrainingTask {
     public func validate(group: ProcessGroup) throws -> (loss: Double, figures: [String: Double])? {
         guard validation.count > 0 else { return nil }
         // The teacher-forced loss over this rank's block of pairs, summed over the ranks.
-        var lossSum = 0.0, tokens = 0.0
-        var none: SeededGenerator? = nil
-        let block = group.block(validation.count)
-        var start = block.lowerBound
-        while start < block.upperBound {
-            let end = min(start + 256, block.upperBound)
-            let (loss, n) = try model.teacherForcedLoss(sources: Array(validation.sources[start..<end]),
-                                                        targets: Array(validation.targets[start..<end]), training: &none)
-            lossSum += Double(loss.value.scalars[0]) * Double(n)
-            tokens += Double(n)
-            start = end
-        }
+        let (lossSum, tokens) = try teacherForcedLossSum(model, validation, pairs: group.block(validation.count))
         // Greedy decoding of this rank's block of distinct sources, scored, and the sums added up.
         let (sources, references) = validation.references()
         let mine = group.block(sources.count)
         let scored = try evaluateSeq2Seq(model, sources: Array(sources[mine]), references: Array(references[mine]), maxLength: maxLength,
                                          bleu: false).scores
-        var sums = [lossSum, tokens, scored.sequenceErrorRate * Double(scored.count), Double(scored.count),
+        var sums = [lossSum, Double(tokens), scored.sequenceErrorRate * Double(scored.count), Double(scored.count),
                     scored.tokenErrorRate * Double(scored.referenceTokens), Double(scored.referenceTokens)]
         group.sum(&sums)
         return (sums[0] / max(sums[1], 1), ["validationSequenceErrorRate": sums[2] / max(sums[3], 1),
