@@ -9,10 +9,13 @@ DEMO_PACKAGES := $(DEBIAN_PACKAGES) dataset-fashion-mnist
 # The forecasting presets' series: Debian's vega_datasets CSV files (it depends on pandas, which
 # RNNKit never runs; --no-install-recommends keeps the rest out).
 PRESET_PACKAGES := python3-vega-datasets
+# The sequence-to-sequence presets' data: the CMU dictionary (festlex-cmu, whose festival dependency
+# comes along) and the Tang poems (fortunes-zh).
+SEQ2SEQ_PACKAGES := festlex-cmu fortunes-zh
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FLAGS ?=
 
-.PHONY: all deps build release demo test forecast-presets clean
+.PHONY: all deps build release demo test forecast-presets seq2seq-presets clean
 
 all: build
 
@@ -48,6 +51,11 @@ test: deps
 # and builds the release binary.
 forecast-presets:
 	$(MAKE) deps PACKAGES="$(DEBIAN_PACKAGES) $(PRESET_PACKAGES)" APT_FLAGS=--no-install-recommends
+	swift build -c release $(SWIFT_FLAGS)
+
+# Installs the data of `rnnkit train seq2seq --preset g2p|couplets` and builds the release binary.
+seq2seq-presets:
+	$(MAKE) deps PACKAGES="$(DEBIAN_PACKAGES) $(SEQ2SEQ_PACKAGES)" APT_FLAGS=--no-install-recommends
 	swift build -c release $(SWIFT_FLAGS)
 
 clean:
