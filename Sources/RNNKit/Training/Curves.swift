@@ -126,7 +126,9 @@ public func attentionSVG(title: String, source: [String], output: [String], weig
     let labelWidth = max(48.0, 8.0 * Double(output.map(\.count).max() ?? 1) + 12)
     let labelHeight = max(40.0, 8.0 * Double(source.map(\.count).max() ?? 1) + 16)
     let (top, left) = (labelHeight + 24, labelWidth)
-    let width = left + cell * Double(source.count) + 16, height = top + cell * Double(output.count) + 34
+    let caption = "columns: source; rows: output; shade: attention weight"
+    let width = max(left + cell * Double(source.count) + 16, left + 7.5 * Double(max(title.count, caption.count)))
+    let height = top + cell * Double(output.count) + 34
     var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\">"
     svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><g font-family=\"sans-serif\" font-size=\"12\">"
     svg += "<text x=\"\(left)\" y=\"16\" font-size=\"13\">\(svgEscape(title))</text>"
@@ -150,7 +152,6 @@ public func attentionSVG(title: String, source: [String], output: [String], weig
             }
         }
     }
-    svg += "<text x=\"\(left)\" y=\"\(height - 10)\" font-size=\"11\">columns: source tokens; rows: output tokens; "
-        + "shade: attention weight (0 white, 1 dark)</text>"
+    svg += "<text x=\"\(left)\" y=\"\(height - 10)\" font-size=\"11\">\(caption)</text>"
     return svg + "</g></svg>"
 }
