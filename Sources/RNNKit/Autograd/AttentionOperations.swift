@@ -3,12 +3,16 @@
 // batch of encoder outputs with padding masked. Each records one node; forward above backward.
 
 extension Variable {
-    /// Element-wise tanh.
+    /// Element-wise tanh (the vectorised kernels of the recurrent cells).
     public func tanh() -> Variable {
-        let y = Tensor<Scalar>(validShape: shape, scalars: value.scalars.map { Scalar.tanh($0) })
+        var y = value
+        y.withUnsafeMutableBufferPointer { Scalar.tanh($0.baseAddress!, count: $0.count) }
         return TapeNode.record(inputs: [self], outputs: [y]) { grads in
-            guard let g = grads[0] else { return [nil] }
-            return [Tensor(validShape: y.shape, scalars: zip(g.scalars, y.scalars).map { $0 * (1 - $1 * $1) })]
+            guard var d = grads[0] else { return [nil] }
+            d.withUnsafeMutableBufferPointer { d in
+                y.withUnsafeBufferPointer { y in for i in 0..<d.count { d[i] *= 1 - y[i] * y[i] } }
+            }
+            return [d]
         }[0]
     }
 
@@ -89,27 +93,59 @@ public enum Attention {
         }
     }
 
+    /// `out[b, s] = Σ_k x[b, s, k] · y[b, k]` for `x (B, T, K)`, `y (B, K)`: one matrix–vector product per sample.
+    static func rowProducts<S: TensorScalar>(_ x: UnsafeBufferPointer<S>, _ y: UnsafeBufferPointer<S>, into out: UnsafeMutableBufferPointer<S>,
+                                             batch B: Int, steps T: Int, width K: Int) {
+        for b in 0..<B {
+            S.gemm(transposeA: false, transposeB: false, m: T, n: 1, k: K, alpha: 1, a: x.baseAddress! + b * T * K, lda: K,
+                   b: y.baseAddress! + b * K, ldb: 1, beta: 0, c: out.baseAddress! + b * T, ldc: 1)
+        }
+    }
+
+    /// `out[b, s, k] = u[b, s] · y[b, k]` (an outer product per sample) and, with `sum`,
+    /// `sum[b, k] += Σ_s u[b, s] · x[b, s, k]`.
+    static func outerProducts<S: TensorScalar>(_ u: UnsafeBufferPointer<S>, _ y: UnsafeBufferPointer<S>, into out: UnsafeMutableBufferPointer<S>,
+                                               batch B: Int, steps T: Int, width K: Int) {
+        for b in 0..<B {
+            for s in 0..<T {
+                let w = u[b * T + s], o = out.baseAddress! + (b * T + s) * K, q = y.baseAddress! + b * K
+                for k in 0..<K { o[k] = w * q[k] }
+            }
+        }
+    }
+
+    /// `out[b, k] = Σ_s u[b, s] · x[b, s, k]` (weights times rows, per sample).
+    static func weightedSums<S: TensorScalar>(_ u: UnsafeBufferPointer<S>, _ x: UnsafeBufferPointer<S>, into out: UnsafeMutableBufferPointer<S>,
+                                              batch B: Int, steps T: Int, width K: Int) {
+        for b in 0..<B {
+            let o = out.baseAddress! + b * K
+            for s in 0..<T {
+                let w = u[b * T + s]
+                guard w != 0 else { continue }
+                let r = x.baseAddress! + (b * T + s) * K
+                for k in 0..<K { o[k] += w * r[k] }
+            }
+        }
+    }
+
     /// `e[b, s] = Σ_k memory[b, s, k] · query[b, k]`: `(B, S, K)`, `(B, K)` → `(B, S)`.
     public static func dotScores<S: TensorScalar>(memory: Variable<S>, query: Variable<S>) throws(RNNKitError) -> Variable<S> {
         try checkMemory(memory.shape, "memory")
         let (B, T, K) = (memory.shape[0], memory.shape[1], memory.shape[2])
         try checkQuery(query.shape, batch: B, width: K)
-        let m = memory.value.scalars, q = query.value.scalars
-        var e = [S](repeating: 0, count: B * T)
-        for b in 0..<B { for s in 0..<T { var sum = S(0); for k in 0..<K { sum += m[(b * T + s) * K + k] * q[b * K + k] }; e[b * T + s] = sum } }
-        return TapeNode.record(inputs: [memory, query], outputs: [Tensor(validShape: [B, T], scalars: e)]) { grads in
-            guard let g = grads[0]?.scalars else { return [nil, nil] }
-            var dm = [S](repeating: 0, count: B * T * K), dq = [S](repeating: 0, count: B * K)
-            for b in 0..<B {
-                for s in 0..<T {
-                    let gs = g[b * T + s]
-                    for k in 0..<K {
-                        dm[(b * T + s) * K + k] = gs * q[b * K + k]
-                        dq[b * K + k] += gs * m[(b * T + s) * K + k]
-                    }
-                }
-            }
-            return [Tensor(validShape: [B, T, K], scalars: dm), Tensor(validShape: [B, K], scalars: dq)]
+        let m = memory.value, q = query.value
+        var e = Tensor<S>(zeros: [B, T])
+        m.withUnsafeBufferPointer { m in q.withUnsafeBufferPointer { q in
+            e.withUnsafeMutableBufferPointer { rowProducts(m, q, into: $0, batch: B, steps: T, width: K) }
+        } }
+        return TapeNode.record(inputs: [memory, query], outputs: [e]) { grads in
+            guard let g = grads[0] else { return [nil, nil] }
+            var dm = Tensor<S>(zeros: [B, T, K]), dq = Tensor<S>(zeros: [B, K])
+            g.withUnsafeBufferPointer { g in m.withUnsafeBufferPointer { m in q.withUnsafeBufferPointer { q in
+                dm.withUnsafeMutableBufferPointer { outerProducts(g, q, into: $0, batch: B, steps: T, width: K) }
+                dq.withUnsafeMutableBufferPointer { weightedSums(g, m, into: $0, batch: B, steps: T, width: K) }
+            } } }
+            return [dm, dq]
         }[0]
     }
 
@@ -198,23 +234,19 @@ public enum Attention {
         guard weights.shape == [B, T] else {
             throw .shapeMismatch(argument: "weights", expected: shapeString([B, T]), found: weights.shape, hint: "One weight per source step.")
         }
-        let a = weights.value.scalars, m = memory.value.scalars
-        var c = [S](repeating: 0, count: B * K)
-        for b in 0..<B { for s in 0..<T { let w = a[b * T + s]; if w != 0 { for k in 0..<K { c[b * K + k] += w * m[(b * T + s) * K + k] } } } }
-        return TapeNode.record(inputs: [weights, memory], outputs: [Tensor(validShape: [B, K], scalars: c)]) { grads in
-            guard let g = grads[0]?.scalars else { return [nil, nil] }
-            var da = [S](repeating: 0, count: B * T), dm = [S](repeating: 0, count: B * T * K)
-            for b in 0..<B {
-                for s in 0..<T {
-                    var sum = S(0)
-                    for k in 0..<K {
-                        sum += g[b * K + k] * m[(b * T + s) * K + k]
-                        dm[(b * T + s) * K + k] = a[b * T + s] * g[b * K + k]
-                    }
-                    da[b * T + s] = sum
-                }
-            }
-            return [Tensor(validShape: [B, T], scalars: da), Tensor(validShape: [B, T, K], scalars: dm)]
+        let a = weights.value, m = memory.value
+        var c = Tensor<S>(zeros: [B, K])
+        a.withUnsafeBufferPointer { a in m.withUnsafeBufferPointer { m in
+            c.withUnsafeMutableBufferPointer { weightedSums(a, m, into: $0, batch: B, steps: T, width: K) }
+        } }
+        return TapeNode.record(inputs: [weights, memory], outputs: [c]) { grads in
+            guard let g = grads[0] else { return [nil, nil] }
+            var da = Tensor<S>(zeros: [B, T]), dm = Tensor<S>(zeros: [B, T, K])
+            g.withUnsafeBufferPointer { g in a.withUnsafeBufferPointer { a in m.withUnsafeBufferPointer { m in
+                da.withUnsafeMutableBufferPointer { rowProducts(m, g, into: $0, batch: B, steps: T, width: K) }
+                dm.withUnsafeMutableBufferPointer { outerProducts(a, g, into: $0, batch: B, steps: T, width: K) }
+            } } }
+            return [da, dm]
         }[0]
     }
 }
