@@ -64,10 +64,7 @@ struct CharLMTrain: ParsableCommand {
         var best: [String: Tensor<Float>]
         if let resume = flags.resume {
             let loaded = try CharLMCheckpoint.load(from: resume, forResume: true)
-            guard var options = loaded.configuration.training, var progress = loaded.progress else {
-                throw ValidationError("\(resume) holds no training state to resume from.")
-            }
-            flags.applyOnResume(to: &options, progress: &progress)
+            let (options, progress) = try flags.continuing(loaded.configuration.training, loaded.progress, from: resume)
             configuration = loaded.configuration
             configuration.training = options
             let (train, validation) = try loadText(sources: configuration.data.sources, stripANSI: configuration.data.strippedANSI,

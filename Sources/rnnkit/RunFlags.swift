@@ -55,8 +55,17 @@ struct RunFlags: ParsableArguments {
         if skipNonFinite { options.skipNonFiniteSteps = true }
     }
 
+    /// A saved run's options and progress (`resume` names its folder) with what `--resume` may change
+    /// applied; refuses a folder without training state.
+    func continuing<Options: StepTrainingOptions>(_ saved: Options?, _ progress: TrainingProgress?, from resume: String) throws
+        -> (options: Options, progress: TrainingProgress) {
+        guard var options = saved, var progress else { throw ValidationError("\(resume) holds no training state to resume from.") }
+        applyOnResume(to: &options, progress: &progress)
+        return (options, progress)
+    }
+
     /// What `--resume` may change of a saved run: the budget, the learning rate, skipping.
-    func applyOnResume<Options: StepTrainingOptions>(to options: inout Options, progress: inout TrainingProgress) {
+    private func applyOnResume<Options: StepTrainingOptions>(to options: inout Options, progress: inout TrainingProgress) {
         if let epochs { options.epochs = epochs; options.steps = nil }
         if let steps { options.steps = steps }
         if let lr { options.optimizer.learningRate = lr; progress.learningRate = lr }

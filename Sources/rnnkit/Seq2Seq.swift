@@ -89,10 +89,7 @@ struct Seq2SeqTrain: ParsableCommand {
         let testPairs: SequencePairs?
         if let resume = flags.resume {
             let loaded = try Seq2SeqCheckpoint.load(from: resume, forResume: true)
-            guard var options = loaded.configuration.training, var progress = loaded.progress else {
-                throw ValidationError("\(resume) holds no training state to resume from.")
-            }
-            flags.applyOnResume(to: &options, progress: &progress)
+            let (options, progress) = try flags.continuing(loaded.configuration.training, loaded.progress, from: resume)
             configuration = loaded.configuration
             configuration.training = options
             let data = try configuration.data.load()
