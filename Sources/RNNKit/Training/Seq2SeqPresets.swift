@@ -109,9 +109,11 @@ public enum Seq2SeqPreset: String, Codable, CaseIterable, Sendable {
     /// dropout 0.2, batch 64, Adam 2e-3, 10 epochs; 2,000 words held out for validation and 10,000
     /// for the test.
     case g2p
-    /// The first line of a Tang couplet → the second (Debian's fortunes-zh): embedding 128,
-    /// bidirectional LSTM 128, dropout 0.3, batch 32, Adam 2e-3, 30 epochs; 100 couplets for
-    /// validation and 150 for the test.
+    /// The first line of a Tang couplet → the second (Debian's fortunes-zh): embedding 64,
+    /// bidirectional LSTM 128, dropout 0.5, batch 32, Adam 1e-3, 8 epochs; 100 couplets for
+    /// validation and 150 for the test. (1,278 training couplets over about 1,900 characters:
+    /// validation loss is lowest after 3–5 epochs, and the model learns little beyond which
+    /// characters are common.)
     case couplets
     /// Keras's addition_rnn: 50,000 seeded problems "535+61" → "596" with 1–3 digit operands:
     /// embedding 16, bidirectional LSTM 64, batch 64, Adam 5e-3, 10 epochs; 2,500 for validation and
@@ -146,12 +148,12 @@ public enum Seq2SeqPreset: String, Codable, CaseIterable, Sendable {
         case .couplets:
             d = Seq2SeqDataSource(preset: self, pairs: Couplets.tangPoems, sourceTokens: .chars, targetTokens: .chars,
                                   validation: 100, heldOutTest: 150, splitSeed: seed)
-            m.embedding = 128
+            m.embedding = 64
             m.hidden = 128
-            m.dropout = 0.3
+            m.dropout = 0.5
             t.batchSize = 32
-            t.optimizer.learningRate = 2e-3
-            t.epochs = 30
+            t.optimizer.learningRate = 1e-3
+            t.epochs = 8
         case .addition:
             d = Seq2SeqDataSource(preset: self, pairs: nil, sourceTokens: .chars, targetTokens: .chars,
                                   validation: 2500, heldOutTest: 2500, splitSeed: seed)
