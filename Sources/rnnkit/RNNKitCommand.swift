@@ -15,6 +15,7 @@ struct RNNKitCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            try KernelISA.checkEnvironment()  // a bad RNNKIT_ISA is refused by name, not ignored
             try command.run()
         } catch {
             if let group = ProcessGroup.current, !group.isPrimary, exitCode(for: error) != .success {

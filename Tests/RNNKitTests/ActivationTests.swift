@@ -22,28 +22,50 @@ import Testing
         return (worstAbs, worstRel)
     }
 
-    /// Both paths: the one this CPU uses (AVX2 where it has it) and the portable one.
-    @Test(arguments: [false, true])
-    func sigmoidMatchesLibm(portable: Bool) {
-        let (absError, relError) = worst(portable ? Float.portableSigmoid : Float.sigmoid, { 1 / (1 + Foundation.exp(-$0)) })
+    /// Every path this CPU can run: the portable one (nil), and each build of the C kernels (AVX-512
+    /// where the CPU has it; AVX2 and the AVX-512 logic compiled for AVX2 where it has AVX2).
+    static let paths: [VectorKernels?] = [nil] + VectorKernels.runnable
+
+    static func sigmoid(_ kernels: VectorKernels?) -> (UnsafeMutablePointer<Float>, Int) -> Void {
+        guard let kernels else { return Float.portableSigmoid }
+        return { Float.sigmoid($0, count: $1, kernels: kernels) }
+    }
+    static func tanh(_ kernels: VectorKernels?) -> (UnsafeMutablePointer<Float>, Int) -> Void {
+        guard let kernels else { return Float.portableTanh }
+        return { Float.tanh($0, count: $1, kernels: kernels) }
+    }
+
+    @Test(arguments: paths)
+    func sigmoidMatchesLibm(kernels: VectorKernels?) {
+        let (absError, relError) = worst(Self.sigmoid(kernels), { 1 / (1 + Foundation.exp(-$0)) })
         #expect(absError < 1e-7, "worst absolute error \(absError)")
         #expect(relError < 1e-6, "worst relative error \(relError)")
     }
 
-    @Test(arguments: [false, true])
-    func tanhMatchesLibm(portable: Bool) {
-        let (absError, relError) = worst(portable ? Float.portableTanh : Float.tanh, { Foundation.tanh($0) })
+    @Test(arguments: paths)
+    func tanhMatchesLibm(kernels: VectorKernels?) {
+        let (absError, relError) = worst(Self.tanh(kernels), { Foundation.tanh($0) })
         #expect(absError < 2e-7, "worst absolute error \(absError)")
         #expect(relError < 1e-6, "worst relative error \(relError)")
     }
 
-    @Test(arguments: [false, true])
-    func notANumberStaysNotANumber(portable: Bool) {
-        var values: [Float] = Array(repeating: .nan, count: 11)
-        values.withUnsafeMutableBufferPointer { (portable ? Float.portableSigmoid : Float.sigmoid)($0.baseAddress!, $0.count) }
-        #expect(values.allSatisfy { $0.isNaN })
-        values = Array(repeating: .nan, count: 11)
-        values.withUnsafeMutableBufferPointer { (portable ? Float.portableTanh : Float.tanh)($0.baseAddress!, $0.count) }
-        #expect(values.allSatisfy { $0.isNaN })
+    @Test(arguments: paths)
+    func notANumberStaysNotANumber(kernels: VectorKernels?) {
+        for count in [11, 37] {  // a tail only; full vectors and a tail
+            var values: [Float] = Array(repeating: .nan, count: count)
+            values.withUnsafeMutableBufferPointer { Self.sigmoid(kernels)($0.baseAddress!, $0.count) }
+            #expect(values.allSatisfy { $0.isNaN })
+            values = Array(repeating: .nan, count: count)
+            values.withUnsafeMutableBufferPointer { Self.tanh(kernels)($0.baseAddress!, $0.count) }
+            #expect(values.allSatisfy { $0.isNaN })
+        }
+    }
+
+    /// The public entry points run the active path's kernels: the same values, bit for bit.
+    @Test func publicFunctionsRunTheActivePath() {
+        var ours = Self.sweep, theirs = Self.sweep
+        ours.withUnsafeMutableBufferPointer { Float.sigmoid($0.baseAddress!, count: $0.count) }
+        theirs.withUnsafeMutableBufferPointer { Self.sigmoid(VectorKernels.active)($0.baseAddress!, $0.count) }
+        #expect(ours.map(\.bitPattern) == theirs.map(\.bitPattern))
     }
 }

@@ -489,6 +489,9 @@ import Testing
         Case(name: "memory limit not a size", environment: ["RNNKIT_MEMORY_LIMIT": "lots"],
              setUp: flags(["train", "mnist", "--data", "DATA"]), status: 1,
              message: ["RNNKIT_MEMORY_LIMIT: expected a size in bytes such as 500M, 2G", "found 'lots'"]),
+        Case(name: "kernel path unknown", environment: ["RNNKIT_ISA": "sse9"],
+             setUp: flags(["bench", "--hidden", "4", "--seconds", "0.01"]), status: 1,
+             message: ["RNNKIT_ISA: expected avx512, avx2 or portable", "found sse9", "Unset RNNKIT_ISA"]),
     ]
 
     @Test(arguments: cases)

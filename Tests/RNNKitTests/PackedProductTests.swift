@@ -1,15 +1,27 @@
 @_spi(Testing) import RNNKit
 import Testing
 
-/// The packed step kernel (Sources/CKernels/gemm.c) against a Double product, on shapes that hit
-/// every edge of its blocking: 1–6-row tiles, partial 16-column panels, more than 96 rows (row
-/// blocks), more than 512 of k (depth blocks, accumulated), row strides wider than the rows, B
-/// both as stored and transposed, B packed on two cores (300 columns), and C either accumulated or
-/// set from a base row (`C = base + A·B`, the gates' biases), whose old values must then not count.
+/// The packed step kernels (Sources/CKernels/wide.h), every build this CPU can run (AVX-512 where it
+/// has it; AVX2, and the AVX-512 build's logic compiled for AVX2, where it has AVX2), against a
+/// Double product, on shapes that hit every edge of their blocking: tiles of 1–14 rows, partial
+/// 16-column panels and partial two-panel tiles, more than 96 rows (row blocks), more than 256 and
+/// 512 of k (depth blocks, accumulated), row strides wider than the rows, B both as stored and
+/// transposed, B packed on two cores (300 columns), and C either accumulated or set from a base row
+/// (`C = base + A·B`, the gates' biases), whose old values must then not count.
 @Suite struct PackedProductTests {
     @Test(arguments: [(1, 1, 1), (6, 15, 1), (4, 16, 1), (5, 17, 3), (13, 33, 7), (20, 96, 24), (32, 64, 128),
-                      (97, 40, 600), (200, 130, 520), (7, 16, 1100), (10, 300, 600)])
+                      (12, 32, 300), (14, 48, 257), (97, 40, 600), (200, 130, 520), (7, 16, 1100), (10, 300, 600)])
     func matchesDoubleProduct(shape: (Int, Int, Int)) {
+        for kernels in VectorKernels.runnable { check(shape, kernels) }
+    }
+
+    /// Without vector kernels (the portable path, or another CPU), the product goes to BLAS.
+    @Test func portablePathUsesBLAS() {
+        check((13, 33, 7), nil)
+        check((97, 40, 600), nil)
+    }
+
+    func check(_ shape: (Int, Int, Int), _ kernels: VectorKernels?) {
         let (m, n, k) = shape
         for (transposed, withBase) in [(false, false), (true, false), (false, true), (true, true)] {
             var g = SeededGenerator(seed: UInt64(m * 1_000_003 + n * 1009 + k))
@@ -23,9 +35,9 @@ import Testing
             var c = c0
             let packed = c.withUnsafeMutableBufferPointer { cb in
                 Float.repeatedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transposed: transposed,
-                                      c: cb.baseAddress!, ldc: ldc, base: withBase ? base : nil)
+                                      c: cb.baseAddress!, ldc: ldc, base: withBase ? base : nil, kernels: kernels)
             }
-            #expect(packed == usesAVX2Kernels, "packed kernel used: \(packed)")
+            #expect(packed == (kernels != nil), "\(kernels.map(\.description) ?? "BLAS"): packed kernel used: \(packed)")
             var worst = 0.0
             for i in 0..<m {
                 for j in 0..<ldc {
@@ -42,7 +54,8 @@ import Testing
                     // Float rounding bound for a sum of k + 1 terms.
                     let error = abs(Double(c[i * ldc + j]) - sum)
                     worst = max(worst, error / magnitude)
-                    #expect(error <= Double(k + 1) * 6e-8 * magnitude, "C[\(i)][\(j)] = \(c[i * ldc + j]), want \(sum)")
+                    #expect(error <= Double(k + 1) * 6e-8 * magnitude,
+                            "\(kernels.map(\.description) ?? "BLAS"): C[\(i)][\(j)] = \(c[i * ldc + j]), want \(sum)")
                     if error > Double(k + 1) * 6e-8 * magnitude { return }
                 }
             }

@@ -1,26 +1,44 @@
-// Hand-vectorised kernels that need instruction sets Swift code cannot ask for per function.
-// Imported only by Tensor/Activations.swift and Tensor/PackedProduct.swift.
+// Hand-vectorised kernels that need instruction sets Swift code cannot ask for per function, chosen
+// at run time (Tensor/Kernels.swift). Imported by Tensor/Kernels.swift, Tensor/Activations.swift and
+// Tensor/PackedProduct.swift.
 #ifndef RNNKIT_CKERNELS_H
 #define RNNKIT_CKERNELS_H
 
-/// 1 when this CPU runs AVX2 and FMA (x86-64 only), checked once; the kernels below need both.
-int rnnkit_has_avx2_fma(void);
+/// The vector instruction sets this CPU and its OS support, checked once: RNNKIT_ISA_AVX2 (AVX2 and
+/// FMA) and RNNKIT_ISA_AVX512 (AVX-512 F, BW, DQ and VL, with the OS saving zmm state); 0 on other
+/// CPUs.
+int rnnkit_cpu_isa(void);
+enum { RNNKIT_ISA_AVX2 = 1, RNNKIT_ISA_AVX512 = 2 };
 
-/// x[i] ← 1 / (1 + exp(−x[i])) for i < count, eight lanes at a time (AVX2 + FMA).
-void rnnkit_sigmoid_avx2(float *x, long count);
-/// x[i] ← tanh(x[i]) for i < count, eight lanes at a time (AVX2 + FMA).
-void rnnkit_tanh_avx2(float *x, long count);
-
-/// Floats a packed (k, n) right operand takes: k rows of n rounded up to 16.
+/// Floats a packed (k, n) right operand takes: k rows of n rounded up to 32 (an even number of
+/// 16-column panels).
 long rnnkit_packed_size(long k, long n);
-/// Packs B (k, n) for rnnkit_sgemm_packed_avx2: B[p][j] is b[p * ldb + j] as stored, or
+/// Packs B (k, n) for rnnkit_sgemm_packed_*: B[p][j] is b[p * ldb + j] as stored, or
 /// b[j * ldb + p] when `transposed` (B is then the transpose of an (n, k) row-major matrix).
 /// `packed` holds rnnkit_packed_size(k, n) floats. Plain C, any CPU.
 void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
-/// C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major with row strides lda
-/// and ldc (AVX2 + FMA). With `base` (n values), every row of C is set to base + its row of A · B
-/// instead, without reading C.
-void rnnkit_sgemm_packed_avx2(long m, long n, long k, const float *a, long lda, const float *packed,
-                              const float *base, float *c, long ldc);
+
+// The kernels of wide.h, one set per build:
+//   avx512        AVX-512 F/BW/DQ/VL (needs RNNKIT_ISA_AVX512): register tiles of 12 × 32;
+//   avx2          AVX2 + FMA (needs RNNKIT_ISA_AVX2): register tiles of 6 × 16;
+//   avx512_logic  the avx512 build's blocking compiled for AVX2 (needs RNNKIT_ISA_AVX2), so that the
+//                 tests run its logic on CPUs without AVX-512. Slow: its accumulators spill.
+//
+// rnnkit_sigmoid_* / rnnkit_tanh_*: x[i] ← 1 / (1 + e^(−x[i])) or tanh(x[i]) for i < count (Cephes'
+// polynomials, relative error about 1e-7; NaN stays NaN).
+// rnnkit_sgemm_packed_*: C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major
+// with row strides lda and ldc. With `base` (n values), every row of C is set to base + its row of
+// A · B instead, without reading C.
+// rnnkit_fma_peak_*: `iterations` rounds of independent register-only multiply-adds, started from
+// *sink (pass 1) and summed back into it, so that none is optimised away; returns the FLOPs done.
+#define RNNKIT_WIDE_KERNELS(suffix)                                                                          \
+    void rnnkit_sigmoid_##suffix(float *x, long count);                                                      \
+    void rnnkit_tanh_##suffix(float *x, long count);                                                         \
+    void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
+                                      const float *base, float *c, long ldc);                               \
+    double rnnkit_fma_peak_##suffix(long iterations, float *sink);
+RNNKIT_WIDE_KERNELS(avx512)
+RNNKIT_WIDE_KERNELS(avx2)
+RNNKIT_WIDE_KERNELS(avx512_logic)
 
 #endif

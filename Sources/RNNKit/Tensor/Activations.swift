@@ -1,13 +1,12 @@
-import CKernels
 import Foundation
 import RealModule
 
 // Element-wise activations over whole buffers, the hot part of a recurrent step besides the
-// matrix products. Float runs eight lanes at a time with Cephes' single-precision polynomials
-// (relative error about 1e-7, like libm's expf/tanhf): AVX2 + FMA kernels in C (CKernels) where the
-// CPU has them, else the same method in Swift SIMD8 (SSE on x86-64, NEON on ARM). Double keeps the
-// libm functions, so the finite-difference gradient checks see exactly the functions they
-// differentiate.
+// matrix products. Float runs Cephes' single-precision polynomials (relative error about 1e-7, like
+// libm's expf/tanhf) on vectors: the C kernels of the active path (Tensor/Kernels.swift: 16 lanes
+// with AVX-512, 8 with AVX2 + FMA), else the same method in Swift SIMD8 (SSE on x86-64, NEON on
+// ARM). Double keeps the libm functions, so the finite-difference gradient checks see exactly the
+// functions they differentiate.
 
 /// Activations applied in place to `count` contiguous elements.
 public protocol BufferActivations {
@@ -26,28 +25,33 @@ extension Double: BufferActivations {
     }
 }
 
-/// Whether the AVX2 + FMA kernels run here (x86-64 CPUs since about 2013); checked once.
-/// `RNNKIT_PORTABLE_KERNELS=1` in the environment chooses the portable path instead.
-public let usesAVX2Kernels = rnnkit_has_avx2_fma() != 0
-    && ProcessInfo.processInfo.environment["RNNKIT_PORTABLE_KERNELS"].map { $0.isEmpty || $0 == "0" } ?? true
-private let avx2Kernels = usesAVX2Kernels
+private let vectorKernels = VectorKernels.active
 
 extension Float: BufferActivations {
     public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        if avx2Kernels { return rnnkit_sigmoid_avx2(x, count) }
+        if let vectorKernels { return vectorKernels.sigmoid(x, count) }
         portableSigmoid(x, count: count)
     }
     public static func tanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        if avx2Kernels { return rnnkit_tanh_avx2(x, count) }
+        if let vectorKernels { return vectorKernels.tanh(x, count) }
         portableTanh(x, count: count)
     }
 
-    /// The portable eight-lane path (any CPU); `sigmoid` uses it where AVX2 is missing.
+    /// sigmoid through one build of the C kernels, for the tests.
+    @_spi(Testing) public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int, kernels: VectorKernels) {
+        kernels.sigmoid(x, count)
+    }
+    /// tanh through one build of the C kernels, for the tests.
+    @_spi(Testing) public static func tanh(_ x: UnsafeMutablePointer<Float>, count: Int, kernels: VectorKernels) {
+        kernels.tanh(x, count)
+    }
+
+    /// The portable eight-lane path (any CPU); `sigmoid` uses it on the portable path.
     @_spi(Testing) public static func portableSigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
         VectorMath.apply(VectorMath.sigmoid, to: x, count: count)
     }
 
-    /// The portable eight-lane path (any CPU); `tanh` uses it where AVX2 is missing.
+    /// The portable eight-lane path (any CPU); `tanh` uses it on the portable path.
     @_spi(Testing) public static func portableTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
         VectorMath.apply(VectorMath.tanh, to: x, count: count)
     }

@@ -1,0 +1,196 @@
+// The vector kernels, written once over GCC/Clang vector types of 16 floats and compiled once per
+// instruction set by the files that include this one (wide_avx512.c, wide_avx2.c,
+// wide_avx512_logic.c). Compiled for AVX-512 a `v16` is one zmm register; compiled for AVX2 the
+// compiler splits it into two ymm registers, so the AVX-512 build's blocking, edge and packing logic
+// also runs, and is tested, on a CPU without AVX-512 (wide_avx512_logic.c).
+//
+// The includer defines:
+//   SUFFIX       the function-name suffix (avx512, avx2, avx512_logic);
+//   TARGET       the instruction sets, as for __attribute__((target(...)));
+//   TILE_ROWS    rows of C per register tile (at most 14);
+//   TILE_PANELS  16-column panels per register tile (1 or 2);
+//   PEAK_CHAINS  independent FMA chains of rnnkit_fma_peak (enough to cover latency × units).
+// A tile holds TILE_ROWS × TILE_PANELS accumulators, plus TILE_PANELS panel values and one
+// broadcast: 12 × 2 + 3 = 27 of AVX-512's 32 registers; 6 × 1 (12 ymm) + 3 of AVX2's 16.
+//
+// Packed layout (rnnkit_pack in gemm.c): B's columns in panels of 16, panel j holding
+// B[p][16j ..< 16j + 16] for p = 0..<k contiguously, zeros past n, and the panel count rounded up
+// to an even number so that a two-panel tile never reads past the end.
+#include "CKernels.h"
+#include <stddef.h>
+
+// The helpers below take and return v16 by value; they are always inlined, so the calling
+// convention the 256-bit builds would give them (and that the compiler warns about) never applies.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#define PASTE2(a, b) a##_##b
+#define PASTE(a, b) PASTE2(a, b)
+#define NAME(base) PASTE(base, SUFFIX)
+#define FN __attribute__((target(TARGET)))
+#define INLINE static inline __attribute__((always_inline)) FN
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int i16 __attribute__((vector_size(64)));
+
+INLINE v16 load16(const float *p) {
+    v16 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+INLINE void store16(float *p, v16 v) { __builtin_memcpy(p, &v, sizeof v); }
+INLINE v16 splat(float x) { return (v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }  // (not 0 + x: that is an add)
+/// Lanes of `a` where `mask` is set (all ones), else of `b`.
+INLINE v16 select16(i16 mask, v16 a, v16 b) { return (v16)((mask & (i16)a) | (~mask & (i16)b)); }
+
+// MARK: - Activations (Cephes' expf and tanhf polynomials, as in kernels.c and Activations.swift)
+
+INLINE v16 exp16(v16 input) {
+    const v16 shifter = splat(12582912.0f);  // 1.5 · 2^23
+    v16 x = select16(input < splat(-87.33654f), splat(-87.33654f), input);
+    x = select16(x > splat(88.0f), splat(88.0f), x);
+    v16 n = (x * splat(1.44269504088896341f) + shifter) - shifter;
+    v16 r = x - n * splat(0.693359375f);
+    r = r - n * splat(-2.12194440e-4f);
+    v16 p = splat(1.9875691500e-4f);
+    p = p * r + splat(1.3981999507e-3f);
+    p = p * r + splat(8.3334519073e-3f);
+    p = p * r + splat(4.1665795894e-2f);
+    p = p * r + splat(1.6666665459e-1f);
+    p = p * r + splat(5.0000001201e-1f);
+    p = (p * (r * r) + r) + splat(1.0f);
+    // 2^n from the exponent bits: n ∈ [−126, 127] after the clamp.
+    i16 e = (__builtin_convertvector(n, i16) + 127) << 23;
+    return select16(input != input, input, p * (v16)e);  // NaN stays NaN
+}
+
+INLINE v16 sigmoid16(v16 x) { return splat(1.0f) / (splat(1.0f) + exp16(-x)); }
+
+INLINE v16 tanh16(v16 x) {
+    const i16 signBit = (i16){0} + (int)0x80000000;
+    i16 sign = (i16)x & signBit;
+    v16 a = (v16)((i16)x & ~signBit);
+    v16 z = x * x;
+    v16 p = splat(-5.70498872745e-3f);
+    p = p * z + splat(2.06390887954e-2f);
+    p = p * z + splat(-5.37397155531e-2f);
+    p = p * z + splat(1.33314422036e-1f);
+    p = p * z + splat(-3.33332819422e-1f);
+    v16 small = (p * z) * x + x;
+    v16 large = splat(1.0f) - splat(2.0f) / (exp16(a + a) + splat(1.0f));
+    large = (v16)((i16)large | sign);
+    v16 y = select16(a < splat(0.625f), small, large);
+    return select16(x != x, x, y);
+}
+
+#define BUFFER_LOOP(name, f)                                            \
+    FN void name(float *x, long count) {                                \
+        long i = 0;                                                     \
+        for (; i + 16 <= count; i += 16) store16(x + i, f(load16(x + i))); \
+        if (i < count) {                                                \
+            float tail[16] = {0};                                       \
+            __builtin_memcpy(tail, x + i, (size_t)(count - i) * sizeof(float)); \
+            store16(tail, f(load16(tail)));                             \
+            __builtin_memcpy(x + i, tail, (size_t)(count - i) * sizeof(float)); \
+        }                                                               \
+    }
+
+BUFFER_LOOP(NAME(rnnkit_sigmoid), sigmoid16)
+BUFFER_LOOP(NAME(rnnkit_tanh), tanh16)
+
+// MARK: - Products against a packed right operand
+
+enum { tileColumns = 16 * TILE_PANELS, rowBlock = 96, depthBlock = 512 / TILE_PANELS };
+
+/// C[0..<R][0..<cols] += A[0..<R][0..<k] · the TILE_PANELS panels at `panel` (`stride` floats apart),
+/// A's rows lda apart; with `base`, C's rows are set to base[0..<cols] + A · panels (C not read).
+/// R is a constant at every call, so the accumulators live in registers.
+INLINE void tile(const int R, long k, const float *a, long lda, const float *panel, long stride, float *c, long ldc,
+                 long cols, const float *base) {
+    v16 acc[TILE_ROWS][TILE_PANELS];
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = splat(0);
+    for (long p = 0; p < k; p++) {
+        v16 b[TILE_PANELS];
+        for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
+        for (int r = 0; r < R; r++) {
+            v16 av = splat(a[r * lda + p]);
+            for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *row = c + r * ldc;
+        for (int q = 0; q < TILE_PANELS; q++) {
+            long first = q * 16, width = cols - first;
+            if (width >= 16) {
+                store16(row + first, acc[r][q] + load16(base ? base + first : row + first));
+            } else if (width > 0) {
+                float lanes[16];
+                store16(lanes, acc[r][q]);
+                for (long j = 0; j < width; j++) row[first + j] = (base ? base[first + j] : row[first + j]) + lanes[j];
+            }
+        }
+    }
+}
+
+static FN void tileOfRows(int rows, long k, const float *a, long lda, const float *panel, long stride, float *c,
+                          long ldc, long cols, const float *base) {
+#define ROWS(R) case R: tile(R, k, a, lda, panel, stride, c, ldc, cols, base); return;
+    switch (rows) {
+        ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6)
+#if TILE_ROWS >= 8
+        ROWS(7) ROWS(8)
+#endif
+#if TILE_ROWS >= 10
+        ROWS(9) ROWS(10)
+#endif
+#if TILE_ROWS >= 12
+        ROWS(11) ROWS(12)
+#endif
+#if TILE_ROWS >= 14
+        ROWS(13) ROWS(14)
+#endif
+    }
+#undef ROWS
+}
+
+FN void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed,
+                                  const float *base, float *c, long ldc) {
+    long tilesAcross = (n + tileColumns - 1) / tileColumns;
+    for (long p0 = 0; p0 < k; p0 += depthBlock) {
+        long kc = k - p0 < depthBlock ? k - p0 : depthBlock;
+        for (long i0 = 0; i0 < m; i0 += rowBlock) {
+            long i1 = m - i0 < rowBlock ? m : i0 + rowBlock;
+            // Tiles of at most TILE_ROWS rows, as even as possible (32 rows in sixes: 5 5 6 5 5 6).
+            long tiles = (i1 - i0 + TILE_ROWS - 1) / TILE_ROWS;
+            for (long j = 0; j < tilesAcross; j++) {
+                long first = j * tileColumns, cols = n - first < tileColumns ? n - first : tileColumns;
+                const float *panel = packed + first * k + p0 * 16;
+                for (long t = 0; t < tiles; t++) {
+                    long i = i0 + (i1 - i0) * t / tiles, rows = i0 + (i1 - i0) * (t + 1) / tiles - i;
+                    tileOfRows((int)rows, kc, a + i * lda + p0, lda, panel, 16 * k, c + i * ldc + first, ldc, cols,
+                               base && p0 == 0 ? base + first : 0);
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Peak
+
+/// `iterations` rounds of PEAK_CHAINS independent vector multiply-adds, registers only; the FLOPs done.
+/// The chains start from *sink (1 is good), so that the compiler cannot fold them.
+FN double NAME(rnnkit_fma_peak)(long iterations, float *sink) {
+    const float start = *sink;
+    v16 acc[PEAK_CHAINS];
+    for (int j = 0; j < PEAK_CHAINS; j++) acc[j] = splat(start + j * 1e-3f);
+    const v16 scale = splat(start * 0.999f), shift = splat(start * 1e-3f);
+    for (long i = 0; i < iterations; i++)
+        for (int j = 0; j < PEAK_CHAINS; j++) acc[j] = acc[j] * scale + shift;
+    v16 sum = splat(0);
+    for (int j = 0; j < PEAK_CHAINS; j++) sum = sum + acc[j];
+    float lanes[16], total = 0;
+    store16(lanes, sum);
+    for (int j = 0; j < 16; j++) total += lanes[j];
+    *sink = total;
+    return (double)iterations * PEAK_CHAINS * 16 * 2;
+}

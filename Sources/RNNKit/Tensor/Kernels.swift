@@ -1,0 +1,160 @@
+import CKernels
+import Foundation
+
+// The choice of RNNKit's own vector kernels (Sources/CKernels/wide.h), made once at run time from
+// the CPU and the environment. One C source, compiled for each instruction set: AVX-512 (F, BW,
+// DQ, VL) where the CPU has it, else AVX2 + FMA, else the portable path (Swift SIMD activations and
+// BLAS for every product, as on ARM).
+
+/// The instruction sets RNNKit's kernels are built for, widest first.
+public enum KernelISA: String, CaseIterable, Sendable {
+    case avx512, avx2, portable
+
+    /// The environment variable that forces a path: `RNNKIT_ISA=avx512|avx2|portable`.
+    public static let variable = "RNNKIT_ISA"
+
+    /// What this CPU and its OS support, as bits: `cpuAVX2` (AVX2 and FMA), `cpuAVX512` (AVX-512 F,
+    /// BW, DQ and VL, with zmm state saved by the OS).
+    @_spi(Testing) public static let cpu = Int(rnnkit_cpu_isa())
+    @_spi(Testing) public static let cpuAVX2 = Int(RNNKIT_ISA_AVX2), cpuAVX512 = Int(RNNKIT_ISA_AVX512)
+
+    /// The paths this CPU can run, widest first (`portable` always).
+    public static var supported: [KernelISA] { supported(cpu: cpu) }
+
+    /// The paths a CPU with these bits can run, widest first.
+    @_spi(Testing) public static func supported(cpu: Int) -> [KernelISA] {
+        var paths: [KernelISA] = []
+        if cpu & cpuAVX512 != 0 && cpu & cpuAVX2 != 0 { paths.append(.avx512) }
+        if cpu & cpuAVX2 != 0 { paths.append(.avx2) }
+        return paths + [.portable]
+    }
+
+    /// The path for a CPU with these bits: `request` (the value of `RNNKIT_ISA`) when
+    /// given, else the widest the CPU has.
+    ///
+    /// - Throws: `RNNKitError.invalidValue` when `request` names no path, or one this CPU cannot run.
+    public static func choose(request: String?, cpu: Int) throws(RNNKitError) -> KernelISA {
+        let paths = supported(cpu: cpu)
+        guard let request, !request.isEmpty else { return paths[0] }
+        guard let wanted = KernelISA(rawValue: request.lowercased()) else {
+            throw .invalidValue(argument: variable, expected: "avx512, avx2 or portable", found: request,
+                                hint: "Unset \(variable) to use the widest path this CPU has (\(paths[0].rawValue)).")
+        }
+        guard paths.contains(wanted) else {
+            throw .invalidValue(argument: variable, expected: "one this CPU runs (\(paths.map(\.rawValue).joined(separator: ", ")))", found: request,
+                                hint: "This CPU cannot run the \(wanted.rawValue) kernels; unset \(variable) to use \(paths[0].rawValue).")
+        }
+        return wanted
+    }
+
+    /// Checks `RNNKIT_ISA` (the command-line tool calls this first, to refuse a bad value by name).
+    public static func checkEnvironment() throws(RNNKitError) {
+        _ = try choose(request: ProcessInfo.processInfo.environment[variable], cpu: cpu)
+    }
+
+    /// The path every computation in this process uses: `RNNKIT_ISA` when it names one this CPU can
+    /// run, else the widest it has.
+    public static let active: KernelISA =
+        (try? choose(request: ProcessInfo.processInfo.environment[variable], cpu: cpu))
+        ?? supported[0]
+
+    /// The machine's arithmetic peak in GFLOP/s: register-only multiply-adds at the widest vector
+    /// width this CPU has, on `threads` threads at once (nil where RNNKit has no vector kernels).
+    public static func peakGFLOPs(threads: Int = computeThreads, seconds: Double = 0.3) -> Double? {
+        guard let widest = supported[0].kernels else { return nil }
+        var rates = [Double](repeating: 0, count: threads)
+        rates.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!
+            parallelRows(threads, minimumRows: 1, threads: threads) { run, _ in
+                for t in run { out[t] = widest.peakGFLOPs(seconds: seconds) }
+            }
+        }
+        return rates.reduce(0, +)
+    }
+
+    /// GFLOP/s of a `size` × `size` float32 product over about `seconds` each: through BLAS, and
+    /// through the active path's own kernel (B packed once, A's rows split across `threads`; nil on
+    /// the portable path).
+    public static func largeProductGFLOPs(size n: Int = 2048, threads: Int = computeThreads,
+                                          seconds: Double = 1) throws(RNNKitError) -> (blas: Double, packed: Double?) {
+        var g = SeededGenerator(seed: 1)
+        let a = try Tensor<Float>.uniform(shape: [n, n], low: -1, high: 1, generator: &g)
+        let b = try Tensor<Float>.uniform(shape: [n, n], low: -1, high: 1, generator: &g)
+        func rate(_ body: () -> Void) -> Double {
+            body()
+            var runs = 0
+            let start = Date()
+            repeat {
+                body()
+                runs += 1
+            } while Date().timeIntervalSince(start) < seconds
+            return Double(runs) * 2 * Double(n * n * n) / Date().timeIntervalSince(start) / 1e9
+        }
+        _ = try a.matmul(b)  // the shapes agree: the timed calls below cannot throw
+        let blas = rate { _ = try? a.matmul(b) }
+        guard let kernels = VectorKernels.active else { return (blas, nil) }
+        var c = [Float](repeating: 0, count: n * n)
+        let packed = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    let (a, c) = (a.baseAddress!, c.baseAddress!)
+                    let operand = RepeatedOperand(b.baseAddress!, ldb: n, transposed: false, k: n, n: n, uses: 2,
+                                                  threads: threads, kernels: kernels)
+                    return rate {
+                        parallelRows(n, minimumRows: 96, threads: threads) { rows, _ in
+                            operand.accumulate(m: rows.count, a + rows.lowerBound * n, lda: n,
+                                               into: c + rows.lowerBound * n, ldc: n)
+                        }
+                    }
+                }
+            }
+        }
+        return (blas, packed)
+    }
+
+    /// The C kernels of this path (nil: portable).
+    var kernels: VectorKernels? {
+        switch self {
+        case .avx512: .avx512
+        case .avx2: .avx2
+        case .portable: nil
+        }
+    }
+}
+
+/// One build of the C kernels of wide.h.
+@_spi(Testing) public struct VectorKernels: Sendable, CustomStringConvertible {
+    public let description: String
+    let sigmoid: @convention(c) (UnsafeMutablePointer<Float>?, Int) -> Void
+    let tanh: @convention(c) (UnsafeMutablePointer<Float>?, Int) -> Void
+    let product: @convention(c) (Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, UnsafePointer<Float>?,
+                                 UnsafeMutablePointer<Float>?, Int) -> Void
+    let peak: @convention(c) (Int, UnsafeMutablePointer<Float>?) -> Double
+
+    static let avx512 = VectorKernels(description: "avx512", sigmoid: rnnkit_sigmoid_avx512, tanh: rnnkit_tanh_avx512,
+                                      product: rnnkit_sgemm_packed_avx512, peak: rnnkit_fma_peak_avx512)
+    static let avx2 = VectorKernels(description: "avx2", sigmoid: rnnkit_sigmoid_avx2, tanh: rnnkit_tanh_avx2,
+                                    product: rnnkit_sgemm_packed_avx2, peak: rnnkit_fma_peak_avx2)
+    /// The AVX-512 build's blocking compiled for AVX2: its logic, testable without AVX-512.
+    static let avx512Logic = VectorKernels(description: "avx512 logic on avx2", sigmoid: rnnkit_sigmoid_avx512_logic,
+                                           tanh: rnnkit_tanh_avx512_logic, product: rnnkit_sgemm_packed_avx512_logic,
+                                           peak: rnnkit_fma_peak_avx512_logic)
+
+    /// The kernels of the active path (nil: portable).
+    public static let active = KernelISA.active.kernels
+
+    /// Every build this CPU can run, for the tests: the AVX-512 build where the CPU has AVX-512, and
+    /// the AVX2 build and the AVX-512 logic build where it has AVX2.
+    public static var runnable: [VectorKernels] {
+        let paths = KernelISA.supported
+        return (paths.contains(.avx512) ? [avx512] : []) + (paths.contains(.avx2) ? [avx2, avx512Logic] : [])
+    }
+
+    /// GFLOP/s of register-only multiply-adds on one thread, over about `seconds`.
+    public func peakGFLOPs(seconds: Double = 0.2) -> Double {
+        var sink: Float = 1, flops = 0.0
+        let start = Date()
+        repeat { flops += peak(2_000_000, &sink) } while Date().timeIntervalSince(start) < seconds
+        return flops / Date().timeIntervalSince(start) / 1e9
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+@_spi(Testing) import RNNKit
+import Testing
+
+/// The choice of kernels at run time: the widest path the CPU reports, `RNNKIT_ISA` when it names
+/// one the CPU runs, and a refusal by name otherwise.
+@Suite struct KernelDispatchTests {
+    let both = KernelISA.cpuAVX2 | KernelISA.cpuAVX512
+
+    @Test func picksTheWidestPathTheCPUReports() throws {
+        #expect(try KernelISA.choose(request: nil, cpu: both) == .avx512)
+        #expect(try KernelISA.choose(request: nil, cpu: KernelISA.cpuAVX2) == .avx2)
+        #expect(try KernelISA.choose(request: nil, cpu: 0) == .portable)
+        #expect(try KernelISA.choose(request: "", cpu: both) == .avx512)
+        // AVX-512 kernels use FMA and the AVX2 integer operations: never chosen without them.
+        #expect(KernelISA.supported(cpu: KernelISA.cpuAVX512) == [.portable])
+    }
+
+    @Test func honoursARunnableRequest() throws {
+        #expect(try KernelISA.choose(request: "avx2", cpu: both) == .avx2)
+        #expect(try KernelISA.choose(request: "PORTABLE", cpu: both) == .portable)
+        #expect(try KernelISA.choose(request: "portable", cpu: 0) == .portable)
+    }
+
+    @Test func refusesAPathTheCPUCannotRun() {
+        #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "avx512", cpu: KernelISA.cpuAVX2) }
+        #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "avx2", cpu: 0) }
+        #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "neon", cpu: both) }
+    }
+
+    /// This process (RNNKIT_ISA unset in the test run) uses the widest path of the CPU it runs on:
+    /// AVX-512 where the CPU reports it.
+    @Test func thisProcessUsesTheWidestPath() {
+        let requested = ProcessInfo.processInfo.environment[KernelISA.variable] ?? ""
+        guard requested.isEmpty else { return }
+        #expect(KernelISA.active == KernelISA.supported[0])
+        #expect((VectorKernels.active == nil) == (KernelISA.active == .portable))
+    }
+
+    /// `rnnkit bench` says which path ran, and RNNKIT_ISA=portable changes it.
+    @Test func benchNamesThePath() throws {
+        let arguments = ["bench", "--hidden", "4", "--batch", "2", "--seq-len", "3", "--features", "2", "--seconds", "0.02",
+                         "--warmup", "0", "--json"]
+        let widest = try runRNNKit(arguments)
+        #expect(widest.status == 0, "\(widest.stderr)")
+        #expect(widest.stdout.contains("\(KernelISA.supported[0].rawValue) kernels"), "\(widest.stdout)")
+        let portable = try runRNNKit(arguments, environment: ["RNNKIT_ISA": "portable"])
+        #expect(portable.status == 0, "\(portable.stderr)")
+        #expect(portable.stdout.contains("portable kernels"), "\(portable.stdout)")
+        #expect(portable.stdout.contains("\"kernels\":\"portable\""), "\(portable.stdout)")
+    }
+}
