@@ -3,6 +3,11 @@
 step) and inference samples/s for the configurations of shared design §6 (T=28, F=28, 10 classes)
 and a character model (embedding 64, LSTM 512 × 2, vocabulary 100, batch 64, 100 steps).
 
+A third column anchors both: oneDNN's LSTM/GRU primitive driven directly (benchmarks/onednn_rnn.cpp,
+built here against Debian's libdnnl-dev when it is installed: apt-get install libdnnl-dev), the
+engine PyTorch's CPU RNNs sit on, for the recurrent layers alone (no output layer, loss or
+optimizer step). The header names the CPU and its vector extensions.
+
 Each configuration runs A B A B ... (RNNKit, then PyTorch, --rounds times), every run in a fresh
 process with the same thread count, and the table shows the median of each side and the ratio
 RNNKit / PyTorch, plus each process's peak resident memory. Run through benchmarks/compare.sh,
@@ -38,6 +43,47 @@ def rnnkit(name, seconds, threads):
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return r["train_samples_per_s"], r["infer_samples_per_s"], r["peak_memory_mb"], r.get("train_efficiency"), r.get("infer_efficiency")
+
+
+ONEDNN_SOURCE = os.path.join(HERE, "onednn_rnn.cpp")
+ONEDNN = os.path.join(HERE, "..", ".build", "onednn_rnn")
+
+
+def cpu_description():
+    """The CPU's model name and vector extensions, from /proc/cpuinfo (Linux)."""
+    model, flags = "unknown CPU", []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = [x for x in value.split() if x in ("avx", "avx2", "fma") or x.startswith("avx512")]
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores; vector extensions: {' '.join(flags) or 'none of AVX'}"
+
+
+def build_onednn():
+    """Builds benchmarks/onednn_rnn.cpp when oneDNN's headers are here; returns why not, or None."""
+    if not os.path.exists("/usr/include/oneapi/dnnl/dnnl.hpp"):
+        return "oneDNN column skipped: apt-get install libdnnl-dev"
+    if not os.path.exists(ONEDNN) or os.path.getmtime(ONEDNN) < os.path.getmtime(ONEDNN_SOURCE):
+        os.makedirs(os.path.dirname(ONEDNN), exist_ok=True)
+        r = subprocess.run(["g++", "-O2", "-std=c++17", ONEDNN_SOURCE, "-ldnnl", "-o", ONEDNN], capture_output=True, text=True)
+        if r.returncode != 0:
+            return "oneDNN column skipped: building benchmarks/onednn_rnn.cpp failed:\n" + r.stderr[-2000:]
+    return None
+
+
+def onednn(name, seconds, threads):
+    cell, hidden, layers, bi, batch, charlm = CONFIGS[name]
+    steps, features = (CHAR_T, EMBED) if charlm else (T, F)
+    args = [ONEDNN, cell, str(hidden), str(layers), "1" if bi else "0", str(batch), str(steps), str(features), str(seconds)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    r = json.loads(subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout.strip().splitlines()[-1])
+    return r["train_samples_per_s"], r["infer_samples_per_s"]
 
 
 def pytorch_worker(name, seconds, threads):
@@ -117,23 +163,37 @@ def main():
     # starts, so a parent holding torch would inflate RNNKit's figure.
     version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, torch.backends.mkldnn.is_available())"],
                              capture_output=True, text=True, check=True).stdout.split()
+    print(cpu_description())
     print(f"PyTorch {version[0]} (oneDNN {version[1]}), {a.threads} threads, "
           f"{a.seconds:g} s per measurement, {a.rounds} rounds A B A B, medians")
-    header = f"{'config':<12} {'RNNKit train':>12} {'PyTorch train':>13} {'ratio':>6} {'RNNKit infer':>12} {'PyTorch infer':>13} {'ratio':>6}" \
+    skipped = build_onednn()
+    if skipped:
+        print(skipped)
+    header = f"{'config':<12} {'RNNKit train':>12} {'PyTorch train':>13} {'ratio':>6} {'oneDNN':>8} {'ratio':>6}" \
+             f" {'RNNKit infer':>12} {'PyTorch infer':>13} {'ratio':>6} {'oneDNN':>8} {'ratio':>6}" \
              f" {'eff train/infer':>15} {'peak MB R/P':>12}"
     print(header)
+    print("(oneDNN: its RNN primitive alone, recurrent layers only; ratio: RNNKit / oneDNN. "
+          "eff: RNNKit's GFLOP/s as a share of the machine's peak, from rnnkit bench)")
     ratios = []
     for name in a.only:
-        ours, theirs = [], []
+        ours, theirs, raw = [], [], []
         for _ in range(a.rounds):
             ours.append(rnnkit(name, a.seconds, a.threads))
             theirs.append(pytorch(name, a.seconds, a.threads))
+            if not skipped:
+                raw.append(onednn(name, a.seconds, a.threads))
         rt, ri = statistics.median(o[0] for o in ours), statistics.median(o[1] for o in ours)
         pt, pi = statistics.median(t[0] for t in theirs), statistics.median(t[1] for t in theirs)
         et, ei = statistics.median(o[3] for o in ours), statistics.median(o[4] for o in ours)
         rm, pm = max(o[2] for o in ours), max(t[2] for t in theirs)
         ratios += [rt / pt, ri / pi]
-        print(f"{name:<12} {rt:>12,.0f} {pt:>13,.0f} {rt / pt:>6.2f} {ri:>12,.0f} {pi:>13,.0f} {ri / pi:>6.2f}"
+        if raw:
+            ot, oi = statistics.median(r[0] for r in raw), statistics.median(r[1] for r in raw)
+            dnn_t, dnn_i = f"{ot:>8,.0f} {rt / ot:>6.2f}", f"{oi:>8,.0f} {ri / oi:>6.2f}"
+        else:
+            dnn_t = dnn_i = f"{'-':>8} {'-':>6}"
+        print(f"{name:<12} {rt:>12,.0f} {pt:>13,.0f} {rt / pt:>6.2f} {dnn_t} {ri:>12,.0f} {pi:>13,.0f} {ri / pi:>6.2f} {dnn_i}"
               f" {100 * et:>7.0f}%/{100 * ei:.0f}% {rm:>6.0f}/{pm:.0f}", flush=True)
     geo = 1.0
     for r in ratios:

@@ -136,13 +136,14 @@ struct Bench: ParsableCommand {
             log(String(format: "peak:      %.1f GFLOP/s (register-only multiply-adds, %d-bit vectors, %d threads)", peak, width, computeThreads))
         }
         let own = products.packed.map { String(format: "; own kernel %.1f", $0) } ?? ""
-        log(String(format: "product:   %.1f GFLOP/s best, %.0f%% of peak (2048×2048 float32: BLAS %.1f%@)   peak memory %.0f MB",
-                   bestProduct, 100 * bestProduct / ceiling, products.blas, own, peakMB))
+        let core = blasCoreName.map { " (OpenBLAS core \($0))" } ?? ""
+        log(String(format: "product:   %.1f GFLOP/s best, %.0f%% of peak (2048×2048 float32: BLAS %.1f%@%@)   peak memory %.0f MB",
+                   bestProduct, 100 * bestProduct / ceiling, products.blas, core, own, peakMB))
         if json {
             printJSONLine(["train_samples_per_s": trainRate, "infer_samples_per_s": inferRate, "train_gflops": trainGFLOPs,
                            "infer_gflops": inferGFLOPs, "peak_gflops": ceiling, "ceiling_gflops": bestProduct,
                            "blas_gflops": products.blas, "own_product_gflops": products.packed ?? Double.nan,
-                           "kernels": KernelISA.active.rawValue, "train_efficiency": trainGFLOPs / ceiling,
+                           "kernels": KernelISA.active.rawValue, "blas_core": blasCoreName.map { $0 as Any } ?? NSNull(), "train_efficiency": trainGFLOPs / ceiling,
                            "infer_efficiency": inferGFLOPs / ceiling, "peak_memory_mb": peakMB, "parameters": parameters,
                            "forward_flops_per_sample": forwardFLOPs])
         }

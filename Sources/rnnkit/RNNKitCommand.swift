@@ -13,6 +13,7 @@ struct RNNKitCommand: ParsableCommand {
     /// ArgumentParser's `main`, except that the ranks of a distributed run after 0 write their error
     /// as one line that names the rank (every rank meets the same error when the ranks disagree).
     static func main() {
+        useTheWidestBLASKernels()
         do {
             var command = try parseAsRoot()
             try KernelISA.checkEnvironment()  // a bad RNNKIT_ISA is refused by name, not ignored
@@ -25,5 +26,17 @@ struct RNNKitCommand: ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// Restarts this process with `OPENBLAS_CORETYPE` set when OpenBLAS chose narrower kernels than
+    /// the CPU runs (`KernelISA.preferredBLASCore`); OpenBLAS reads the variable only as it loads.
+    /// Nothing has happened yet, so the restart loses nothing; if it fails, the run goes on as it is.
+    private static func useTheWidestBLASKernels() {
+        #if os(Linux)
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+              let core = KernelISA.preferredBLASCore() else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        #endif
     }
 }

@@ -37,6 +37,20 @@ import Testing
         #expect((VectorKernels.active == nil) == (KernelISA.active == .portable))
     }
 
+    /// OpenBLAS is restarted with its AVX-512 kernels only where RNNKit runs AVX-512 and OpenBLAS
+    /// chose AVX2 ones (Debian's 0.3.21 calls Zen 4 and 5 "Zen" or "Haswell").
+    @Test func blasCoreFollowsTheActivePath() {
+        #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: "Haswell") == "SkylakeX")
+        #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: "Zen") == "SkylakeX")
+        #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: "SkylakeX") == nil)
+        #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: "SapphireRapids") == nil)
+        #expect(KernelISA.preferredBLASCore(active: .avx2, chosen: "Haswell") == nil)
+        #expect(KernelISA.preferredBLASCore(active: .portable, chosen: "Zen") == nil)
+        #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: nil) == nil)
+        // On this machine: no restart is wanted unless this CPU has AVX-512.
+        if !KernelISA.supported.contains(.avx512) { #expect(KernelISA.preferredBLASCore() == nil) }
+    }
+
     /// `rnnkit bench` says which path ran, and RNNKIT_ISA=portable changes it.
     @Test func benchNamesThePath() throws {
         let arguments = ["bench", "--hidden", "4", "--batch", "2", "--seq-len", "3", "--features", "2", "--seconds", "0.02",

@@ -59,6 +59,16 @@ extension Double: TensorScalar {
     public static var dtypeName: String { "F64" }
 }
 
+/// The name of the CPU kernels the BLAS library chose as it loaded (OpenBLAS's core name, such as
+/// "Haswell" or "SkylakeX"); nil with Accelerate.
+public var blasCoreName: String? {
+    #if canImport(Accelerate)
+    return nil
+    #else
+    return openblas_get_corename().map { String(cString: $0) }
+    #endif
+}
+
 /// The threads RNNKit computes with: `RNNKIT_THREADS` if set, else one per core, shared out among
 /// the ranks an MPI launcher started on this machine (`ProcessGroup.localSize`).
 public let computeThreads: Int = {
