@@ -28,6 +28,7 @@
 #define NAME(base) PASTE(base, SUFFIX)
 #define FN __attribute__((target(TARGET)))
 #define INLINE static inline __attribute__((always_inline)) FN
+#define UNROLL _Pragma("GCC unroll 16")
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef int i16 __attribute__((vector_size(64)));
@@ -103,18 +104,20 @@ enum { tileColumns = 16 * TILE_PANELS, rowBlock = 96, depthBlock = 512 / TILE_PA
 
 /// C[0..<R][0..<cols] += A[0..<R][0..<k] · the TILE_PANELS panels at `panel` (`stride` floats apart),
 /// A's rows lda apart; with `base`, C's rows are set to base[0..<cols] + A · panels (C not read).
-/// R is a constant at every call, so the accumulators live in registers.
+/// R is a constant at every call and the loops over rows and panels are unrolled in full (the
+/// compiler's own limit leaves 11 and 12 rows rolled, with the accumulators on the stack), so the
+/// accumulators live in registers.
 INLINE void tile(const int R, long k, const float *a, long lda, const float *panel, long stride, float *c, long ldc,
                  long cols, const float *base) {
     v16 acc[TILE_ROWS][TILE_PANELS];
-    for (int r = 0; r < R; r++)
-        for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = splat(0);
+    UNROLL for (int r = 0; r < R; r++)
+        UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = splat(0);
     for (long p = 0; p < k; p++) {
         v16 b[TILE_PANELS];
-        for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
-        for (int r = 0; r < R; r++) {
+        UNROLL for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
+        UNROLL for (int r = 0; r < R; r++) {
             v16 av = splat(a[r * lda + p]);
-            for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
+            UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
         }
     }
     for (int r = 0; r < R; r++) {
