@@ -61,6 +61,29 @@ struct Layer {
     bool reorderLayer = false, reorderIter = false;
 };
 
+/// The layer's primitives and weights from its three primitive descriptors (LSTM or GRU alike).
+template <typename Forward, typename Backward>
+void prepare(Layer &layer, const typename Forward::primitive_desc &train, const typename Forward::primitive_desc &infer,
+             const typename Backward::primitive_desc &back, const memory::dims &wlDims, const memory::dims &wiDims, engine &eng,
+             stream &s) {
+    layer.forwardTraining = Forward(train);
+    layer.forwardInference = Forward(infer);
+    layer.backward = Backward(back);
+    layer.weightsLayer = weights(train.weights_layer_desc(), wlDims, eng, s);
+    layer.weightsIter = weights(train.weights_iter_desc(), wiDims, eng, s);
+    layer.workspace = memory(train.workspace_desc(), eng);
+    layer.bwdWeightsLayer = weights(back.weights_layer_desc(), wlDims, eng, s);
+    layer.bwdWeightsIter = weights(back.weights_iter_desc(), wiDims, eng, s);
+    layer.diffWeightsLayer = make(back.diff_weights_layer_desc(), eng, 0);
+    layer.diffWeightsIter = make(back.diff_weights_iter_desc(), eng, 0);
+    layer.reorderLayer = back.weights_layer_desc() != train.weights_layer_desc();
+    layer.reorderIter = back.weights_iter_desc() != train.weights_iter_desc();
+    layer.inferWeightsLayer = weights(infer.weights_layer_desc(), wlDims, eng, s);
+    layer.inferWeightsIter = weights(infer.weights_iter_desc(), wiDims, eng, s);
+    if (layer.reorderLayer) layer.toBackwardLayer = reorder(layer.weightsLayer, layer.bwdWeightsLayer);
+    if (layer.reorderIter) layer.toBackwardIter = reorder(layer.weightsIter, layer.bwdWeightsIter);
+}
+
 double rate(double seconds, const std::function<void()> &body) {
     body();  // warm-up
     body();
@@ -115,20 +138,7 @@ int main(int argc, char **argv) {
                 lstm_backward::desc(prop_kind::backward, direction, src, none, none, wlAny, wiAny, bias, dst, none, none, src, none, none,
                                     wlAny, wiAny, bias, dst, none, none),
                 eng, train);
-            layer.forwardTraining = lstm_forward(train);
-            layer.forwardInference = lstm_forward(infer);
-            layer.backward = lstm_backward(back);
-            layer.weightsLayer = weights(train.weights_layer_desc(), wlDims, eng, s);
-            layer.weightsIter = weights(train.weights_iter_desc(), wiDims, eng, s);
-            layer.workspace = memory(train.workspace_desc(), eng);
-            layer.bwdWeightsLayer = weights(back.weights_layer_desc(), wlDims, eng, s);
-            layer.bwdWeightsIter = weights(back.weights_iter_desc(), wiDims, eng, s);
-            layer.diffWeightsLayer = make(back.diff_weights_layer_desc(), eng, 0);
-            layer.diffWeightsIter = make(back.diff_weights_iter_desc(), eng, 0);
-            layer.reorderLayer = back.weights_layer_desc() != train.weights_layer_desc();
-            layer.reorderIter = back.weights_iter_desc() != train.weights_iter_desc();
-            layer.inferWeightsLayer = weights(infer.weights_layer_desc(), wlDims, eng, s);
-            layer.inferWeightsIter = weights(infer.weights_iter_desc(), wiDims, eng, s);
+            prepare<lstm_forward, lstm_backward>(layer, train, infer, back, wlDims, wiDims, eng, s);
         } else {
             lbr_gru_forward::primitive_desc train(
                 lbr_gru_forward::desc(prop_kind::forward_training, direction, src, none, wlAny, wiAny, bias, dst, none), eng);
@@ -138,23 +148,8 @@ int main(int argc, char **argv) {
                 lbr_gru_backward::desc(prop_kind::backward, direction, src, none, wlAny, wiAny, bias, dst, none, src, none, wlAny, wiAny,
                                        bias, dst, none),
                 eng, train);
-            layer.forwardTraining = lbr_gru_forward(train);
-            layer.forwardInference = lbr_gru_forward(infer);
-            layer.backward = lbr_gru_backward(back);
-            layer.weightsLayer = weights(train.weights_layer_desc(), wlDims, eng, s);
-            layer.weightsIter = weights(train.weights_iter_desc(), wiDims, eng, s);
-            layer.workspace = memory(train.workspace_desc(), eng);
-            layer.bwdWeightsLayer = weights(back.weights_layer_desc(), wlDims, eng, s);
-            layer.bwdWeightsIter = weights(back.weights_iter_desc(), wiDims, eng, s);
-            layer.diffWeightsLayer = make(back.diff_weights_layer_desc(), eng, 0);
-            layer.diffWeightsIter = make(back.diff_weights_iter_desc(), eng, 0);
-            layer.reorderLayer = back.weights_layer_desc() != train.weights_layer_desc();
-            layer.reorderIter = back.weights_iter_desc() != train.weights_iter_desc();
-            layer.inferWeightsLayer = weights(infer.weights_layer_desc(), wlDims, eng, s);
-            layer.inferWeightsIter = weights(infer.weights_iter_desc(), wiDims, eng, s);
+            prepare<lbr_gru_forward, lbr_gru_backward>(layer, train, infer, back, wlDims, wiDims, eng, s);
         }
-        if (layer.reorderLayer) layer.toBackwardLayer = reorder(layer.weightsLayer, layer.bwdWeightsLayer);
-        if (layer.reorderIter) layer.toBackwardIter = reorder(layer.weightsIter, layer.bwdWeightsIter);
         layer.bias = make(bias, eng);
         layer.diffBias = make(bias, eng, 0);
         layer.dst = make(dst, eng, 0);

@@ -19,13 +19,16 @@
 #include "CKernels.h"
 #include <stddef.h>
 
+#define PASTE2(a, b) a##_##b
+#define PASTE(a, b) PASTE2(a, b)
+#define NAME(base) PASTE(base, SUFFIX)
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
 // The helpers below take and return v16 by value; they are always inlined, so the calling
 // convention the 256-bit builds would give them (and that the compiler warns about) never applies.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-#define PASTE2(a, b) a##_##b
-#define PASTE(a, b) PASTE2(a, b)
-#define NAME(base) PASTE(base, SUFFIX)
 #define FN __attribute__((target(TARGET)))
 #define INLINE static inline __attribute__((always_inline)) FN
 #define UNROLL _Pragma("GCC unroll 16")
@@ -197,3 +200,20 @@ FN double NAME(rnnkit_fma_peak)(long iterations, float *sink) {
     *sink = total;
     return (double)iterations * PEAK_CHAINS * 16 * 2;
 }
+
+#else
+
+// Other CPUs (ARM): never called, since rnnkit_cpu_isa() reports no x86 vector extension there.
+void NAME(rnnkit_sigmoid)(float *x, long count) { (void)x; (void)count; }
+void NAME(rnnkit_tanh)(float *x, long count) { (void)x; (void)count; }
+void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed, const float *base,
+                               float *c, long ldc) {
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;
+}
+double NAME(rnnkit_fma_peak)(long iterations, float *sink) {
+    (void)iterations;
+    *sink = 0;
+    return 0;
+}
+
+#endif
