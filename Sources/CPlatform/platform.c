@@ -64,3 +64,79 @@ void rnnkit_keep_freed_memory(void) {
     mallopt(M_TRIM_THRESHOLD, 512 << 20);  // and stay there when freed, ready for the next step
 #endif
 }
+
+// MARK: - Teams of threads
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+struct rnnkit_barrier {
+    _Atomic int arrived;     // members at the barrier this round
+    _Atomic int generation;  // rounds completed
+    int members;
+};
+
+static inline void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void rnnkit_barrier_wait(rnnkit_barrier *b) {
+    int round = atomic_load_explicit(&b->generation, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->members - 1) {
+        // The last to arrive resets the count for the next round, then opens this one.
+        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->generation, 1, memory_order_release);
+        return;
+    }
+    for (long spins = 0; atomic_load_explicit(&b->generation, memory_order_acquire) == round; spins++) {
+        if (spins < 2000) relax();
+        else sched_yield();
+    }
+}
+
+typedef struct {
+    void (*body)(void *, rnnkit_barrier *, int);
+    void *context;
+    rnnkit_barrier *barrier;
+    _Atomic int *start;  // 1: run, -1: give up (a thread could not be made)
+    int member;
+} member_start;
+
+static void *member_main(void *argument) {
+    member_start *m = argument;
+    int go;
+    while ((go = atomic_load_explicit(m->start, memory_order_acquire)) == 0) sched_yield();
+    if (go > 0) m->body(m->context, m->barrier, m->member);
+    return NULL;
+}
+
+int rnnkit_team_run(int members, void (*body)(void *, rnnkit_barrier *, int), void *context) {
+    if (members < 1) return -1;
+    rnnkit_barrier barrier = {0, 0, members};
+    _Atomic int start = 0;
+    pthread_t *threads = malloc(sizeof(pthread_t) * (size_t)members);
+    member_start *starts = malloc(sizeof(member_start) * (size_t)members);
+    if (!threads || !starts) {
+        free(threads);
+        free(starts);
+        return -1;
+    }
+    int made = 1;
+    for (; made < members; made++) {
+        starts[made] = (member_start){body, context, &barrier, &start, made};
+        if (pthread_create(&threads[made], NULL, member_main, &starts[made]) != 0) break;
+    }
+    int ok = made == members;
+    atomic_store_explicit(&start, ok ? 1 : -1, memory_order_release);
+    if (ok) body(context, &barrier, 0);
+    for (int i = 1; i < made; i++) pthread_join(threads[i], NULL);
+    free(threads);
+    free(starts);
+    return ok ? 0 : -1;
+}

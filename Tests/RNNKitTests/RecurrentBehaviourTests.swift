@@ -1,4 +1,4 @@
-import RNNKit
+@_spi(Testing) import RNNKit
 import Testing
 
 @Suite struct RecurrentBehaviourTests {
@@ -76,6 +76,56 @@ import Testing
         }
         for (a, b) in zip(summed, whole.grads) { worst = max(worst, try a.maxAbsDifference(b)) }
         #expect(worst <= 1e-12, "worst difference \(worst)")
+    }
+
+    /// Inference with each step's hidden units split across a team of cores (StepSplit.units) gives
+    /// the numbers of the sample split: every cell, stacked and bidirectional, with initial states and
+    /// lengths from 0 to T, on 2 and 3 cores, with unit ranges that are not whole 16-unit blocks (40
+    /// units: 16 + 24) and batches that do not divide among the cores. Float on the packed kernels
+    /// (the path the split runs on); the sample split is checked against Double elsewhere.
+    @Test(arguments: RecurrentCell.allCases)
+    func unitSplitMatchesSampleSplit(cell: RecurrentCell) throws {
+        for (B, H, cores) in [(5, 40, 2), (1, 48, 3), (7, 33, 2)] {
+            let (T, F, L) = (6, 9, 2)
+            var g = SeededGenerator(seed: 29)
+            let layer = try RecurrentLayer<Float>(RecurrentConfiguration(cell: cell, inputSize: F, hiddenSize: H, numLayers: L,
+                                                                         isBidirectional: true), generator: &g)
+            let x: Tensor<Float> = try randomTensor([B, T, F], &g)
+            let h0: Tensor<Float> = try randomTensor([L * 2, B, H], &g)
+            let c0: Tensor<Float>? = cell == .lstm ? try randomTensor([L * 2, B, H], &g) : nil
+            let lengths = (0..<B).map { [T, 0, 3, T, 1, 5, 2][$0 % 7] }
+            let state = RecurrentState(h: h0, c: c0)
+            let bySamples = try layer(x, initialState: state, lengths: lengths, split: .samples)
+            let byUnits = try layer(x, initialState: state, lengths: lengths, split: .units(cores: cores))
+            let scale = max(bySamples.output.scalars.map(abs).max()!, 1)
+            #expect(try byUnits.output.maxAbsDifference(bySamples.output) <= 1e-6 * scale, "B \(B), H \(H)")
+            #expect(try byUnits.state.h.maxAbsDifference(bySamples.state.h) <= 1e-6 * scale)
+            if let c = byUnits.state.c { #expect(try c.maxAbsDifference(try #require(bySamples.state.c)) <= 1e-5) }
+            // Zero output past each sample's end, as the sample split gives.
+            for b in 0..<B where lengths[b] < T {
+                #expect(byUnits.output[b, T - 1, 0] == 0)
+            }
+        }
+    }
+
+    /// When inference splits units on its own: small batches of large enough steps, on the packed
+    /// kernels, over two steps or more; never where the samples fill the cores.
+    @Test func automaticStepSplit() {
+        let big = 2 * 4 * 2048 * 1024
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: big, batch: 4, steps: 100, threads: 2, packed: true)
+                == [0..<256, 256..<512])
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: big, batch: 64, steps: 100, threads: 2, packed: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: big, batch: 4, steps: 1, threads: 2, packed: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: big, batch: 4, steps: 100, threads: 1, packed: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: big, batch: 4, steps: 100, threads: 2, packed: false) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 128, stepFLOPs: 2 * 512 * 156, batch: 1, steps: 28, threads: 2,
+                                              packed: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 48, stepFLOPs: big, batch: 4, steps: 100, threads: 4, packed: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 100, stepFLOPs: big, batch: 4, steps: 100, threads: 4, packed: true)
+                == [0..<32, 32..<64, 64..<100])
+        #expect(StepSplit.units(cores: 3).unitRanges(H: 40, stepFLOPs: 0, batch: 100, steps: 1, threads: 1, packed: false)
+                == [0..<16, 16..<40])
+        #expect(StepSplit.samples.unitRanges(H: 512, stepFLOPs: big, batch: 4, steps: 100, threads: 2, packed: true) == nil)
     }
 
     /// The Float engine as it runs for speed (AVX2 activations and the packed step kernel where the

@@ -1,5 +1,7 @@
-// System calls Swift's Glibc module does not expose, and a signal handler (which must be C).
-// Imported only by Checkpoint/AtomicFolder.swift, Training/Interruption.swift and Tensor/BLAS.swift.
+// System calls Swift's Glibc module does not expose, a signal handler (which must be C), and a team
+// of threads that meet at a spinning barrier (C11 atomics: Swift's Atomic needs macOS 15).
+// Imported only by Checkpoint/AtomicFolder.swift, Training/Interruption.swift, Tensor/BLAS.swift and
+// Tensor/Team.swift.
 #ifndef RNNKIT_CPLATFORM_H
 #define RNNKIT_CPLATFORM_H
 
@@ -22,5 +24,21 @@ int rnnkit_interrupt_requested(void);
 /// buffers each training step allocates are reused instead of mapped and faulted in again.
 /// Does nothing elsewhere.
 void rnnkit_keep_freed_memory(void);
+
+/// Where the members of a team meet: rnnkit_barrier_wait returns in each member once all have
+/// called it. Members spin (with the CPU's pause hint) for a few microseconds, then yield the core
+/// between checks, so that a machine with more threads than cores still moves on.
+typedef struct rnnkit_barrier rnnkit_barrier;
+void rnnkit_barrier_wait(rnnkit_barrier *barrier);
+
+/// Runs body(context, barrier, m) for every member m in 0..<members at once, member 0 on the calling
+/// thread and each other one on a thread of its own, and returns 0 once all have returned. Every
+/// member must call rnnkit_barrier_wait(barrier) the same number of times. Returns -1 and runs no
+/// member when the threads cannot be made (the caller then does the work another way).
+///
+/// For work that meets many times a millisecond (the steps of a recurrent layer): Dispatch's
+/// concurrentPerform wakes its workers too slowly for that and then runs the iterations one after
+/// the other on the caller, where a barrier between them would never open.
+int rnnkit_team_run(int members, void (*body)(void *context, rnnkit_barrier *barrier, int member), void *context);
 
 #endif

@@ -223,9 +223,19 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     public func callAsFunction(
         _ input: Tensor<Scalar>, initialState: RecurrentState<Tensor<Scalar>>? = nil, lengths: [Int]? = nil
     ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
+        try self(input, initialState: initialState, lengths: lengths, split: .automatic)
+    }
+
+    /// Inference with each step divided among the cores as `split` says: for the tests, which run
+    /// both ways on the same numbers.
+    @_spi(Testing) public func callAsFunction(
+        _ input: Tensor<Scalar>, initialState: RecurrentState<Tensor<Scalar>>? = nil, lengths: [Int]? = nil,
+        split: StepSplit
+    ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
         let lengths = try checkInputs(input.shape, h: initialState?.h.shape, c: initialState?.c?.shape, lengths: lengths)
         var none: SeededGenerator? = nil
-        let result = run(input, h0: initialState?.h, c0: initialState?.c, lengths: lengths, generator: &none, record: false)
+        let result = run(input, h0: initialState?.h, c0: initialState?.c, lengths: lengths, generator: &none, record: false,
+                         split: split)
         return RecurrentOutput(output: result.output, state: RecurrentState(h: result.h, c: result.c))
     }
 
@@ -342,7 +352,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     /// The forward pass of the whole stack on validated inputs.
     private func run(
         _ input: Tensor<Scalar>, h0: Tensor<Scalar>?, c0: Tensor<Scalar>?, lengths: [Int],
-        generator: inout SeededGenerator?, record: Bool
+        generator: inout SeededGenerator?, record: Bool, split: StepSplit = .automatic
     ) -> StackResult {
         let cfg = configuration
         let (B, H, D, L) = (input.shape[0], cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
@@ -374,7 +384,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                     ?? Array(repeating: 0, count: stateCount)) : nil
                 return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
                                                input: input, weights: weights[l][d], h0: h, c0: c,
-                                               lengths: lengths, record: record, threads: threads)
+                                               lengths: lengths, record: record, threads: threads, split: split)
             }
             for r in results {
                 outputs.append(r.output)

@@ -71,7 +71,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         h0: [Scalar], c0: [Scalar]?,      // (B, H)
         lengths: [Int],                   // (B)
         record: Bool,
-        threads: Int = parallelChunkLimit  // cores this call may use
+        threads: Int = parallelChunkLimit,  // cores this call may use
+        split: StepSplit = .automatic       // inference: how each step is divided among the cores
     ) -> DirectionResult<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -137,6 +138,28 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             }
         } }
 
+        // Inference may split each step's units across the cores instead of the samples (StepSplit).
+        if !record, let cores = split.unitRanges(
+            H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
+            packed: Scalar.self == Float.self && VectorKernels.active != nil) {
+            let done = output.withUnsafeMutableBufferPointer { yBuf in
+            h.withUnsafeMutableBufferPointer { hBuf in
+            c.withUnsafeMutableBufferPointer { cBuf in
+            gates.withUnsafeMutableBufferPointer { gBuf in
+            x.withUnsafeBufferPointer { xBuf in
+            fusedWeights.withUnsafeBufferPointer { wcBuf in
+            w.whh.withUnsafeBufferPointer { whh in
+            w.bhh.withUnsafeBufferPointer { bhh in
+            biasSum.withUnsafeBufferPointer { biasBuf in
+                forwardSplitByUnits(cell: cell, reverse: reverse, cores: cores, T: T, B: B, F: fused ? F : 0, H: H, gH: gH,
+                                    x: xBuf.baseAddress!, weights: fused ? wcBuf.baseAddress! : whh.baseAddress!,
+                                    bias: fused ? biasBuf.baseAddress! : bhh.baseAddress!,
+                                    inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: yBuf.baseAddress!,
+                                    h: hBuf.baseAddress!, c: isLSTM ? cBuf.baseAddress! : nil, threads: threads)
+            }}}}}}}}}
+            if done { return DirectionResult(output: output, h: h, c: isLSTM ? c : nil, trace: nil) }
+        }
+
         gates.withUnsafeMutableBufferPointer { gBuf in
         output.withUnsafeMutableBufferPointer { yBuf in
         hPrev.withUnsafeMutableBufferPointer { hpBuf in
@@ -188,54 +211,15 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
                 for b in rows {
-                    let gb = gt + b * gH, hwb = hw + b * gH, hb = h + b * H, yb = yt + b * H
+                    let yb = yt + b * H
                     guard t < lengths[b] else {  // past this sample's end: zero output, state kept
                         yb.initialize(repeating: 0, count: H)
                         if let st { (st + b * H).initialize(repeating: 0, count: H) }
                         continue
                     }
-                    // Pre-activations, then whole-block activations (vectorised for Float), then the state update.
-                    switch cell {
-                    case .lstm:
-                        let cb = cBuf.baseAddress! + b * H
-                        Scalar.sigmoid(gb, count: 2 * H)         // i, f
-                        Scalar.tanh(gb + 2 * H, count: H)        // g
-                        Scalar.sigmoid(gb + 3 * H, count: H)     // o
-                        let tc = st.map { $0 + b * H } ?? scratch
-                        for j in 0..<H {
-                            let cNew = gb[H + j] * cb[j] + gb[j] * gb[2 * H + j]
-                            cb[j] = cNew
-                            tc[j] = cNew
-                        }
-                        Scalar.tanh(tc, count: H)
-                        for j in 0..<H {
-                            let v = gb[3 * H + j] * tc[j]
-                            hb[j] = v
-                            yb[j] = v
-                        }
-                    case .gru:
-                        for j in 0..<(2 * H) { gb[j] += hwb[j] }
-                        Scalar.sigmoid(gb, count: 2 * H)         // r, z
-                        let hn = hwb + 2 * H
-                        for j in 0..<H { gb[2 * H + j] += gb[j] * hn[j] }
-                        if let st { (st + b * H).update(from: hn, count: H) }
-                        Scalar.tanh(gb + 2 * H, count: H)        // n
-                        for j in 0..<H {
-                            let z = gb[H + j]
-                            let hNew = (1 - z) * gb[2 * H + j] + z * hb[j]
-                            hb[j] = hNew
-                            yb[j] = hNew
-                        }
-                    case .rnnTanh:
-                        Scalar.tanh(gb, count: H)
-                        hb.update(from: gb, count: H)
-                        yb.update(from: gb, count: H)
-                    case .rnnRelu:
-                        for j in 0..<H {
-                            let v = max(0, gb[j])
-                            hb[j] = v; yb[j] = v; gb[j] = v
-                        }
-                    }
+                    updateCell(cell, units: H, gates: gt + b * gH, gateStride: H, hidden: hw + b * gH, hiddenStride: H,
+                               h: h + b * H, c: isLSTM ? cBuf.baseAddress! + b * H : nil, y: yb,
+                               tanhC: st.map { $0 + b * H } ?? scratch, side: st.map { $0 + b * H })
                 }
             }
             }
@@ -247,6 +231,150 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                              tanhC: isLSTM ? side : nil, hiddenN: isGRU ? side : nil)
             : nil
         return DirectionResult(output: output, h: h, c: isLSTM ? c : nil, trace: trace)
+    }
+
+    /// One sample's state update from the pre-activations of `U` of its units (LSTM, simple RNN: of
+    /// the gates; GRU: their input part, with `hwb` = h·W_hhᵀ + b_hh), the gate blocks `gateStride`
+    /// and `hiddenStride` apart. Activates the gates in place and writes those units' state `hb` (and
+    /// cell `cb`) and output `yb`; `tc` receives tanh(c) (LSTM), `side` the GRU's W_hn·h + b_hn when
+    /// recording.
+    @inline(__always)
+    private static func updateCell(
+        _ cell: RecurrentCell, units U: Int, gates gb: UnsafeMutablePointer<Scalar>, gateStride gs: Int,
+        hidden hwb: UnsafePointer<Scalar>, hiddenStride hs: Int,
+        h hb: UnsafeMutablePointer<Scalar>, c cb: UnsafeMutablePointer<Scalar>?, y yb: UnsafeMutablePointer<Scalar>,
+        tanhC tc: UnsafeMutablePointer<Scalar>, side: UnsafeMutablePointer<Scalar>?
+    ) {
+        // Whole-block activations (vectorised for Float), then the state update.
+        switch cell {
+        case .lstm:
+            let cb = cb!
+            Scalar.sigmoid(gb, count: U)             // i
+            Scalar.sigmoid(gb + gs, count: U)        // f
+            Scalar.tanh(gb + 2 * gs, count: U)       // g
+            Scalar.sigmoid(gb + 3 * gs, count: U)    // o
+            for j in 0..<U {
+                let cNew = gb[gs + j] * cb[j] + gb[j] * gb[2 * gs + j]
+                cb[j] = cNew
+                tc[j] = cNew
+            }
+            Scalar.tanh(tc, count: U)
+            for j in 0..<U {
+                let v = gb[3 * gs + j] * tc[j]
+                hb[j] = v
+                yb[j] = v
+            }
+        case .gru:
+            for j in 0..<U {
+                gb[j] += hwb[j]
+                gb[gs + j] += hwb[hs + j]
+            }
+            Scalar.sigmoid(gb, count: U)             // r
+            Scalar.sigmoid(gb + gs, count: U)        // z
+            let hn = hwb + 2 * hs
+            for j in 0..<U { gb[2 * gs + j] += gb[j] * hn[j] }
+            if let side { side.update(from: hn, count: U) }
+            Scalar.tanh(gb + 2 * gs, count: U)       // n
+            for j in 0..<U {
+                let z = gb[gs + j]
+                let hNew = (1 - z) * gb[2 * gs + j] + z * hb[j]
+                hb[j] = hNew
+                yb[j] = hNew
+            }
+        case .rnnTanh:
+            Scalar.tanh(gb, count: U)
+            hb.update(from: gb, count: U)
+            yb.update(from: gb, count: U)
+        case .rnnRelu:
+            for j in 0..<U {
+                let v = max(0, gb[j])
+                hb[j] = v; yb[j] = v; gb[j] = v
+            }
+        }
+    }
+
+    // MARK: inference split by units
+
+    /// Inference of one direction with the hidden units split across a team of cores (`StepSplit`):
+    /// each core packs the rows of the step weights for its units (gate by gate); every step it
+    /// multiplies the whole batch's step input with them, updates its units' state and writes them
+    /// into the next step's input, a second buffer (no core overwrites what another still reads),
+    /// and meets the others. Fused cells (F > 0): `weights` is [W_ih, W_hh] (gH, F + H), `bias`
+    /// b_ih + b_hh, the step input [x_t, h]. GRU (F = 0): `weights` is W_hh, `bias` b_hh,
+    /// `inputGates` the precomputed b_ih + X·W_ihᵀ (T, B, gH), the step input h.
+    /// Returns false, having written nothing, when the team's threads cannot be made.
+    private static func forwardSplitByUnits(
+        cell: RecurrentCell, reverse: Bool, cores: [Range<Int>], T: Int, B: Int, F: Int, H: Int, gH: Int,
+        x: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
+        inputGates: UnsafeMutablePointer<Scalar>?, lengths: [Int], output: UnsafeMutablePointer<Scalar>,
+        h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, threads: Int
+    ) -> Bool {
+        let g = gH / H, K = F + H
+        // Each core's rows of the weights, gate-major (its operand points into them), and of the bias.
+        let coreWeights = UnsafeMutablePointer<Scalar>.allocate(capacity: gH * K)
+        defer { coreWeights.deallocate() }
+        var operands = [RepeatedOperand<Scalar>](), coreBias = [[Scalar]]()
+        var rowsDone = 0
+        for units in cores {
+            let first = coreWeights + rowsDone * K
+            for gate in 0..<g {
+                (first + gate * units.count * K).update(from: weights + (gate * H + units.lowerBound) * K, count: units.count * K)
+            }
+            rowsDone += g * units.count
+            operands.append(RepeatedOperand(first, ldb: K, transposed: true, k: K, n: g * units.count, uses: T, threads: threads))
+            coreBias.append((0..<g).flatMap { gate in UnsafeBufferPointer(start: bias + gate * H + units.lowerBound, count: units.count) })
+        }
+        let widest = cores.map(\.count).max()!
+        var products = [Scalar](repeating: 0, count: cores.count * B * g * widest)  // each core's (B, g·U)
+        var tanhScratch = [Scalar](repeating: 0, count: cores.count * widest)
+        var stepInput = [Scalar](repeating: 0, count: 2 * B * K)  // two (B, K) blocks, alternating by step
+        let firstT = reverse ? T - 1 : 0
+        stepInput.withUnsafeMutableBufferPointer { si in
+            for b in 0..<B {
+                (si.baseAddress! + b * K).update(from: x + (firstT * B + b) * F, count: F)
+                (si.baseAddress! + b * K + F).update(from: h + b * H, count: H)
+            }
+        }
+        return products.withUnsafeMutableBufferPointer { pBuf in
+        tanhScratch.withUnsafeMutableBufferPointer { tBuf in
+        stepInput.withUnsafeMutableBufferPointer { siBuf in
+        coreBias.withUnsafeBufferPointer { biases in
+        operands.withUnsafeBufferPointer { operands in
+            runTeam(cores.count) { core, barrier in
+                let units = cores[core], U = units.count, u0 = units.lowerBound, width = g * U
+                let local = pBuf.baseAddress! + core * B * g * widest, tc = tBuf.baseAddress! + core * widest
+                let samples = (core * B / cores.count)..<((core + 1) * B / cores.count)  // whose next x_t it copies
+                biases[core].withUnsafeBufferPointer { base in
+                    for s in 0..<T {
+                        let t = reverse ? T - 1 - s : s
+                        let current = siBuf.baseAddress! + (s % 2) * B * K, next = siBuf.baseAddress! + ((s + 1) % 2) * B * K
+                        operands[core].accumulate(m: B, current, lda: K, into: local, ldc: width, base: base.baseAddress!)
+                        let yt = output + t * B * H
+                        for b in 0..<B {
+                            let hb = h + b * H + u0, yb = yt + b * H + u0
+                            if t < lengths[b] {
+                                if let inputGates {  // GRU: the input part here, gate blocks H apart
+                                    updateCell(cell, units: U, gates: inputGates + (t * B + b) * gH + u0, gateStride: H,
+                                               hidden: local + b * width, hiddenStride: U, h: hb, c: nil, y: yb,
+                                               tanhC: tc, side: nil)
+                                } else {
+                                    updateCell(cell, units: U, gates: local + b * width, gateStride: U, hidden: local,
+                                               hiddenStride: U, h: hb, c: c.map { $0 + b * H + u0 }, y: yb, tanhC: tc, side: nil)
+                                }
+                            } else {  // past this sample's end: zero output, state kept
+                                yb.initialize(repeating: 0, count: U)
+                            }
+                            (next + b * K + F + u0).update(from: hb, count: U)
+                        }
+                        if F > 0 && s + 1 < T {
+                            let tNext = reverse ? t - 1 : t + 1
+                            for b in samples { (next + b * K).update(from: x + (tNext * B + b) * F, count: F) }
+                        }
+                        barrier.wait()
+                    }
+                }
+            }
+        }}}}}
     }
 
     // MARK: backward
@@ -426,5 +554,46 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             }
         }
         return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
+    }
+}
+
+/// How inference divides each step of a layer among the cores.
+///
+/// Split by samples, each core runs the whole time loop on its share of the batch and meets the
+/// others only at the end; a batch of fewer than 32 samples runs on one core. Split by units, each
+/// core multiplies the whole batch with the weights of its share of the hidden units, and the cores
+/// meet once per step (each core's h is part of every core's next input), through a team of threads
+/// that spin at a barrier (`runTeam`). Training always splits samples: its trace is laid out by gate.
+@_spi(Testing) public enum StepSplit: Sendable, Equatable {
+    /// Units when samples would leave cores idle (batches under 32 on two cores) and a step's
+    /// product is worth a meeting (`unitSplitFLOPs`), on the packed float kernels, for two steps or
+    /// more; otherwise samples.
+    case automatic
+    /// Samples, whatever the sizes.
+    case samples
+    /// Units, across this many cores (at most H / 16), whatever the sizes: for the tests.
+    case units(cores: Int)
+
+    /// The FLOPs of a step's product from which `automatic` splits units: 1 M, about 10 µs on one
+    /// core, where the meeting costs about a microsecond.
+    static let unitSplitFLOPs = 1 << 20
+
+    /// Each core's units, or nil to split the samples. The ranges are whole 16-unit blocks where they
+    /// can be, so that each gate block of a core's weights starts a panel.
+    @_spi(Testing) public func unitRanges(H: Int, stepFLOPs: Int, batch: Int, steps: Int, threads: Int, packed: Bool) -> [Range<Int>]? {
+        let cores: Int
+        switch self {
+        case .samples: return nil
+        case .units(let n): cores = min(n, H / 16)
+        case .automatic:
+            // parallelRows' minimum of 16 samples per core.
+            guard packed, steps > 1, batch < 16 * threads, stepFLOPs >= Self.unitSplitFLOPs else { return nil }
+            cores = min(threads, H / 32)
+        }
+        guard cores > 1 else { return nil }
+        let blocks = H / 16
+        return (0..<cores).map { c in
+            (c * blocks / cores * 16)..<(c == cores - 1 ? H : (c + 1) * blocks / cores * 16)
+        }
     }
 }
