@@ -13,7 +13,7 @@ process with the same thread count, and the table shows the median of each side 
 RNNKit / PyTorch, plus each process's peak resident memory. Run through benchmarks/compare.sh,
 which makes the virtual environment with torch on first use. The tests never need any of this.
 
-    python3 benchmarks/compare.py [--seconds 3] [--rounds 2] [--threads 2] [--only lstm128 ...]
+    python3 benchmarks/compare.py [--seconds 3] [--rounds 2] [--threads 2] [--batch N] [--only lstm128 ...]
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
 
@@ -143,7 +143,8 @@ def pytorch_worker(name, seconds, threads):
 
 
 def pytorch(name, seconds, threads):
-    out = subprocess.run([sys.executable, __file__, "--worker", name, "--seconds", str(seconds), "--threads", str(threads)],
+    out = subprocess.run([sys.executable, __file__, "--worker", name, "--seconds", str(seconds), "--threads", str(threads),
+                          "--batch", str(CONFIGS[name][4])],
                          capture_output=True, text=True, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return r["train"], r["infer"], r["peak_mb"]
@@ -155,8 +156,15 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="*", default=list(CONFIGS))
+    p.add_argument("--batch", type=int, help="every configuration at this batch size instead of its own "
+                   "(small batches: inference then splits each step's units across the cores)")
     p.add_argument("--worker")
     a = p.parse_args()
+    if a.batch is not None:
+        if a.batch < 1:
+            sys.exit(f"--batch: expected a positive number of samples, found {a.batch}")
+        for name, config in CONFIGS.items():
+            CONFIGS[name] = config[:4] + (a.batch,) + config[5:]
     if a.worker:
         return pytorch_worker(a.worker, a.seconds, a.threads)
     # torch is imported by the workers only: Linux carries a parent's peak memory into the children it

@@ -81,12 +81,13 @@ import Testing
     /// Inference with each step's hidden units split across a team of cores (StepSplit.units) gives
     /// the numbers of the sample split: every cell, stacked and bidirectional, with initial states and
     /// lengths from 0 to T, on 2 and 3 cores, with unit ranges that are not whole 16-unit blocks (40
-    /// units: 16 + 24) and batches that do not divide among the cores. Float on the packed kernels
-    /// (the path the split runs on); the sample split is checked against Double elsewhere.
+    /// units: 16 + 24) and batches that do not divide among the cores, with a narrow input (the fused
+    /// step product) and a wide one (inputs projected first). Float on the packed kernels (the path
+    /// the split runs on); the sample split is checked against Double elsewhere.
     @Test(arguments: RecurrentCell.allCases)
     func unitSplitMatchesSampleSplit(cell: RecurrentCell) throws {
-        for (B, H, cores) in [(5, 40, 2), (1, 48, 3), (7, 33, 2)] {
-            let (T, F, L) = (6, 9, 2)
+        for (B, H, cores, F) in [(5, 40, 2, 9), (1, 48, 3, 9), (7, 33, 2, 9), (6, 40, 2, 70)] {
+            let (T, L) = (6, 2)
             var g = SeededGenerator(seed: 29)
             let layer = try RecurrentLayer<Float>(RecurrentConfiguration(cell: cell, inputSize: F, hiddenSize: H, numLayers: L,
                                                                          isBidirectional: true), generator: &g)
@@ -106,6 +107,33 @@ import Testing
                 #expect(byUnits.output[b, T - 1, 0] == 0)
             }
         }
+    }
+
+    /// Inference on a small batch with a wide input projects the inputs of all steps first (instead
+    /// of the fused step product that training runs): the same outputs and final states as the
+    /// recorded forward pass, every cell, in Double to 1e-12 and in Float (packed kernels) to 1e-5,
+    /// both directions, with lengths; a batch of 32 (not projected) too.
+    @Test(arguments: RecurrentCell.allCases)
+    func projectedInferenceMatchesTrainingForward(cell: RecurrentCell) throws {
+        func check<S: TensorScalar>(_: S.Type, batch B: Int, tolerance: S) throws {
+            let (T, F, H) = (5, 64, 24)
+            var g = SeededGenerator(seed: 31)
+            let layer = try RecurrentLayer<S>(RecurrentConfiguration(cell: cell, inputSize: F, hiddenSize: H, numLayers: 2,
+                                                                     isBidirectional: true), generator: &g)
+            let x: Tensor<S> = try randomTensor([B, T, F], &g)
+            let h0: Tensor<S> = try randomTensor([4, B, H], &g)
+            let c0: Tensor<S>? = cell == .lstm ? try randomTensor([4, B, H], &g) : nil
+            let lengths = (0..<B).map { [T, 2, 0, T, 4][$0 % 5] }
+            let inference = try layer(x, initialState: RecurrentState(h: h0, c: c0), lengths: lengths, split: .samples)
+            let recorded = try layer(Variable(x), initialState: RecurrentState(h: Variable(h0), c: c0.map { Variable($0) }),
+                                     lengths: lengths)
+            #expect(try inference.output.maxAbsDifference(recorded.output.value) <= tolerance, "\(S.self), batch \(B)")
+            #expect(try inference.state.h.maxAbsDifference(recorded.state.h.value) <= tolerance)
+            if let c = inference.state.c { #expect(try c.maxAbsDifference(try #require(recorded.state.c).value) <= tolerance) }
+        }
+        try check(Double.self, batch: 3, tolerance: 1e-12)
+        try check(Float.self, batch: 7, tolerance: 1e-5)
+        try check(Float.self, batch: 32, tolerance: 1e-5)
     }
 
     /// When inference splits units on its own: small batches of large enough steps, on the packed
