@@ -6,15 +6,15 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference speed on random data, against this machine's matrix-product ceiling.",
         discussion: """
-        Trains (forward, backward, Adam step) and runs inference for a fixed time after a warm-up, on random data of the
-        given shape: an image-row classifier by default, or with --charlm an embedding → recurrent → per-step logits
-        model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, where g is the
-        gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. Efficiencies are against the
-        machine's peak: register-only multiply-adds at the widest vector width the CPU has, on every thread. The best
-        large product (2048×2048 float32, through BLAS and through RNNKit's own kernel) is printed beside it. Threads:
-        one per core, or RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or RNNKIT_ISA=avx512|avx2|
-        portable. --only train or --only inference measures one of the two (the other prints as skipped, null in JSON),
-        for profiling.
+        Trains (forward, backward, Adam step) and runs inference for a fixed time after a warm-up, on random data of \
+        the given shape: an image-row classifier by default, or with --charlm an embedding → recurrent → per-step \
+        logits model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, \
+        where g is the gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. Efficiencies \
+        are against the machine's peak: register-only multiply-adds at the widest vector width the CPU has, on every \
+        thread. The best large product (2048×2048 float32, through BLAS and through RNNKit's own kernel) is printed \
+        beside it. Threads: one per core, or RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or \
+        RNNKIT_ISA=avx512|avx2|portable. --only train or --only inference measures one of the two (the other prints \
+        as skipped, null in JSON), for profiling.
         """
     )
 

@@ -7,7 +7,7 @@ struct CharLMTrain: ParsableCommand {
         commandName: "text",
         abstract: "Train a character-level language model on UTF-8 text.",
         discussion: """
-        Defaults (char-rnn's, scaled to 2 cores): embedding 64, LSTM 128 × 2 layers, seq-len 50, batch 50, Adam 2e-3,
+        Defaults (char-rnn's, scaled to 2 cores): embedding 64, LSTM 128 × 2 layers, seq-len 50, batch 50, Adam 2e-3, \
         clip 5, 10 epochs, the last 10% of the text for validation. Presets: \(CharLMPreset.allCases.map(\.rawValue).joined(separator: ", ")).
         """
     )

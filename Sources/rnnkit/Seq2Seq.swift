@@ -11,9 +11,9 @@ struct Seq2SeqTrain: ParsableCommand {
         commandName: "seq2seq",
         abstract: "Train an encoder–decoder with attention on source<TAB>target pairs (N → M sequences).",
         discussion: """
-        Defaults: embedding 64, bidirectional LSTM 128 (decoder 256), Luong attention with input feeding, batch 64,
-        Adam 1e-3, clip 5, 10 epochs, a tenth of the distinct sources held out for validation. The best model by
-        validation loss is kept. Presets: g2p (Debian festlex-cmu), couplets (fortunes-zh), addition (generated);
+        Defaults: embedding 64, bidirectional LSTM 128 (decoder 256), Luong attention with input feeding, batch 64, \
+        Adam 1e-3, clip 5, 10 epochs, a tenth of the distinct sources held out for validation. The best model by \
+        validation loss is kept. Presets: g2p (Debian festlex-cmu), couplets (fortunes-zh), addition (generated); \
         `make seq2seq-presets` installs their data.
         """
     )

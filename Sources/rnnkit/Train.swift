@@ -29,8 +29,8 @@ struct TrainMNIST: ParsableCommand {
         commandName: "mnist",
         abstract: "Train a recurrent classifier that reads MNIST-format images row by row (28 steps of 28 pixels).",
         discussion: """
-        Defaults: LSTM 128, one layer, Adam 1e-3, batch 128, 10 epochs, seed 0, on Fashion-MNIST from
-        \(MNIST.defaultDirectory). A preset sets a seed experiment's settings; flags given with it override them.
+        Defaults: LSTM 128, one layer, Adam 1e-3, batch 128, 10 epochs, seed 0, on Fashion-MNIST from \
+        \(MNIST.defaultDirectory). A preset sets a seed experiment's settings; flags given with it override them. \
         Presets: \(MNISTPreset.allCases.map(\.rawValue).joined(separator: ", ")).
         """
     )
