@@ -153,26 +153,9 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         } }
 
         // Inference may split each step's units across the cores instead of the samples (StepSplit).
-        if !record, let cores = split.unitRanges(
+        let unitRanges = record ? nil : split.unitRanges(
             H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
-            packed: Scalar.self == Float.self && VectorKernels.active != nil) {
-            let done = output.withUnsafeMutableBufferPointer { yBuf in
-            h.withUnsafeMutableBufferPointer { hBuf in
-            c.withUnsafeMutableBufferPointer { cBuf in
-            gates.withUnsafeMutableBufferPointer { gBuf in
-            x.withUnsafeBufferPointer { xBuf in
-            fusedWeights.withUnsafeBufferPointer { wcBuf in
-            w.whh.withUnsafeBufferPointer { whh in
-            w.bhh.withUnsafeBufferPointer { bhh in
-            biasSum.withUnsafeBufferPointer { biasBuf in
-                forwardSplitByUnits(cell: cell, reverse: reverse, cores: cores, T: T, B: B, F: fused ? F : 0, H: H, gH: gH,
-                                    x: xBuf.baseAddress!, weights: fused ? wcBuf.baseAddress! : whh.baseAddress!,
-                                    bias: fused ? biasBuf.baseAddress! : isGRU ? bhh.baseAddress! : nil,
-                                    inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: yBuf.baseAddress!,
-                                    h: hBuf.baseAddress!, c: isLSTM ? cBuf.baseAddress! : nil, threads: threads)
-            }}}}}}}}}
-            if done { return DirectionResult(output: output, h: h, c: isLSTM ? c : nil, trace: nil) }
-        }
+            packed: Scalar.self == Float.self && VectorKernels.active != nil)
 
         gates.withUnsafeMutableBufferPointer { gBuf in
         output.withUnsafeMutableBufferPointer { yBuf in
@@ -191,6 +174,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         fusedWeights.withUnsafeBufferPointer { wcBuf in
         biasSum.withUnsafeBufferPointer { biasBuf in
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
+            if let unitRanges, forwardSplitByUnits(
+                cell: cell, reverse: reverse, cores: unitRanges, T: T, B: B, F: fused ? F : 0, H: H, gH: gH,
+                x: xBuf.baseAddress!, weights: fused ? wcBuf.baseAddress! : whh.baseAddress!,
+                bias: fused ? biasBuf.baseAddress! : isGRU ? bhh.baseAddress! : nil,
+                inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: yBuf.baseAddress!,
+                h: h, c: isLSTM ? cBuf.baseAddress! : nil, threads: threads) {
+                return  // done by units; else (no threads to be had) by samples below
+            }
             // The step product's right operand, packed once for all T steps and both chunks.
             let stepWeights = fused
                 ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
