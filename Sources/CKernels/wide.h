@@ -101,9 +101,71 @@ INLINE v16 tanh16(v16 x) {
 BUFFER_LOOP(NAME(rnnkit_sigmoid), sigmoid16)
 BUFFER_LOOP(NAME(rnnkit_tanh), tanh16)
 
+// MARK: - Cell updates: the gates activated and the state updated in one pass over the units
+
+/// The first n (1 ... 16) floats at p as a vector, zeros past them; and the reverse.
+INLINE v16 loadPart(const float *p, long n) {
+    if (n >= 16) return load16(p);
+    float lanes[16] = {0};
+    __builtin_memcpy(lanes, p, (size_t)n * sizeof(float));
+    return load16(lanes);
+}
+INLINE void storePart(float *p, v16 v, long n) {
+    if (n >= 16) return store16(p, v);
+    float lanes[16];
+    store16(lanes, v);
+    __builtin_memcpy(p, lanes, (size_t)n * sizeof(float));
+}
+
+FN void NAME(rnnkit_lstm_cell)(long units, float *g, long stride, float *c, float *h, float *y, float *tc) {
+    for (long j = 0; j < units; j += 16) {
+        long n = units - j;
+        v16 i = sigmoid16(loadPart(g + j, n)), f = sigmoid16(loadPart(g + stride + j, n));
+        v16 gg = tanh16(loadPart(g + 2 * stride + j, n)), o = sigmoid16(loadPart(g + 3 * stride + j, n));
+        v16 cNew = f * loadPart(c + j, n) + i * gg;
+        v16 t = tanh16(cNew), hNew = o * t;
+        storePart(c + j, cNew, n);
+        storePart(h + j, hNew, n);
+        storePart(y + j, hNew, n);
+        if (tc) {
+            storePart(tc + j, t, n);
+            storePart(g + j, i, n);
+            storePart(g + stride + j, f, n);
+            storePart(g + 2 * stride + j, gg, n);
+            storePart(g + 3 * stride + j, o, n);
+        }
+    }
+}
+
+FN void NAME(rnnkit_gru_cell)(long units, float *g, long stride, const float *hw, long hiddenStride, float *h, float *y,
+                              float *side) {
+    for (long j = 0; j < units; j += 16) {
+        long n = units - j;
+        v16 r = sigmoid16(loadPart(g + j, n) + loadPart(hw + j, n));
+        v16 z = sigmoid16(loadPart(g + stride + j, n) + loadPart(hw + hiddenStride + j, n));
+        v16 hn = loadPart(hw + 2 * hiddenStride + j, n);
+        v16 nGate = tanh16(loadPart(g + 2 * stride + j, n) + r * hn);
+        v16 hNew = (splat(1.0f) - z) * nGate + z * loadPart(h + j, n);
+        storePart(h + j, hNew, n);
+        storePart(y + j, hNew, n);
+        if (side) {
+            storePart(side + j, hn, n);
+            storePart(g + j, r, n);
+            storePart(g + stride + j, z, n);
+            storePart(g + 2 * stride + j, nGate, n);
+        }
+    }
+}
+
 // MARK: - Products against a packed right operand
 
-enum { tileColumns = 16 * TILE_PANELS, rowBlock = 96, depthBlock = 512 / TILE_PANELS };
+#ifndef ROW_BLOCK
+#define ROW_BLOCK 96
+#endif
+#ifndef DEPTH_BLOCK
+#define DEPTH_BLOCK (512 / TILE_PANELS)
+#endif
+enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_BLOCK };
 
 /// C[0..<R][0..<cols] += A[0..<R][0..<k] · the TILE_PANELS panels at `panel` (`stride` floats apart),
 /// A's rows lda apart; with `base`, C's rows are set to base[0..<cols] + A · panels (C not read).
@@ -206,6 +268,13 @@ FN double NAME(rnnkit_fma_peak)(long iterations, float *sink) {
 // Other CPUs (ARM): never called, since rnnkit_cpu_isa() reports no x86 vector extension there.
 void NAME(rnnkit_sigmoid)(float *x, long count) { (void)x; (void)count; }
 void NAME(rnnkit_tanh)(float *x, long count) { (void)x; (void)count; }
+void NAME(rnnkit_lstm_cell)(long units, float *g, long stride, float *c, float *h, float *y, float *tc) {
+    (void)units; (void)g; (void)stride; (void)c; (void)h; (void)y; (void)tc;
+}
+void NAME(rnnkit_gru_cell)(long units, float *g, long stride, const float *hw, long hiddenStride, float *h, float *y,
+                           float *side) {
+    (void)units; (void)g; (void)stride; (void)hw; (void)hiddenStride; (void)h; (void)y; (void)side;
+}
 void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed, const float *base,
                                float *c, long ldc) {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;

@@ -69,3 +69,99 @@ import Testing
         #expect(ours.map(\.bitPattern) == theirs.map(\.bitPattern))
     }
 }
+
+/// The fused cell updates of the C kernels (rnnkit_lstm_cell, rnnkit_gru_cell) against the cell
+/// equations in Double, on every build this CPU runs, for unit counts that hit the partial vector
+/// at the end; nothing past the units (or between the gate blocks) may be written.
+@Suite struct CellKernelTests {
+    static let units = [1, 7, 15, 16, 17, 40, 100]
+    static let sentinel: Float = 12345
+    /// Float rounding of sums of inputs up to 40 (and of c) in the kernels; a wrong gate or lane is off by far more.
+    static let tolerance = 1e-5
+
+    /// Pre-activations mostly in [-4, 4], a few far out where the activations saturate.
+    func values(_ count: Int, _ g: inout SeededGenerator) -> [Float] {
+        (0..<count).map { i in i % 11 == 5 ? Float.random(in: -40...40, using: &g) : Float.random(in: -4...4, using: &g) }
+    }
+    func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+
+    @Test(arguments: VectorKernels.runnable)
+    func lstmCellMatchesTheEquations(kernels: VectorKernels) {
+        var rng = SeededGenerator(seed: 11)
+        for U in Self.units {
+            for record in [false, true] {
+                let stride = U + 3  // gaps between the gate blocks must stay as they are
+                let gates0 = values(4 * stride, &rng), c0 = values(U, &rng)
+                let padding = [Float](repeating: Self.sentinel, count: 16)  // a whole vector past the units
+                var gates = gates0 + padding, c = c0 + padding
+                var h = [Float](repeating: Self.sentinel, count: U + 16), y = h, tc = h
+                gates.withUnsafeMutableBufferPointer { g in c.withUnsafeMutableBufferPointer { c in
+                    h.withUnsafeMutableBufferPointer { h in y.withUnsafeMutableBufferPointer { y in
+                        tc.withUnsafeMutableBufferPointer { tc in
+                            kernels.lstmCell(U, g.baseAddress, stride, c.baseAddress, h.baseAddress, y.baseAddress,
+                                             record ? tc.baseAddress : nil)
+                        }
+                    }}
+                }}
+                var worst = 0.0
+                for j in 0..<U {
+                    let i = sigmoid(Double(gates0[j])), f = sigmoid(Double(gates0[stride + j]))
+                    let gg = Foundation.tanh(Double(gates0[2 * stride + j])), o = sigmoid(Double(gates0[3 * stride + j]))
+                    let cNew = f * Double(c0[j]) + i * gg, t = Foundation.tanh(cNew), hNew = o * t
+                    var got = [(c[j], cNew), (h[j], hNew), (y[j], hNew)]
+                    if record {
+                        got += [(tc[j], t), (gates[j], i), (gates[stride + j], f), (gates[2 * stride + j], gg),
+                                (gates[3 * stride + j], o)]
+                    }
+                    for (value, want) in got { worst = max(worst, abs(Double(value) - want)) }
+                }
+                #expect(worst < Self.tolerance, "\(kernels) U=\(U) record=\(record): worst error \(worst)")
+                #expect([c[U...], h[U...], y[U...], tc[U...], gates[(4 * stride)...]].allSatisfy { $0.elementsEqual(padding) })
+                if !record { #expect(tc.allSatisfy { $0 == Self.sentinel }) }
+                // Untouched: the gaps always, the whole gate block when not recording.
+                for gate in 0..<4 {
+                    let range = record ? (gate * stride + U)..<((gate + 1) * stride) : (gate * stride)..<((gate + 1) * stride)
+                    #expect(Array(gates[range]) == Array(gates0[range]), "\(kernels) U=\(U) gate \(gate)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: VectorKernels.runnable)
+    func gruCellMatchesTheEquations(kernels: VectorKernels) {
+        var rng = SeededGenerator(seed: 12)
+        for U in Self.units {
+            for record in [false, true] {
+                let stride = U + 2, hiddenStride = U + 5
+                let gates0 = values(3 * stride, &rng), hw = values(3 * hiddenStride, &rng), h0 = values(U, &rng)
+                let padding = [Float](repeating: Self.sentinel, count: 16)  // a whole vector past the units
+                var gates = gates0 + padding, h = h0 + padding
+                var y = [Float](repeating: Self.sentinel, count: U + 16), side = y
+                gates.withUnsafeMutableBufferPointer { g in h.withUnsafeMutableBufferPointer { h in
+                    y.withUnsafeMutableBufferPointer { y in side.withUnsafeMutableBufferPointer { side in
+                        kernels.gruCell(U, g.baseAddress, stride, hw, hiddenStride, h.baseAddress, y.baseAddress,
+                                        record ? side.baseAddress : nil)
+                    }}
+                }}
+                var worst = 0.0
+                for j in 0..<U {
+                    let r = sigmoid(Double(gates0[j]) + Double(hw[j]))
+                    let z = sigmoid(Double(gates0[stride + j]) + Double(hw[hiddenStride + j]))
+                    let hn = Double(hw[2 * hiddenStride + j])
+                    let n = Foundation.tanh(Double(gates0[2 * stride + j]) + r * hn)
+                    let hNew = (1 - z) * n + z * Double(h0[j])
+                    var got = [(h[j], hNew), (y[j], hNew)]
+                    if record { got += [(side[j], hn), (gates[j], r), (gates[stride + j], z), (gates[2 * stride + j], n)] }
+                    for (value, want) in got { worst = max(worst, abs(Double(value) - want)) }
+                }
+                #expect(worst < Self.tolerance, "\(kernels) U=\(U) record=\(record): worst error \(worst)")
+                #expect([h[U...], y[U...], side[U...], gates[(3 * stride)...]].allSatisfy { $0.elementsEqual(padding) })
+                if !record { #expect(side.allSatisfy { $0 == Self.sentinel }) }
+                for gate in 0..<3 {
+                    let range = record ? (gate * stride + U)..<((gate + 1) * stride) : (gate * stride)..<((gate + 1) * stride)
+                    #expect(Array(gates[range]) == Array(gates0[range]), "\(kernels) U=\(U) gate \(gate)")
+                }
+            }
+        }
+    }
+}

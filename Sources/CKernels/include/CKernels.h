@@ -26,6 +26,13 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
 //
 // rnnkit_sigmoid_* / rnnkit_tanh_*: x[i] ← 1 / (1 + e^(−x[i])) or tanh(x[i]) for i < count (Cephes'
 // polynomials, relative error about 1e-7; NaN stays NaN).
+// rnnkit_lstm_cell_*: one LSTM step of `units` units of one sample. g holds the pre-activations of
+// the gates i, f, g, o, `stride` floats apart; c ← f·c + i·g, then h and y ← o·tanh(c). When tc is
+// not NULL (training), tc ← tanh(c) and the gates are activated in place; else g is left as it is.
+// rnnkit_gru_cell_*: one GRU step of `units` units of one sample. g holds the input parts of the
+// pre-activations of r, z, n (b_ih + W_ih·x), `stride` apart, hw the recurrent parts (W_hh·h +
+// b_hh), `hiddenStride` apart: r, z ← sigmoid(g + hw), n ← tanh(g_n + r·hw_n), h and y ←
+// (1 − z)·n + z·h. When side is not NULL (training), side ← hw_n and r, z, n replace g.
 // rnnkit_sgemm_packed_*: C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major
 // with row strides lda and ldc. With `base` (n values), every row of C is set to base + its row of
 // A · B instead, without reading C.
@@ -34,6 +41,9 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
 #define RNNKIT_WIDE_KERNELS(suffix)                                                                          \
     void rnnkit_sigmoid_##suffix(float *x, long count);                                                      \
     void rnnkit_tanh_##suffix(float *x, long count);                                                         \
+    void rnnkit_lstm_cell_##suffix(long units, float *g, long stride, float *c, float *h, float *y, float *tc);  \
+    void rnnkit_gru_cell_##suffix(long units, float *g, long stride, const float *hw, long hiddenStride, float *h, \
+                                  float *y, float *side);                                                    \
     void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
                                       const float *base, float *c, long ldc);                               \
     double rnnkit_fma_peak_##suffix(long iterations, float *sink);

@@ -58,6 +58,9 @@ func withOptionalBuffer<S: TensorScalar, R>(_ tensor: Tensor<S>?, _ body: (Unsaf
     return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
+/// The vector kernels of the cell updates (nil: the portable path).
+private let cellKernels = VectorKernels.active
+
 @inline(__always) private func sigmoid<S: TensorScalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
 
 enum RecurrentEngine<Scalar: TensorScalar> {
@@ -244,9 +247,10 @@ enum RecurrentEngine<Scalar: TensorScalar> {
 
     /// One sample's state update from the pre-activations of `U` of its units (LSTM, simple RNN: of
     /// the gates; GRU: their input part, with `hwb` = h·W_hhᵀ + b_hh), the gate blocks `gateStride`
-    /// and `hiddenStride` apart. Activates the gates in place and writes those units' state `hb` (and
-    /// cell `cb`) and output `yb`; `tc` receives tanh(c) (LSTM), `side` the GRU's W_hn·h + b_hn when
-    /// recording.
+    /// and `hiddenStride` apart. Writes those units' state `hb` (and cell `cb`) and output `yb`.
+    /// Recording (`side` given: the trace's tanh(c) for the LSTM, W_hn·h + b_hn for the GRU), it also
+    /// activates the gates in place for the backward pass; otherwise the gates may be left as they
+    /// were, and `tc` is scratch for tanh(c).
     @inline(__always)
     private static func updateCell(
         _ cell: RecurrentCell, units U: Int, gates gb: UnsafeMutablePointer<Scalar>, gateStride gs: Int,
@@ -254,7 +258,20 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         h hb: UnsafeMutablePointer<Scalar>, c cb: UnsafeMutablePointer<Scalar>?, y yb: UnsafeMutablePointer<Scalar>,
         tanhC tc: UnsafeMutablePointer<Scalar>, side: UnsafeMutablePointer<Scalar>?
     ) {
-        // Whole-block activations (vectorised for Float), then the state update.
+        // Float with vector kernels: one pass that activates and updates (rnnkit_lstm_cell, _gru_cell).
+        if Scalar.self == Float.self, let kernels = cellKernels, cell == .lstm || cell == .gru {
+            func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+            }
+            if cell == .lstm {
+                kernels.lstmCell(U, f(gb), gs, f(cb!), f(hb), f(yb), side.map(f))
+            } else {
+                kernels.gruCell(U, f(gb), gs, UnsafeRawPointer(hwb).assumingMemoryBound(to: Float.self), hs, f(hb), f(yb),
+                                side.map(f))
+            }
+            return
+        }
+        // Else whole-block activations, then the state update.
         switch cell {
         case .lstm:
             let cb = cb!
