@@ -209,6 +209,16 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         return try recordedForward(input, initialState: initialState, lengths: lengths, generator: &none)
     }
 
+    /// Runs and records the stack (evaluation mode) with each step of the forward and backward passes
+    /// divided among the cores as `split` says: for the tests, which train both ways on the same numbers.
+    @_spi(Testing) public func callAsFunction(
+        _ input: Variable<Scalar>, initialState: RecurrentState<Variable<Scalar>>? = nil, lengths: [Int]? = nil,
+        split: StepSplit
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        var none: SeededGenerator? = nil
+        return try recordedForward(input, initialState: initialState, lengths: lengths, generator: &none, split: split)
+    }
+
     /// Runs the stack in training mode: dropout masks are drawn from `generator`.
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: RecurrentState<Variable<Scalar>>? = nil, lengths: [Int]? = nil,
@@ -314,6 +324,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         var weights: [[CellWeights<Scalar>]]
         var directions: [[DirectionTrace<Scalar>]]
         var lengths: [Int]
+        var split: StepSplit
     }
 
     private struct StackResult {
@@ -325,11 +336,11 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
 
     private func recordedForward(
         _ input: Variable<Scalar>, initialState: RecurrentState<Variable<Scalar>>?, lengths: [Int]?,
-        generator: inout SeededGenerator?
+        generator: inout SeededGenerator?, split: StepSplit = .automatic
     ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
         let lengths = try checkInputs(input.shape, h: initialState?.h.shape, c: initialState?.c?.shape, lengths: lengths)
         let result = run(input.value, h0: initialState?.h.value, c0: initialState?.c?.value, lengths: lengths,
-                         generator: &generator, record: true)
+                         generator: &generator, record: true, split: split)
         let trace = result.trace!
         let stateInputs = [initialState?.h, initialState?.c].compactMap { $0 }
         let params = cellParameters.flatMap { $0.flatMap { $0 } }
@@ -361,7 +372,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         let stateCount = B * H
         var hFinal = [Scalar](), cFinal = [Scalar]()  // (L·D, B, H)
         var trace = StackTrace(layerInputs: [], inputMasks: [], outputMask: nil, weights: weights,
-                               directions: [], lengths: lengths)
+                               directions: [], lengths: lengths, split: split)
 
         var layerInput = swapLeadingAxes(input)  // (T, B, F)
         for l in 0..<L {
@@ -447,7 +458,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                 return RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
                                                 lengths: trace.lengths, trace: trace.directions[l][d],
                                                 dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice,
-                                                inputGradient: needsDInput, threads: threads)
+                                                inputGradient: needsDInput, threads: threads, split: trace.split)
             }
             for (d, g) in gradients.enumerated() {
                 let slot = l * D + d

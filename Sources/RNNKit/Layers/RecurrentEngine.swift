@@ -9,8 +9,8 @@ import RealModule
 // Forward (LSTM, simple RNN): per step one product [x_t, h]·[W_ih, W_hh]ᵀ onto the biases, with the
 // weights packed once per call (RepeatedOperand), and one fused pass of gate arithmetic. The GRU
 // computes X·W_ihᵀ for all steps first and h·W_hhᵀ apart per step (its n gate takes it through r);
-// so does inference of the others on small batches with wide inputs. Inference on small batches
-// splits each step's hidden units across the cores (StepSplit), training always splits samples.
+// so does inference of the others on small batches with wide inputs. Batches too small to spread
+// by samples split each step's hidden units across the cores instead (StepSplit), forward and backward.
 // Backward walks the same steps in reverse, one product dG·W_hh per step, and computes the weight
 // gradients with products over the whole sequence (for LSTM and simple RNN one, dGᵀ·[X, H, 1], on
 // the rows the forward pass kept). No allocation happens inside the time loop.
@@ -155,8 +155,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             }
         } }
 
-        // Inference may split each step's units across the cores instead of the samples (StepSplit).
-        let unitRanges = record ? nil : split.unitRanges(
+        // Small batches may split each step's units across the cores instead of the samples (StepSplit).
+        let unitRanges = split.unitRanges(
             H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
             packed: Scalar.self == Float.self && VectorKernels.active != nil)
 
@@ -182,7 +182,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 x: xBuf.baseAddress!, weights: fused ? wcBuf.baseAddress! : whh.baseAddress!,
                 bias: fused ? biasBuf.baseAddress! : isGRU ? bhh.baseAddress! : nil,
                 inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: yBuf.baseAddress!,
-                h: h, c: isLSTM ? cBuf.baseAddress! : nil, threads: threads) {
+                h: h, c: isLSTM ? cBuf.baseAddress! : nil,
+                trace: record ? TracePointers(gates: gBuf.baseAddress!, stepInputs: fused ? siBuf.baseAddress! : nil,
+                                              hPrev: fused ? nil : hpBuf.baseAddress!, cPrev: isLSTM ? cpBuf.baseAddress! : nil,
+                                              side: isLSTM || isGRU ? sBuf.baseAddress! : nil) : nil,
+                threads: threads) {
                 return  // done by units; else (no threads to be had) by samples below
             }
             // The step product's right operand, packed once for all T steps and both chunks.
@@ -319,23 +323,34 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         }
     }
 
-    // MARK: inference split by units
+    // MARK: steps split by units
 
-    /// Inference of one direction with the hidden units split across a team of cores (`StepSplit`):
-    /// each core packs the rows of the step weights for its units (gate by gate); every step it
-    /// multiplies the whole batch's step input with them, updates its units' state and writes them
-    /// into the next step's input, a second buffer (no core overwrites what another still reads),
-    /// and meets the others. Fused cells (F > 0): `weights` is [W_ih, W_hh] (gH, F + H), `bias`
+    /// Where a split by units writes the trace when training: the buffers of `DirectionTrace`.
+    struct TracePointers {
+        var gates: UnsafeMutablePointer<Scalar>        // (T, B, gH)
+        var stepInputs: UnsafeMutablePointer<Scalar>?  // (T, B, F + H + 1), fused cells
+        var hPrev: UnsafeMutablePointer<Scalar>?       // (T, B, H), GRU
+        var cPrev: UnsafeMutablePointer<Scalar>?       // (T, B, H), LSTM
+        var side: UnsafeMutablePointer<Scalar>?        // (T, B, H), LSTM tanh(c) or GRU W_hn·h + b_hn
+    }
+
+    /// The forward pass of one direction with the hidden units split across a team of cores
+    /// (`StepSplit`): each core packs the rows of the step weights for its units (gate by gate); every
+    /// step it multiplies the whole batch's step input with them, updates its units' state and writes
+    /// them into the next step's input, and meets the others. The next step's input is a second
+    /// buffer (no core overwrites what another still reads), or, training a fused cell, the trace's
+    /// next row block. Fused cells (F > 0): `weights` is [W_ih, W_hh] (gH, F + H), `bias`
     /// b_ih + b_hh, the step input [x_t, h]. GRU (F = 0): `weights` is W_hh, `bias` b_hh,
     /// `inputGates` the precomputed b_ih + X·W_ihᵀ (T, B, gH), the step input h. Projected LSTM and
-    /// simple RNN (F = 0, no bias): `inputGates` holds all of b_ih + b_hh + X·W_ihᵀ, onto which each
-    /// step adds h · W_hhᵀ.
+    /// simple RNN (F = 0, no bias, inference only): `inputGates` holds all of b_ih + b_hh + X·W_ihᵀ,
+    /// onto which each step adds h · W_hhᵀ. With `trace` (training) it writes what the sample split
+    /// records, in the same layout.
     /// Returns false, having written nothing, when the team's threads cannot be made.
     private static func forwardSplitByUnits(
         cell: RecurrentCell, reverse: Bool, cores: [Range<Int>], T: Int, B: Int, F: Int, H: Int, gH: Int,
         x: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
         inputGates: UnsafeMutablePointer<Scalar>?, lengths: [Int], output: UnsafeMutablePointer<Scalar>,
-        h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, threads: Int
+        h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, trace: TracePointers?, threads: Int
     ) -> Bool {
         let g = gH / H, K = F + H
         // Each core's rows of the weights, gate-major (its operand points into them), and of the bias.
@@ -357,57 +372,74 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let widest = cores.map(\.count).max()!
         var products = [Scalar](repeating: 0, count: cores.count * B * g * widest)  // each core's (B, g·U)
         var tanhScratch = [Scalar](repeating: 0, count: cores.count * widest)
-        var stepInput = [Scalar](repeating: 0, count: 2 * B * K)  // two (B, K) blocks, alternating by step
-        let firstT = reverse ? T - 1 : 0
-        stepInput.withUnsafeMutableBufferPointer { si in
-            for b in 0..<B {
-                (si.baseAddress! + b * K).update(from: x + (firstT * B + b) * F, count: F)
-                (si.baseAddress! + b * K + F).update(from: h + b * H, count: H)
-            }
-        }
+        // The step inputs: the trace's rows [x_t, h, 1] (training a fused cell), else two (B, K) blocks
+        // alternating by step.
+        let recorded = trace?.stepInputs, rowWidth = recorded == nil ? K : K + 1
+        var stepInput = [Scalar](repeating: 0, count: recorded == nil ? 2 * B * K : 0)
+        let order = { (s: Int) in reverse ? T - 1 - s : s }  // the step taken s-th
         return products.withUnsafeMutableBufferPointer { pBuf in
         tanhScratch.withUnsafeMutableBufferPointer { tBuf in
         stepInput.withUnsafeMutableBufferPointer { siBuf in
         coreBias.withUnsafeBufferPointer { biases in
         operands.withUnsafeBufferPointer { operands in
-            runTeam(cores.count) { core, barrier in
+            let blocks = siBuf.baseAddress
+            let input = { (s: Int) in recorded.map { $0 + order(s) * B * rowWidth } ?? blocks! + (s % 2) * B * K }
+            for b in 0..<B {
+                let row = input(0) + b * rowWidth
+                row.update(from: x + (order(0) * B + b) * F, count: F)
+                (row + F).update(from: h + b * H, count: H)
+                if recorded != nil { row[K] = 1 }
+            }
+            return runTeam(cores.count) { core, barrier in
                 let units = cores[core], U = units.count, u0 = units.lowerBound, width = g * U
                 let local = pBuf.baseAddress! + core * B * g * widest, tc = tBuf.baseAddress! + core * widest
                 let samples = (core * B / cores.count)..<((core + 1) * B / cores.count)  // whose next x_t it copies
                 biases[core].withUnsafeBufferPointer { base in
                     for s in 0..<T {
-                        let t = reverse ? T - 1 - s : s
-                        let current = siBuf.baseAddress! + (s % 2) * B * K, next = siBuf.baseAddress! + ((s + 1) % 2) * B * K
+                        let t = order(s), current = input(s), next = s + 1 < T ? input(s + 1) : nil
                         if let inputGates, cell != .gru {  // projected: this step's input part, then += h · W_hhᵀ
                             for b in 0..<B {
                                 for gate in 0..<g {
                                     (local + b * width + gate * U).update(from: inputGates + (t * B + b) * gH + gate * H + u0, count: U)
                                 }
                             }
-                            operands[core].accumulate(m: B, current, lda: K, into: local, ldc: width)
+                            operands[core].accumulate(m: B, current, lda: rowWidth, into: local, ldc: width)
                         } else {
-                            operands[core].accumulate(m: B, current, lda: K, into: local, ldc: width, base: base.baseAddress!)
+                            operands[core].accumulate(m: B, current, lda: rowWidth, into: local, ldc: width, base: base.baseAddress!)
                         }
                         let yt = output + t * B * H
                         for b in 0..<B {
-                            let hb = h + b * H + u0, yb = yt + b * H + u0
+                            let hb = h + b * H + u0, yb = yt + b * H + u0, cb = c.map { $0 + b * H + u0 }
+                            let at = (t * B + b) * H + u0  // these units of sample b at step t, in (T, B, H)
+                            let sb = trace?.side.map { $0 + at }
+                            // The state before the step, for the backward pass.
+                            if let cb, let cPrev = trace?.cPrev { (cPrev + at).update(from: cb, count: U) }
+                            if let hPrev = trace?.hPrev { (hPrev + at).update(from: hb, count: U) }
                             if t < lengths[b] {
                                 if let inputGates, cell == .gru {  // GRU: the input part here, gate blocks H apart
                                     updateCell(cell, units: U, gates: inputGates + (t * B + b) * gH + u0, gateStride: H,
                                                hidden: local + b * width, hiddenStride: U, h: hb, c: nil, y: yb,
-                                               tanhC: tc, side: nil)
+                                               tanhC: tc, side: sb)
+                                } else if let trace {  // into the trace's layout, gate blocks H apart, activated there
+                                    let gb = trace.gates + (t * B + b) * gH + u0
+                                    for gate in 0..<g { (gb + gate * H).update(from: local + b * width + gate * U, count: U) }
+                                    updateCell(cell, units: U, gates: gb, gateStride: H, hidden: local, hiddenStride: U,
+                                               h: hb, c: cb, y: yb, tanhC: sb ?? tc, side: sb)
                                 } else {
                                     updateCell(cell, units: U, gates: local + b * width, gateStride: U, hidden: local,
-                                               hiddenStride: U, h: hb, c: c.map { $0 + b * H + u0 }, y: yb, tanhC: tc, side: nil)
+                                               hiddenStride: U, h: hb, c: cb, y: yb, tanhC: tc, side: nil)
                                 }
                             } else {  // past this sample's end: zero output, state kept
                                 yb.initialize(repeating: 0, count: U)
+                                sb?.initialize(repeating: 0, count: U)
                             }
-                            (next + b * K + F + u0).update(from: hb, count: U)
+                            if let next { (next + b * rowWidth + F + u0).update(from: hb, count: U) }
                         }
-                        if F > 0 && s + 1 < T {
-                            let tNext = reverse ? t - 1 : t + 1
-                            for b in samples { (next + b * K).update(from: x + (tNext * B + b) * F, count: F) }
+                        if let next, F > 0 {
+                            for b in samples {
+                                (next + b * rowWidth).update(from: x + (order(s + 1) * B + b) * F, count: F)
+                                if recorded != nil { next[b * rowWidth + K] = 1 }
+                            }
                         }
                         barrier.wait()
                     }
@@ -429,11 +461,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         dOutput: Tensor<Scalar>?,         // (T, B, H)
         dhFinal: [Scalar]?, dcFinal: [Scalar]?,  // (B, H)
         inputGradient: Bool = true,       // false: the input is data, skip dX = dG_ih · W_ih
-        threads: Int = parallelChunkLimit  // cores this call may use
+        threads: Int = parallelChunkLimit,  // cores this call may use
+        split: StepSplit = .automatic       // how each step is divided among the cores
     ) -> DirectionGradients<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
         let isGRU = cell == .gru, isLSTM = cell == .lstm
+        let unitRanges = split.unitRanges(H: H, stepFLOPs: 2 * B * gH * H, batch: B, steps: T, threads: threads,
+                                          packed: Scalar.self == Float.self && VectorKernels.active != nil)
 
         // Gradients of the pre-activations, for all steps: (T, B, gH). They differ between the
         // input and recurrent products only for the GRU's n gate (r ⊙ (W_hn·h + b_hn)).
@@ -458,65 +493,88 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         w.whh.withUnsafeBufferPointer { whh in
             let dh = dhBuf.baseAddress!
             let dGhhBase = isGRU ? dghBuf.baseAddress! : dgiBuf.baseAddress!
-            let stepWeights = RepeatedOperand(whh.baseAddress!, ldb: H, transposed: false, k: gH, n: H, uses: T, threads: threads)
-            parallelRows(B, minimumRows: stepMinimumRows, threads: threads) { rows, _ in
-            let (b0, n) = (rows.lowerBound, rows.count)
-            for s in 0..<T {
-                let t = reverse ? s : T - 1 - s
+            let g = gH / H
+            /// Sample b's pre-activation gradients at step t for `units` (and its dh, dc there).
+            func stepGradients(t: Int, b: Int, units: Range<Int>) {
                 let off = t * B * H
-                let gt = gBuf.baseAddress! + t * B * gH
-                let dgi = dgiBuf.baseAddress! + t * B * gH, dgh = dGhhBase + t * B * gH
-                for b in rows {
-                    let gb = gt + b * gH, dgib = dgi + b * gH, dghb = dgh + b * gH
-                    guard t < lengths[b] else {  // no gradient flows through steps past the end
-                        dgib.initialize(repeating: 0, count: gH)
-                        if isGRU { dghb.initialize(repeating: 0, count: gH) }
-                        continue
+                let gb = gBuf.baseAddress! + (t * B + b) * gH
+                let dgib = dgiBuf.baseAddress! + (t * B + b) * gH, dghb = dGhhBase + (t * B + b) * gH
+                guard t < lengths[b] else {  // no gradient flows through steps past the end
+                    for gate in 0..<g {
+                        (dgib + gate * H + units.lowerBound).initialize(repeating: 0, count: units.count)
+                        if isGRU { (dghb + gate * H + units.lowerBound).initialize(repeating: 0, count: units.count) }
                     }
-                    let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H } ?? noDY.baseAddress!
-                    switch cell {
-                    case .lstm:
-                        let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H
-                        let dcb = dcBuf.baseAddress! + b * H
-                        for j in 0..<H {
-                            let i = gb[j], f = gb[H + j], gg = gb[2 * H + j], o = gb[3 * H + j], tc = tcb[j]
-                            let dht = dhb[j] + dyb[j]
-                            let dct = dcb[j] + dht * o * (1 - tc * tc)
-                            dgib[j] = dct * gg * i * (1 - i)
-                            dgib[H + j] = dct * cpb[j] * f * (1 - f)
-                            dgib[2 * H + j] = dct * i * (1 - gg * gg)
-                            dgib[3 * H + j] = dht * tc * o * (1 - o)
-                            dcb[j] = dct * f
-                            dhb[j] = 0
-                        }
-                    case .gru:
-                        let hpb = hPrev! + off + b * H
-                        let hnb = hiddenN! + off + b * H
-                        for j in 0..<H {
-                            let r = gb[j], z = gb[H + j], n = gb[2 * H + j]
-                            let dht = dhb[j] + dyb[j]
-                            let dnPre = dht * (1 - z) * (1 - n * n)
-                            let drPre = dnPre * hnb[j] * r * (1 - r)
-                            let dzPre = dht * (hpb[j] - n) * z * (1 - z)
-                            dgib[j] = drPre; dghb[j] = drPre
-                            dgib[H + j] = dzPre; dghb[H + j] = dzPre
-                            dgib[2 * H + j] = dnPre; dghb[2 * H + j] = dnPre * r
-                            dhb[j] = dht * z
-                        }
-                    case .rnnTanh, .rnnRelu:
-                        for j in 0..<H {
-                            let v = gb[j]
-                            let dht = dhb[j] + dyb[j]
-                            let slope: Scalar = cell == .rnnTanh ? 1 - v * v : (v > 0 ? 1 : 0)
-                            dgib[j] = dht * slope
-                            dhb[j] = 0
-                        }
+                    return
+                }
+                let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H } ?? noDY.baseAddress!
+                switch cell {
+                case .lstm:
+                    let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H
+                    let dcb = dcBuf.baseAddress! + b * H
+                    for j in units {
+                        let i = gb[j], f = gb[H + j], gg = gb[2 * H + j], o = gb[3 * H + j], tc = tcb[j]
+                        let dht = dhb[j] + dyb[j]
+                        let dct = dcb[j] + dht * o * (1 - tc * tc)
+                        dgib[j] = dct * gg * i * (1 - i)
+                        dgib[H + j] = dct * cpb[j] * f * (1 - f)
+                        dgib[2 * H + j] = dct * i * (1 - gg * gg)
+                        dgib[3 * H + j] = dht * tc * o * (1 - o)
+                        dcb[j] = dct * f
+                        dhb[j] = 0
+                    }
+                case .gru:
+                    let hpb = hPrev! + off + b * H
+                    let hnb = hiddenN! + off + b * H
+                    for j in units {
+                        let r = gb[j], z = gb[H + j], n = gb[2 * H + j]
+                        let dht = dhb[j] + dyb[j]
+                        let dnPre = dht * (1 - z) * (1 - n * n)
+                        let drPre = dnPre * hnb[j] * r * (1 - r)
+                        let dzPre = dht * (hpb[j] - n) * z * (1 - z)
+                        dgib[j] = drPre; dghb[j] = drPre
+                        dgib[H + j] = dzPre; dghb[H + j] = dzPre
+                        dgib[2 * H + j] = dnPre; dghb[2 * H + j] = dnPre * r
+                        dhb[j] = dht * z
+                    }
+                case .rnnTanh, .rnnRelu:
+                    for j in units {
+                        let v = gb[j]
+                        let dht = dhb[j] + dyb[j]
+                        let slope: Scalar = cell == .rnnTanh ? 1 - v * v : (v > 0 ? 1 : 0)
+                        dgib[j] = dht * slope
+                        dhb[j] = 0
                     }
                 }
-                // dh (n, H) += dG_hh[t] (n, gH) · W_hh (gH, H) for this chunk's rows; inactive rows have zero dG
-                // and pass dh through.
-                stepWeights.accumulate(m: n, dgh + b0 * gH, lda: gH, into: dh + b0 * H, ldc: H)
             }
+            // Split by units: each core computes its units' gradients for the whole batch, the cores
+            // meet, and each adds dG_hh[t] (B, gH) · its columns of W_hh (gH, U) onto its units of dh,
+            // which only it reads next. dG of the next step goes to another block, so one meeting a step.
+            if let cores = unitRanges {
+                let operands = cores.map { units in
+                    RepeatedOperand(whh.baseAddress! + units.lowerBound, ldb: H, transposed: false, k: gH, n: units.count,
+                                    uses: T, threads: threads)
+                }
+                let ran = runTeam(cores.count) { core, barrier in
+                    let units = cores[core]
+                    for s in 0..<T {
+                        let t = reverse ? s : T - 1 - s
+                        for b in 0..<B { stepGradients(t: t, b: b, units: units) }
+                        barrier.wait()
+                        operands[core].accumulate(m: B, dGhhBase + t * B * gH, lda: gH, into: dh + units.lowerBound, ldc: H)
+                    }
+                }
+                if ran { return }  // else (no threads to be had) by samples below
+            }
+            let stepWeights = RepeatedOperand(whh.baseAddress!, ldb: H, transposed: false, k: gH, n: H, uses: T, threads: threads)
+            parallelRows(B, minimumRows: stepMinimumRows, threads: threads) { rows, _ in
+                let (b0, n) = (rows.lowerBound, rows.count)
+                for s in 0..<T {
+                    let t = reverse ? s : T - 1 - s
+                    for b in rows { stepGradients(t: t, b: b, units: 0..<H) }
+                    // dh (n, H) += dG_hh[t] (n, gH) · W_hh (gH, H) for this chunk's rows; inactive rows have
+                    // zero dG and pass dh through.
+                    stepWeights.accumulate(m: n, dGhhBase + t * B * gH + b0 * gH, lda: gH, into: dh + b0 * H, ldc: H)
+                }
             }
         }}}}}}}}}}}}
 
@@ -601,13 +659,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
 /// LSTM 256 × 2, the char model), and inference as fast as the unit split there.
 let stepMinimumRows = 4
 
-/// How inference divides each step of a layer among the cores.
+/// How the engine divides each step of a layer among the cores, forward and backward.
 ///
 /// Split by samples, each core runs the whole time loop on its share of the batch (4 samples or
 /// more) and meets the others only at the end; a batch of fewer than 8 runs on one core. Split by units, each
 /// core multiplies the whole batch with the weights of its share of the hidden units, and the cores
-/// meet once per step (each core's h is part of every core's next input), through a team of threads
-/// that spin at a barrier (`runTeam`). Training always splits samples: its trace is laid out by gate.
+/// meet once per step (each core's h is part of every core's next input; backward, each core's
+/// gate gradients are part of every core's dh), through a team of threads that spin at a barrier
+/// (`runTeam`). Both write the same trace, laid out by gate.
 @_spi(Testing) public enum StepSplit: Sendable, Equatable {
     /// Units when samples would leave cores idle (batches under 8 on two cores) and a step's
     /// product is worth a meeting (`unitSplitFLOPs`), on the packed float kernels, for two steps or
