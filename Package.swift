@@ -32,7 +32,8 @@ let package = Package(
         // (signal handlers must be C) and malloc tuning; imported only by Checkpoint/AtomicFolder.swift,
         // Training/Interruption.swift and Tensor/BLAS.swift.
         .target(name: "CPlatform"),
-        // AVX2 + FMA activation kernels, chosen at run time; imported only by Tensor/Activations.swift.
+        // The vector kernels of wide.h (step products, activations, cell updates), built for AVX-512 and
+        // AVX2 + FMA and chosen at run time; imported by Tensor/Kernels.swift, Activations.swift and PackedProduct.swift.
         .target(name: "CKernels"),
         // Open MPI, loaded at run time (dlopen) for distributed training; imported only by Training/ProcessGroup.swift.
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
