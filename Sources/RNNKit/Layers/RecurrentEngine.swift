@@ -58,9 +58,6 @@ func withOptionalBuffer<S: TensorScalar, R>(_ tensor: Tensor<S>?, _ body: (Unsaf
     return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
-/// The vector kernels of the cell updates (nil: the portable path).
-private let cellKernels = VectorKernels.active
-
 @inline(__always) private func sigmoid<S: TensorScalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
 
 enum RecurrentEngine<Scalar: TensorScalar> {
@@ -263,7 +260,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         tanhC tc: UnsafeMutablePointer<Scalar>, side: UnsafeMutablePointer<Scalar>?
     ) {
         // Float with vector kernels: one pass that activates and updates (rnnkit_lstm_cell, _gru_cell).
-        if Scalar.self == Float.self, let kernels = cellKernels, cell == .lstm || cell == .gru {
+        if Scalar.self == Float.self, let kernels = vectorKernels, cell == .lstm || cell == .gru {
             func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
                 UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
             }

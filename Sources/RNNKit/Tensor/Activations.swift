@@ -25,7 +25,9 @@ extension Double: BufferActivations {
     }
 }
 
-private let vectorKernels = VectorKernels.active
+/// The active path's C kernels (nil: portable), read once: the activations and the engine's cell
+/// updates call them on every step.
+let vectorKernels = VectorKernels.active
 
 extension Float: BufferActivations {
     public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
