@@ -320,7 +320,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     private struct StackTrace {
         var layerInputs: [Tensor<Scalar>]    // per layer (T, B, F_l), after dropout
         var inputMasks: [Tensor<Scalar>?]    // per layer (T, B, F_l), scaled by 1/(1−p)
-        var outputMask: Tensor<Scalar>?      // (T, B, outputSize)
+        var outputMask: Tensor<Scalar>?      // (B, T, outputSize)
         var weights: [[CellWeights<Scalar>]]
         var directions: [[DirectionTrace<Scalar>]]
         var lengths: [Int]
@@ -375,6 +375,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                                directions: [], lengths: lengths, split: split)
 
         var layerInput = swapLeadingAxes(input)  // (T, B, F)
+        let T = layerInput.shape[0]
+        var output = Tensor<Scalar>(unfilled: [0])  // the last layer's, batch-first (B, T, D·H)
         for l in 0..<L {
             let rate = l == 0 ? cfg.inputDropout : cfg.dropout
             var mask: Tensor<Scalar>? = nil
@@ -384,21 +386,28 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                 layerInput = multiply(layerInput, m)
                 mask = m
             }
-            var outputs: [Tensor<Scalar>] = []
+            // Both directions write into one tensor, side by side: time-major, the next layer's input,
+            // or batch-first after the last layer, the stack's output.
+            let last = l == L - 1
+            var layerOutput = Tensor<Scalar>(unfilled: last ? [B, T, D * H] : [T, B, D * H])
+            let rows: StepRows = last ? .batchFirst(steps: T, width: D * H) : .timeMajor(batch: B, width: D * H)
             var traces: [DirectionTrace<Scalar>] = []
             let input = layerInput
-            let results = eachDirection(D) { d, threads in
-                let slot = l * D + d
-                let h = h0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
-                    ?? Array(repeating: 0, count: stateCount)
-                let c = isLSTM ? (c0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
-                    ?? Array(repeating: 0, count: stateCount)) : nil
-                return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
-                                               input: input, weights: weights[l][d], h0: h, c0: c,
-                                               lengths: lengths, record: record, threads: threads, split: split)
+            let results = layerOutput.withUnsafeMutableBufferPointer { out in
+                let out = out.baseAddress!
+                return eachDirection(D) { d, threads in
+                    let slot = l * D + d
+                    let h = h0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                        ?? Array(repeating: 0, count: stateCount)
+                    let c = isLSTM ? (c0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                        ?? Array(repeating: 0, count: stateCount)) : nil
+                    return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
+                                                   input: input, weights: weights[l][d], h0: h, c0: c,
+                                                   lengths: lengths, record: record, output: out + d * H, outputRows: rows,
+                                                   threads: threads, split: split)
+                }
             }
             for r in results {
-                outputs.append(r.output)
                 hFinal += r.h
                 if let rc = r.c { cFinal += rc }
                 if let t = r.trace { traces.append(t) }
@@ -408,19 +417,20 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                 trace.inputMasks.append(mask)
                 trace.directions.append(traces)
             }
-            layerInput = D == 1 ? outputs[0] : concatenateFeatures(outputs[0], outputs[1])
-            if l == L - 1, D == 2, cfg.merge == .sum {
-                layerInput = add(outputs[0], outputs[1])
-            }
+            if last { output = layerOutput } else { layerInput = layerOutput }
         }
-        var output = layerInput  // (T, B, outputSize)
+        if D == 2, cfg.merge == .sum {  // forward + reverse
+            let (forward, reverse) = splitFeatures(output, H)
+            output = add(forward, reverse)
+        }
         if cfg.outputDropout > 0, generator != nil {
-            let m: Tensor<Scalar> = dropoutMask(rate: cfg.outputDropout, shape: output.shape, variational: cfg.variationalDropout,
-                                generator: &generator!)
-            output = multiply(output, m)
-            trace.outputMask = m
+            // Drawn time-major, as the layers' masks are.
+            let m: Tensor<Scalar> = dropoutMask(rate: cfg.outputDropout, shape: [T, B, output.shape[2]],
+                                                variational: cfg.variationalDropout, generator: &generator!)
+            trace.outputMask = swapLeadingAxes(m)
+            output = multiply(output, trace.outputMask!)
         }
-        return StackResult(output: swapLeadingAxes(output),
+        return StackResult(output: output,
                            h: Tensor(validShape: [L * D, B, H], scalars: hFinal),
                            c: isLSTM ? Tensor(validShape: [L * D, B, H], scalars: cFinal) : nil,
                            trace: record ? trace : nil)
@@ -439,26 +449,33 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         var dh0 = Tensor<Scalar>(zeros: [L * D, B, H]), dc0 = Tensor<Scalar>(zeros: [L * D, B, H])
         var weightGrads = [[Tensor<Scalar>]](repeating: [], count: L * D)
 
-        // Gradient with respect to the last layer's (T, B, D·H) output, zero when the output was unused.
-        var dLayerOutput: Tensor<Scalar>? = dOutput.map { swapLeadingAxes($0) }
+        // Gradient with respect to the layer's output, nil (zero) when the output was unused: first
+        // the stack's, batch-first (B, T, outputSize), where a sum of the directions gives both the
+        // same gradient; then each lower layer's, time-major (T, B, D·H). Each direction reads its
+        // own H features of it in place.
+        let T = trace.layerInputs[0].shape[0]
+        var dLayerOutput = dOutput
         if let m = trace.outputMask, let d = dLayerOutput { dLayerOutput = multiply(d, m) }
-        if D == 2, cfg.merge == .sum, let d = dLayerOutput { dLayerOutput = concatenateFeatures(d, d) }
+        let summed = D == 2 && cfg.merge == .sum
+        var rows: StepRows = .batchFirst(steps: T, width: summed ? H : D * H)
 
         var dx: Tensor<Scalar>? = nil
         for l in (0..<L).reversed() {
             let x = trace.layerInputs[l]
             let needsDInput = l > 0 || inputGradient
             var dInput = Tensor<Scalar>(zeros: [0])  // the first direction's dX, plus the second's
-            let dOuts: [Tensor<Scalar>?] = D == 1 ? [dLayerOutput]
-                : dLayerOutput.map { let (a, b) = splitFeatures($0, H); return [a, b] } ?? [nil, nil]
-            let gradients = eachDirection(D) { d, threads in
-                let slot = l * D + d
-                let dhSlice = dh.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
-                let dcSlice = dc.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
-                return RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
-                                                lengths: trace.lengths, trace: trace.directions[l][d],
-                                                dOutput: dOuts[d], dhFinal: dhSlice, dcFinal: dcSlice,
-                                                inputGradient: needsDInput, threads: threads, split: trace.split)
+            let shared = summed && l == L - 1  // both directions read the same H features
+            let gradients = withOptionalBuffer(dLayerOutput) { dOut in
+                eachDirection(D) { d, threads in
+                    let slot = l * D + d
+                    let dhSlice = dh.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                    let dcSlice = dc.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
+                    return RecurrentEngine.backward(cell: cfg.cell, reverse: d == 1, input: x, weights: trace.weights[l][d],
+                                                    lengths: trace.lengths, trace: trace.directions[l][d],
+                                                    dOutput: dOut.map { $0 + (shared ? 0 : d * H) }, outputRows: rows,
+                                                    dhFinal: dhSlice, dcFinal: dcSlice,
+                                                    inputGradient: needsDInput, threads: threads, split: trace.split)
+                }
             }
             for (d, g) in gradients.enumerated() {
                 let slot = l * D + d
@@ -475,7 +492,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
             }
             guard needsDInput else { break }
             if let m = trace.inputMasks[l] { dInput = multiply(dInput, m) }
-            if l == 0 { dx = swapLeadingAxes(dInput) } else { dLayerOutput = dInput }
+            if l == 0 { dx = swapLeadingAxes(dInput) } else { (dLayerOutput, rows) = (dInput, .timeMajor(batch: B, width: D * H)) }
         }
         return (dx, dh0, dc0, weightGrads.flatMap { $0 })
     }
@@ -505,7 +522,7 @@ func eachDirection<R>(_ count: Int, _ body: (Int, Int) -> R) -> [R] {
 @_specialize(where S == Double)
 func swapLeadingAxes<S: TensorScalar>(_ t: Tensor<S>) -> Tensor<S> {
     let (a, b, c) = (t.shape[0], t.shape[1], t.shape[2])
-    var out = Tensor<S>(zeros: [b, a, c])
+    var out = Tensor<S>(unfilled: [b, a, c])
     out.withUnsafeMutableBufferPointer { dst in
         t.withUnsafeBufferPointer { src in
             for i in 0..<a {
@@ -518,33 +535,13 @@ func swapLeadingAxes<S: TensorScalar>(_ t: Tensor<S>) -> Tensor<S> {
     return out
 }
 
-/// `(…, H1)` and `(…, H2)` with the same leading dimensions → `(…, H1 + H2)`.
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-func concatenateFeatures<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
-    let (n, p) = (x.shape.last!, y.shape.last!)
-    let rows = x.count / n
-    var out = Tensor<S>(zeros: Array(x.shape.dropLast()) + [n + p])
-    out.withUnsafeMutableBufferPointer { dst in
-        x.withUnsafeBufferPointer { a in
-            y.withUnsafeBufferPointer { b in
-                for r in 0..<rows {
-                    (dst.baseAddress! + r * (n + p)).update(from: a.baseAddress! + r * n, count: n)
-                    (dst.baseAddress! + r * (n + p) + n).update(from: b.baseAddress! + r * p, count: p)
-                }
-            }
-        }
-    }
-    return out
-}
-
-/// The inverse of `concatenateFeatures` for two halves of `first` and the rest.
+/// `(…, H1 + H2)` → `(…, H1)` and `(…, H2)`: the first `first` features and the rest.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func splitFeatures<S: TensorScalar>(_ t: Tensor<S>, _ first: Int) -> (Tensor<S>, Tensor<S>) {
     let n = t.shape.last!, rows = t.count / n, rest = n - first
-    var a = Tensor<S>(zeros: Array(t.shape.dropLast()) + [first])
-    var b = Tensor<S>(zeros: Array(t.shape.dropLast()) + [rest])
+    var a = Tensor<S>(unfilled: Array(t.shape.dropLast()) + [first])
+    var b = Tensor<S>(unfilled: Array(t.shape.dropLast()) + [rest])
     t.withUnsafeBufferPointer { src in
         a.withUnsafeMutableBufferPointer { a in
             b.withUnsafeMutableBufferPointer { b in
@@ -575,7 +572,7 @@ func multiply<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>) -> Tensor<S> {
 @inline(__always)
 private func elementwise<S: TensorScalar>(_ x: Tensor<S>, _ y: Tensor<S>, _ f: (S, S) -> S) -> Tensor<S> {
     precondition(x.shape == y.shape)
-    var out = Tensor<S>(zeros: x.shape)
+    var out = Tensor<S>(unfilled: x.shape)
     out.withUnsafeMutableBufferPointer { o in
         x.withUnsafeBufferPointer { a in
             y.withUnsafeBufferPointer { b in

@@ -38,7 +38,6 @@ struct DirectionTrace<Scalar: TensorScalar> {
 }
 
 struct DirectionResult<Scalar: TensorScalar> {
-    var output: Tensor<Scalar>       // (T, B, H), zero at inactive steps
     var h: [Scalar]                  // (B, H) final state
     var c: [Scalar]?                 // (B, H) final LSTM cell
     var trace: DirectionTrace<Scalar>?
@@ -49,6 +48,20 @@ struct DirectionGradients<Scalar: TensorScalar> {
     var weights: CellWeights<Scalar> // gradients in the weights' layout
     var dh0: [Scalar]                // (B, H)
     var dc0: [Scalar]?               // (B, H)
+}
+
+/// Where one direction's (T, B, H) output, or its gradient, sits inside the layer's tensor: the
+/// row of step t and sample b starts `t * time + b * sample` floats after the direction's first
+/// unit. The layer's directions share one tensor, side by side along the features (the second
+/// starts H after the first), time-major (T, B, D·H) between layers and batch-first (B, T, D·H) as
+/// the stack's result, so that neither is copied into place afterwards.
+struct StepRows: Equatable {
+    var time: Int, sample: Int
+    /// (T, B, width) rows.
+    static func timeMajor(batch: Int, width: Int) -> StepRows { StepRows(time: batch * width, sample: width) }
+    /// (B, T, width) rows.
+    static func batchFirst(steps: Int, width: Int) -> StepRows { StepRows(time: width, sample: steps * width) }
+    @inline(__always) func offset(t: Int, b: Int) -> Int { t * time + b * sample }
 }
 
 /// Calls `body` with the tensor's element pointer, or with nil when there is no tensor.
@@ -78,6 +91,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         h0: [Scalar], c0: [Scalar]?,      // (B, H)
         lengths: [Int],                   // (B)
         record: Bool,
+        output: UnsafeMutablePointer<Scalar>, outputRows: StepRows,  // where y (T, B, H) goes, every value written
         threads: Int = parallelChunkLimit,  // cores this call may use
         split: StepSplit = .automatic       // inference: how each step is divided among the cores
     ) -> DirectionResult<Scalar> {
@@ -104,8 +118,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let gatesPerStep = record || !fused  // one (B, gH) block per step, else one block reused
         // Every buffer below is written in full, step by step, before it is read.
         var gates = Tensor<Scalar>(unfilled: gatesPerStep ? [T, B, gH] : [B, gH])
-        var fusedInput = [Scalar](repeating: 0, count: fused && !record ? B * FH : 0)  // (B, F + H) [x_t, h] of a step
-        var fusedWeights = [Scalar](repeating: 0, count: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
+        var fusedInput = [Scalar](unfilled: fused && !record ? B * FH : 0)  // (B, F + H) [x_t, h] of a step
+        var fusedWeights = [Scalar](unfilled: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
         var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh (+ forget bias)
         w.bih.withUnsafeBufferPointer { bih in
             w.bhh.withUnsafeBufferPointer { bhh in
@@ -125,7 +139,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
             }
         }
-        var output = Tensor<Scalar>(unfilled: [T, B, H])
         // Training keeps each step's [x_t, h, 1] rows (fused cells) or h (GRU) for the weight gradients.
         let XW = FH + 1
         var stepInputs = Tensor<Scalar>(unfilled: record && fused ? [T, B, XW] : [0])
@@ -133,7 +146,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var cPrev = Tensor<Scalar>(unfilled: record && isLSTM ? [T, B, H] : [0])
         var side = Tensor<Scalar>(unfilled: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
         var h = h0, c = c0 ?? []
-        var hw = [Scalar](repeating: 0, count: B * gH)  // (B, gH) recurrent product of one step
+        var hw = [Scalar](unfilled: isGRU ? B * gH : 1)  // GRU: (B, gH) h · W_hhᵀ + b_hh of one step (else unused)
         var scratchBuffer = [Scalar](repeating: 0, count: parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
         if !fused { gates.withUnsafeMutableBufferPointer { g in
@@ -158,7 +171,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             packed: Scalar.self == Float.self && VectorKernels.active != nil)
 
         gates.withUnsafeMutableBufferPointer { gBuf in
-        output.withUnsafeMutableBufferPointer { yBuf in
         hPrev.withUnsafeMutableBufferPointer { hpBuf in
         stepInputs.withUnsafeMutableBufferPointer { siBuf in
         cPrev.withUnsafeMutableBufferPointer { cpBuf in
@@ -178,7 +190,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 cell: cell, reverse: reverse, cores: unitRanges, T: T, B: B, F: fused ? F : 0, H: H, gH: gH,
                 x: xBuf.baseAddress!, weights: fused ? wcBuf.baseAddress! : whh.baseAddress!,
                 bias: fused ? biasBuf.baseAddress! : isGRU ? bhh.baseAddress! : nil,
-                inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: yBuf.baseAddress!,
+                inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: output, outputRows: outputRows,
                 h: h, c: isLSTM ? cBuf.baseAddress! : nil,
                 trace: record ? TracePointers(gates: gBuf.baseAddress!, stepInputs: fused ? siBuf.baseAddress! : nil,
                                               hPrev: fused ? nil : hpBuf.baseAddress!, cPrev: isLSTM ? cpBuf.baseAddress! : nil,
@@ -196,7 +208,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             let (b0, n) = (rows.lowerBound, rows.count)
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
-                let gt = gBuf.baseAddress! + (gatesPerStep ? t * B * gH : 0), yt = yBuf.baseAddress! + t * B * H
+                let gt = gBuf.baseAddress! + (gatesPerStep ? t * B * gH : 0)
                 if record {
                     if !fused { (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H) }
                     if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
@@ -224,26 +236,26 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
                 let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
                 for b in rows {
-                    let yb = yt + b * H
+                    let yb = output + outputRows.offset(t: t, b: b)
                     guard t < lengths[b] else {  // past this sample's end: zero output, state kept
                         yb.initialize(repeating: 0, count: H)
                         if let st { (st + b * H).initialize(repeating: 0, count: H) }
                         continue
                     }
-                    updateCell(cell, units: H, gates: gt + b * gH, gateStride: H, hidden: hw + b * gH, hiddenStride: H,
+                    updateCell(cell, units: H, gates: gt + b * gH, gateStride: H, hidden: isGRU ? hw + b * gH : hw, hiddenStride: H,
                                h: h + b * H, c: isLSTM ? cBuf.baseAddress! + b * H : nil, y: yb,
                                tanhC: st.map { $0 + b * H } ?? scratch, side: st.map { $0 + b * H })
                 }
             }
             }
-        }}}}}}}}}}}}}}}}
+        }}}}}}}}}}}}}}}
 
         let trace = record
             ? DirectionTrace(gates: gates, stepInputs: fused ? stepInputs : nil, hPrev: fused ? nil : hPrev,
                              cPrev: isLSTM ? cPrev : nil,
                              tanhC: isLSTM ? side : nil, hiddenN: isGRU ? side : nil)
             : nil
-        return DirectionResult(output: output, h: h, c: isLSTM ? c : nil, trace: trace)
+        return DirectionResult(h: h, c: isLSTM ? c : nil, trace: trace)
     }
 
     /// One sample's state update from the pre-activations of `U` of its units (LSTM, simple RNN: of
@@ -346,7 +358,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
     private static func forwardSplitByUnits(
         cell: RecurrentCell, reverse: Bool, cores: [Range<Int>], T: Int, B: Int, F: Int, H: Int, gH: Int,
         x: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
-        inputGates: UnsafeMutablePointer<Scalar>?, lengths: [Int], output: UnsafeMutablePointer<Scalar>,
+        inputGates: UnsafeMutablePointer<Scalar>?, lengths: [Int], output: UnsafeMutablePointer<Scalar>, outputRows: StepRows,
         h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, trace: TracePointers?, threads: Int
     ) -> Bool {
         let g = gH / H, K = F + H
@@ -404,9 +416,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                         } else {
                             operands[core].accumulate(m: B, current, lda: rowWidth, into: local, ldc: width, base: base.baseAddress!)
                         }
-                        let yt = output + t * B * H
                         for b in 0..<B {
-                            let hb = h + b * H + u0, yb = yt + b * H + u0, cb = c.map { $0 + b * H + u0 }
+                            let hb = h + b * H + u0, yb = output + outputRows.offset(t: t, b: b) + u0, cb = c.map { $0 + b * H + u0 }
                             let at = (t * B + b) * H + u0  // these units of sample b at step t, in (T, B, H)
                             let sb = trace?.side.map { $0 + at }
                             // The state before the step, for the backward pass.
@@ -455,7 +466,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         weights w: CellWeights<Scalar>,
         lengths: [Int],
         trace: DirectionTrace<Scalar>,
-        dOutput: Tensor<Scalar>?,         // (T, B, H)
+        dOutput dY: UnsafePointer<Scalar>?, outputRows: StepRows,  // dL/dy (T, B, H) as laid out by `outputRows`; nil: zero
         dhFinal: [Scalar]?, dcFinal: [Scalar]?,  // (B, H)
         inputGradient: Bool = true,       // false: the input is data, skip dX = dG_ih · W_ih
         threads: Int = parallelChunkLimit,  // cores this call may use
@@ -474,7 +485,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var dGhhStorage = Tensor<Scalar>(unfilled: isGRU ? [T, B, gH] : [0])
         var dh = dhFinal ?? [Scalar](repeating: 0, count: B * H)
         var dc = isLSTM ? (dcFinal ?? [Scalar](repeating: 0, count: B * H)) : []
-        let noOutputGradient = [Scalar](repeating: 0, count: dOutput == nil ? H : 0)  // stands in for dY: no optional in the loops
+        let noOutputGradient = [Scalar](repeating: 0, count: dY == nil ? H : 0)  // stands in for dY: no optional in the loops
 
         dGih.withUnsafeMutableBufferPointer { dgiBuf in
         dGhhStorage.withUnsafeMutableBufferPointer { dghBuf in
@@ -485,7 +496,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         withOptionalBuffer(trace.cPrev) { cPrev in
         withOptionalBuffer(trace.tanhC) { tanhC in
         withOptionalBuffer(trace.hiddenN) { hiddenN in
-        withOptionalBuffer(dOutput) { dY in
         noOutputGradient.withUnsafeBufferPointer { noDY in
         w.whh.withUnsafeBufferPointer { whh in
             let dh = dhBuf.baseAddress!
@@ -503,7 +513,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     }
                     return
                 }
-                let dhb = dh + b * H, dyb = dY.map { $0 + off + b * H } ?? noDY.baseAddress!
+                let dhb = dh + b * H, dyb = dY.map { $0 + outputRows.offset(t: t, b: b) } ?? noDY.baseAddress!
                 switch cell {
                 case .lstm:
                     let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H
@@ -573,7 +583,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     stepWeights.accumulate(m: n, dGhhBase + t * B * gH + b0 * gH, lda: gH, into: dh + b0 * H, ldc: H)
                 }
             }
-        }}}}}}}}}}}}
+        }}}}}}}}}}}
 
         // Weight gradients, products over all T·B rows.
         var grads = CellWeights(wih: Tensor<Scalar>(zeros: w.wih.shape), whh: Tensor<Scalar>(zeros: w.whh.shape),

@@ -52,7 +52,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable, CustomStringCon
     /// reading (the engine's per-step stores): it saves a pass over memory that `zeros` makes.
     init(unfilled shape: [Int]) {
         let count = shape.reduce(1, *)
-        self.init(validShape: shape, scalars: [Scalar](unsafeUninitializedCapacity: count) { $1 = count })
+        self.init(validShape: shape, scalars: [Scalar](unfilled: count))
     }
 
     /// A tensor of independent draws from U(low, high).
@@ -188,4 +188,9 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable, CustomStringCon
                                  hint: "Element-wise operations take tensors of the same shape.")
         }
     }
+}
+
+extension Array where Element: TensorScalar {
+    /// `count` values left unset: for buffers that are written in full before they are read.
+    init(unfilled count: Int) { self.init(unsafeUninitializedCapacity: count) { $1 = count } }
 }
