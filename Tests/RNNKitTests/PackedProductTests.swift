@@ -63,3 +63,33 @@ import Testing
         }
     }
 }
+
+/// What lets the engine share a batch's samples out among the cores at any step (StepPool): each row
+/// of a packed product comes out the same, to the bit, whichever rows it is computed with.
+@Suite struct PackedProductRowTests {
+    @Test func rowsDoNotDependOnTheirNeighbours() {
+        let (m, n, k) = (97, 130, 600)
+        var g = SeededGenerator(seed: 17)
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &g) }
+        let b = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &g) }
+        let base = (0..<n).map { _ in Float.random(in: -1...1, using: &g) }
+        for kernels in VectorKernels.runnable {
+            var whole = [Float](repeating: 0, count: m * n), pieces = whole
+            whole.withUnsafeMutableBufferPointer { c in
+                _ = Float.repeatedProduct(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, transposed: true,
+                                          c: c.baseAddress!, ldc: n, base: base, kernels: kernels)
+            }
+            for rows in [0..<5, 5..<6, 6..<40, 40..<71, 71..<97] {
+                a.withUnsafeBufferPointer { a in
+                    pieces.withUnsafeMutableBufferPointer { c in
+                        _ = Float.repeatedProduct(m: rows.count, n: n, k: k, a: a.baseAddress! + rows.lowerBound * k, lda: k,
+                                                  b: b, ldb: k, transposed: true, c: c.baseAddress! + rows.lowerBound * n,
+                                                  ldc: n, base: base, kernels: kernels)
+                    }
+                }
+            }
+            let differing = (0..<(m * n)).filter { whole[$0].bitPattern != pieces[$0].bitPattern }
+            #expect(differing.isEmpty, "\(kernels.description): \(differing.count) values differ, first at row \((differing.first ?? 0) / n)")
+        }
+    }
+}

@@ -395,7 +395,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
             let input = layerInput
             let results = layerOutput.withUnsafeMutableBufferPointer { out in
                 let out = out.baseAddress!
-                return eachDirection(D) { d, threads in
+                return eachDirection(D) { d, threads, pool in
                     let slot = l * D + d
                     let h = h0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                         ?? Array(repeating: 0, count: stateCount)
@@ -404,7 +404,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                     return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
                                                    input: input, weights: weights[l][d], h0: h, c0: c,
                                                    lengths: lengths, record: record, output: out + d * H, outputRows: rows,
-                                                   threads: threads, split: split)
+                                                   threads: threads, split: split, pool: pool)
                 }
             }
             for r in results {
@@ -466,7 +466,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
             var dInput = Tensor<Scalar>(zeros: [0])  // the first direction's dX, plus the second's
             let shared = summed && l == L - 1  // both directions read the same H features
             let gradients = withOptionalBuffer(dLayerOutput) { dOut in
-                eachDirection(D) { d, threads in
+                eachDirection(D) { d, threads, pool in
                     let slot = l * D + d
                     let dhSlice = dh.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                     let dcSlice = dc.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
@@ -474,7 +474,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                                                     lengths: trace.lengths, trace: trace.directions[l][d],
                                                     dOutput: dOut.map { $0 + (shared ? 0 : d * H) }, outputRows: rows,
                                                     dhFinal: dhSlice, dcFinal: dcSlice,
-                                                    inputGradient: needsDInput, threads: threads, split: trace.split)
+                                                    inputGradient: needsDInput, threads: threads, split: trace.split, pool: pool)
                 }
             }
             for (d, g) in gradients.enumerated() {
@@ -498,11 +498,13 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     }
 }
 
-/// `body(d, threads)` for each of `count` directions: with two directions and at least two cores,
-/// both at once, each on half the cores (each then keeps the whole batch in its products, and its
-/// own W_hh in its core's cache); otherwise one after the other on all of them.
-func eachDirection<R>(_ count: Int, _ body: (Int, Int) -> R) -> [R] {
-    guard count == 2, parallelChunkLimit >= 2 else { return (0..<count).map { body($0, parallelChunkLimit) } }
+/// `body(d, threads, pool)` for each of `count` directions: with two directions and at least two
+/// cores, both at once, each on half the cores (each then keeps the whole batch in its products, and
+/// its own W_hh in its core's cache), sharing one `StepPool`, so that the core that finishes first
+/// helps with the other direction; otherwise one after the other on all of them, with no pool.
+func eachDirection<R>(_ count: Int, _ body: (Int, Int, StepPool?) -> R) -> [R] {
+    guard count == 2, parallelChunkLimit >= 2 else { return (0..<count).map { body($0, parallelChunkLimit, nil) } }
+    let pool = StepPool()
     let slots = UnsafeMutablePointer<R?>.allocate(capacity: 2)
     slots.initialize(repeating: nil, count: 2)
     defer {
@@ -510,7 +512,7 @@ func eachDirection<R>(_ count: Int, _ body: (Int, Int) -> R) -> [R] {
         slots.deallocate()
     }
     parallelRows(2, minimumRows: 1, threads: 2) { range, _ in
-        slots[range.lowerBound] = body(range.lowerBound, parallelChunkLimit / 2)
+        slots[range.lowerBound] = body(range.lowerBound, parallelChunkLimit / 2, pool)
     }
     return [slots[0]!, slots[1]!]
 }

@@ -93,7 +93,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         record: Bool,
         output: UnsafeMutablePointer<Scalar>, outputRows: StepRows,  // where y (T, B, H) goes, every value written
         threads: Int = parallelChunkLimit,  // cores this call may use
-        split: StepSplit = .automatic       // inference: how each step is divided among the cores
+        split: StepSplit = .automatic,      // how each step is divided among the cores
+        pool: StepPool? = nil               // shared with the other direction, whose cores may help with this one
     ) -> DirectionResult<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -202,39 +203,44 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             let stepWeights = fused
                 ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
                 : RepeatedOperand(whh.baseAddress!, ldb: H, transposed: true, k: H, n: gH, uses: T, threads: threads)
-            // Each chunk of samples runs the whole time loop on its own core.
-            parallelRows(B, minimumRows: stepMinimumRows, threads: threads) { rows, chunk in
-            let scratch = scratchBuf.baseAddress! + chunk * H
-            let (b0, n) = (rows.lowerBound, rows.count)
-            for s in 0..<T {
+            // Each sample's steps run in order, on whichever core has them: the cores start on shares of
+            // the batch, and one that runs out takes half of another's samples (StepPool).
+            let gates = gBuf.baseAddress!, hPrevs = hpBuf.baseAddress, stepRows = siBuf.baseAddress
+            let cPrevs = cpBuf.baseAddress, sides = sBuf.baseAddress, cells = cBuf.baseAddress
+            let scratchAll = scratchBuf.baseAddress!, fusedRows = xhBuf.baseAddress, xs = xBuf.baseAddress!
+            let bias = biasBuf.baseAddress!, bhh = bhh.baseAddress!
+            StepPool.run(rows: B, steps: T, minimumRows: stepMinimumRows, threads: threads, splittable: stepWeights.isPacked,
+                         pool: pool) { rows, s, worker in
+                let scratch = scratchAll + worker * H
+                let (b0, n) = (rows.lowerBound, rows.count)
                 let t = reverse ? T - 1 - s : s
-                let gt = gBuf.baseAddress! + (gatesPerStep ? t * B * gH : 0)
+                let gt = gates + (gatesPerStep ? t * B * gH : 0)
                 if record {
-                    if !fused { (hpBuf.baseAddress! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H) }
-                    if isLSTM { (cpBuf.baseAddress! + t * B * H + b0 * H).update(from: cBuf.baseAddress! + b0 * H, count: n * H) }
+                    if !fused { (hPrevs! + t * B * H + b0 * H).update(from: h + b0 * H, count: n * H) }
+                    if isLSTM { (cPrevs! + t * B * H + b0 * H).update(from: cells! + b0 * H, count: n * H) }
                 }
-                // The step's product for this chunk's rows: onto the biases as the gates' pre-activations,
+                // The step's product for these rows: onto the biases as the gates' pre-activations,
                 // except for the GRU's h · W_hhᵀ, which its n gate needs apart (hw = h · W_hhᵀ + b_hh).
                 if fused {
                     // gates (n, gH) = b + [x_t, h] · [W_ih, W_hh]ᵀ; the rows [x_t, h] are assembled in the
                     // trace when training (with a 1 after them, for the bias gradients), else in a scratch block.
-                    let xt = xBuf.baseAddress! + t * B * F
-                    let (xh, width) = record ? (siBuf.baseAddress! + t * B * XW, XW) : (xhBuf.baseAddress!, FH)
+                    let xt = xs + t * B * F
+                    let (xh, width) = record ? (stepRows! + t * B * XW, XW) : (fusedRows!, FH)
                     for b in rows {
                         (xh + b * width).update(from: xt + b * F, count: F)
                         (xh + b * width + F).update(from: h + b * H, count: H)
                         if record { xh[b * width + FH] = 1 }
                     }
                     stepWeights.accumulate(m: n, xh + b0 * width, lda: width, into: gt + b0 * gH, ldc: gH,
-                                           base: biasBuf.baseAddress!)
+                                           base: bias)
                 } else {
                     if projected {
                         stepWeights.accumulate(m: n, h + b0 * H, lda: H, into: gt + b0 * gH, ldc: gH)
                     } else {
-                        stepWeights.accumulate(m: n, h + b0 * H, lda: H, into: hw + b0 * gH, ldc: gH, base: bhh.baseAddress!)
+                        stepWeights.accumulate(m: n, h + b0 * H, lda: H, into: hw + b0 * gH, ldc: gH, base: bhh)
                     }
                 }
-                let st = record && (isLSTM || isGRU) ? sBuf.baseAddress! + t * B * H : nil
+                let st = record && (isLSTM || isGRU) ? sides! + t * B * H : nil
                 for b in rows {
                     let yb = output + outputRows.offset(t: t, b: b)
                     guard t < lengths[b] else {  // past this sample's end: zero output, state kept
@@ -243,10 +249,9 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                         continue
                     }
                     updateCell(cell, units: H, gates: gt + b * gH, gateStride: H, hidden: isGRU ? hw + b * gH : hw, hiddenStride: H,
-                               h: h + b * H, c: isLSTM ? cBuf.baseAddress! + b * H : nil, y: yb,
+                               h: h + b * H, c: isLSTM ? cells! + b * H : nil, y: yb,
                                tanhC: st.map { $0 + b * H } ?? scratch, side: st.map { $0 + b * H })
                 }
-            }
             }
         }}}}}}}}}}}}}}}
 
@@ -470,7 +475,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         dhFinal: [Scalar]?, dcFinal: [Scalar]?,  // (B, H)
         inputGradient: Bool = true,       // false: the input is data, skip dX = dG_ih · W_ih
         threads: Int = parallelChunkLimit,  // cores this call may use
-        split: StepSplit = .automatic       // how each step is divided among the cores
+        split: StepSplit = .automatic,      // how each step is divided among the cores
+        pool: StepPool? = nil               // shared with the other direction, whose cores may help with this one
     ) -> DirectionGradients<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -499,13 +505,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         noOutputGradient.withUnsafeBufferPointer { noDY in
         w.whh.withUnsafeBufferPointer { whh in
             let dh = dhBuf.baseAddress!
-            let dGhhBase = isGRU ? dghBuf.baseAddress! : dgiBuf.baseAddress!
+            let dGih = dgiBuf.baseAddress!, dcs = dcBuf.baseAddress  // (lets: the steps below may run on any core)
+            let dGhhBase = isGRU ? dghBuf.baseAddress! : dGih
             let g = gH / H
             /// Sample b's pre-activation gradients at step t for `units` (and its dh, dc there).
             func stepGradients(t: Int, b: Int, units: Range<Int>) {
                 let off = t * B * H
                 let gb = gBuf.baseAddress! + (t * B + b) * gH
-                let dgib = dgiBuf.baseAddress! + (t * B + b) * gH, dghb = dGhhBase + (t * B + b) * gH
+                let dgib = dGih + (t * B + b) * gH, dghb = dGhhBase + (t * B + b) * gH
                 guard t < lengths[b] else {  // no gradient flows through steps past the end
                     for gate in 0..<g {
                         (dgib + gate * H + units.lowerBound).initialize(repeating: 0, count: units.count)
@@ -517,7 +524,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 switch cell {
                 case .lstm:
                     let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H
-                    let dcb = dcBuf.baseAddress! + b * H
+                    let dcb = dcs! + b * H
                     for j in units {
                         let i = gb[j], f = gb[H + j], gg = gb[2 * H + j], o = gb[3 * H + j], tc = tcb[j]
                         let dht = dhb[j] + dyb[j]
@@ -573,15 +580,15 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 if ran { return }  // else (no threads to be had) by samples below
             }
             let stepWeights = RepeatedOperand(whh.baseAddress!, ldb: H, transposed: false, k: gH, n: H, uses: T, threads: threads)
-            parallelRows(B, minimumRows: stepMinimumRows, threads: threads) { rows, _ in
+            // Each sample's steps, last first, on whichever core has them (StepPool), as forward.
+            StepPool.run(rows: B, steps: T, minimumRows: stepMinimumRows, threads: threads, splittable: stepWeights.isPacked,
+                         pool: pool) { rows, s, _ in
                 let (b0, n) = (rows.lowerBound, rows.count)
-                for s in 0..<T {
-                    let t = reverse ? s : T - 1 - s
-                    for b in rows { stepGradients(t: t, b: b, units: 0..<H) }
-                    // dh (n, H) += dG_hh[t] (n, gH) · W_hh (gH, H) for this chunk's rows; inactive rows have
-                    // zero dG and pass dh through.
-                    stepWeights.accumulate(m: n, dGhhBase + t * B * gH + b0 * gH, lda: gH, into: dh + b0 * H, ldc: H)
-                }
+                let t = reverse ? s : T - 1 - s
+                for b in rows { stepGradients(t: t, b: b, units: 0..<H) }
+                // dh (n, H) += dG_hh[t] (n, gH) · W_hh (gH, H) for these rows; inactive rows have zero dG
+                // and pass dh through.
+                stepWeights.accumulate(m: n, dGhhBase + t * B * gH + b0 * gH, lda: gH, into: dh + b0 * H, ldc: H)
             }
         }}}}}}}}}}}
 
