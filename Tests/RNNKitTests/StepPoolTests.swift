@@ -44,6 +44,7 @@ import Testing
 
         /// Whether every row of `rows` ran steps 0..<steps of `job` exactly once, in order.
         func ranInOrder(job: Int, rows: Int, steps: Int) -> Bool {
+            let calls = lock.withLock { self.calls }
             var next = [Int](repeating: 0, count: rows)
             for call in calls where call.job == job {
                 for r in call.rows {
@@ -86,21 +87,25 @@ import Testing
     }
 
     /// Two jobs, each added by the thread that runs it (the directions of a bidirectional layer):
-    /// the thread whose job is quick helps with the slow one. (The quick job starts once the slow one
+    /// the thread whose job is quick helps with the slow one, and each thread returns once its own
+    /// job is whole (the engine then reads that direction's buffers). (The quick job starts once the slow one
     /// has: a worker that found nothing else running would leave, rightly, before the slow job came.)
     @Test func jobsOfOnePoolHelpEachOther() {
         let (rows, steps) = (40, 25)
         let log = Log(), pool = StepPool()
+        let ownDone = Log()  // a call per thread whose own job was whole when work(until:) returned
         onTwoThreads { member in
-            if member == 0 {
-                pool.add(rows: rows, steps: steps, pieces: 1, minimumRows: 4, splittable: true,
-                         log.step(job: 0, steps: steps, slow: { _ in true }, waitFor: 1))
-            } else {
-                pool.add(rows: rows, steps: steps, pieces: 1, minimumRows: 4, splittable: true,
-                         log.step(job: 1, steps: steps, slow: { _ in false }, waitFor: nil, startAfter: 0))
+            let job = member == 0
+                ? pool.add(rows: rows, steps: steps, pieces: 1, minimumRows: 4, splittable: true,
+                           log.step(job: 0, steps: steps, slow: { _ in true }, waitFor: 1))
+                : pool.add(rows: rows, steps: steps, pieces: 1, minimumRows: 4, splittable: true,
+                           log.step(job: 1, steps: steps, slow: { _ in false }, waitFor: nil, startAfter: 0))
+            pool.work(until: job)
+            if log.ranInOrder(job: member, rows: rows, steps: steps) {
+                ownDone.record(Log.Call(job: member, rows: 0..<1, step: 0, worker: 0))
             }
-            pool.work()
         }
+        #expect(ownDone.calls.count == 2, "a thread left before its own job was done")
         #expect(log.ranInOrder(job: 0, rows: rows, steps: steps))
         #expect(log.ranInOrder(job: 1, rows: rows, steps: steps))
         #expect(Set(log.calls.filter { $0.job == 0 }.map(\.worker)).count == 2, "nobody helped with the slow job")

@@ -16,8 +16,9 @@ import Foundation
 ///
 /// Several jobs may share a pool (the two directions of a bidirectional layer, each added by the
 /// thread that runs it): a core that finishes one direction then helps with the other. A worker
-/// leaves once nothing is queued and no piece it could get a share of is running; a job added after
-/// that is run by its own thread alone, and nothing waits for a job that has not been added.
+/// leaves once nothing is queued, no piece it could get a share of is running, and the job it added
+/// (whose buffers its caller reads next) is done, wherever it ran; a job added after that is run by
+/// its own thread alone, and nothing waits for a job that has not been added.
 @_spi(Testing) public final class StepPool: @unchecked Sendable {
     /// Runs step `step` (the `step`-th taken, from 0) for the samples `rows`, on worker `worker` (below
     /// the number of `work()` callers: an index for per-core scratch). Every step of a sample runs
@@ -28,6 +29,7 @@ import Foundation
     private struct Piece { let job: Int; var rows: Range<Int>; var next: Int }
     private let lock = NSLock()
     private var jobs: [Job] = []
+    private var unfinished: [Int] = []  // per job, pieces queued or running
     private var queue: [Piece] = []
     private var splittable = 0  // pieces of splittable jobs taken and not finished: what a waiting worker may get a share of
     private var idle = 0     // workers waiting for a piece
@@ -35,27 +37,33 @@ import Foundation
 
     public init() {}
 
-    /// Queues a job of `rows` samples × `steps` steps in `pieces` pieces of consecutive samples.
-    public func add(rows: Int, steps: Int, pieces: Int, minimumRows: Int, splittable: Bool, _ run: @escaping Step) {
+    /// Queues a job of `rows` samples × `steps` steps in `pieces` pieces of consecutive samples;
+    /// returns its number, for `work(until:)`.
+    @discardableResult
+    public func add(rows: Int, steps: Int, pieces: Int, minimumRows: Int, splittable: Bool, _ run: @escaping Step) -> Int {
         precondition(rows > 0 && steps > 0 && pieces > 0 && pieces <= rows && minimumRows > 0, "bad step job")
         lock.lock()
         let job = jobs.count
         jobs.append(Job(steps: steps, minimumRows: minimumRows, splittable: splittable, run: run))
+        unfinished.append(pieces)
         // Queued last first, so that the first caller of `work()` takes the first samples.
         for k in (0..<pieces).reversed() {
             queue.append(Piece(job: job, rows: (k * rows / pieces)..<((k + 1) * rows / pieces), next: 0))
         }
         lock.unlock()
+        return job
     }
 
-    /// Runs pieces until none is queued, nor running that could be split.
-    public func work() {
+    /// Runs pieces until none is queued, nor running that could be split, and job `own` (the caller's,
+    /// whose buffers it then reads) is done; its pieces first.
+    public func work(until own: Int? = nil) {
         lock.lock()
         let me = workers
         workers += 1
         var waiting = false
         while true {
-            if let piece = queue.popLast() {
+            if let index = queue.lastIndex(where: { $0.job == own }) ?? queue.indices.last {
+                let piece = queue.remove(at: index)
                 if waiting { (idle, waiting) = (idle - 1, false) }
                 let job = jobs[piece.job]
                 if job.splittable { splittable += 1 }
@@ -63,9 +71,10 @@ import Foundation
                 run(piece, job, worker: me)
                 lock.lock()
                 if job.splittable { splittable -= 1 }
+                unfinished[piece.job] -= 1
                 continue
             }
-            if splittable == 0 { break }
+            if splittable == 0, own.map({ unfinished[$0] == 0 }) ?? true { break }
             if !waiting { (idle, waiting) = (idle + 1, true) }
             lock.unlock()
             sched_yield()  // a piece is split within one step of someone's
@@ -85,6 +94,7 @@ import Foundation
             if idle > queue.count {
                 let middle = rows.lowerBound + rows.count / 2
                 queue.append(Piece(job: piece.job, rows: middle..<rows.upperBound, next: step + 1))
+                unfinished[piece.job] += 1
                 rows = rows.lowerBound..<middle
             }
             lock.unlock()
@@ -98,8 +108,8 @@ import Foundation
                     _ step: @escaping Step) {
         let pieces = max(1, min(threads, rows / minimumRows))
         if let pool {
-            pool.add(rows: rows, steps: steps, pieces: pieces, minimumRows: minimumRows, splittable: splittable, step)
-            pool.work()
+            pool.work(until: pool.add(rows: rows, steps: steps, pieces: pieces, minimumRows: minimumRows,
+                                      splittable: splittable, step))
             return
         }
         let pool = StepPool()
