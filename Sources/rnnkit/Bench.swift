@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
         logits model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, \
         where g is the gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. Efficiencies \
         are against the machine's peak: register-only multiply-adds at the widest vector width the CPU has, on every \
-        thread. The best large product (2048×2048 float32, through BLAS and through RNNKit's own kernel) is printed \
+        thread, each thread's best few milliseconds, measured before and after the runs. The best large product (2048×2048 float32, through BLAS and through RNNKit's own kernel) is printed \
         beside it. Threads: one per core, or RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or \
         RNNKIT_ISA=avx512|avx2|portable. --only train or --only inference measures one of the two (the other prints \
         as skipped, null in JSON), for profiling.
@@ -104,11 +104,14 @@ struct Bench: ParsableCommand {
             inferStep = { _ = try model.logits(x) }
         }
 
+        // The peak before and after the timed runs, the higher of the two: a core that the host
+        // slows down for the whole of one measurement does not set the ceiling.
+        let peakBefore = KernelISA.peakGFLOPs(seconds: min(0.3, seconds))
         let trainRate = only == .inference ? .nan : try rate(trainStep) * Double(batch)
         let inferRate = only == .train ? .nan : try rate(inferStep) * Double(batch)
         let products = try KernelISA.largeProductGFLOPs(seconds: min(1, seconds))
         let bestProduct = max(products.blas, products.packed ?? 0)
-        let peak = KernelISA.peakGFLOPs(seconds: min(0.3, seconds))
+        let peak = KernelISA.peakGFLOPs(seconds: min(0.3, seconds)).map { max($0, peakBefore ?? 0) }
         let ceiling = peak ?? bestProduct
         let trainGFLOPs = trainRate * 3 * forwardFLOPs / 1e9
         let inferGFLOPs = inferRate * forwardFLOPs / 1e9
