@@ -8,9 +8,12 @@ built here against Debian's libdnnl-dev when it is installed: apt-get install li
 engine PyTorch's CPU RNNs sit on, for the recurrent layers alone (no output layer, loss or
 optimizer step). The header names the CPU and its vector extensions.
 
-Each configuration runs A B A B ... (RNNKit, then PyTorch, --rounds times), every run in a fresh
-process with the same thread count, and the table shows the median of each side and the ratio
-RNNKit / PyTorch, plus each process's peak resident memory. Run through benchmarks/compare.sh,
+Each configuration runs --rounds rounds of RNNKit and PyTorch (A B, then B A, and so on, so that a
+drift in the machine's speed favours neither side), every run in a fresh process with the same
+thread count. The table shows the median of each side, and as the ratio the median of each round's
+RNNKit / PyTorch, with the range of those ratios beneath it: on a shared machine the speed of both
+sides moves by tens of percent over tens of seconds, and a round's two runs share its conditions
+more than the medians do. Plus each process's peak resident memory. Run through benchmarks/compare.sh,
 which makes the virtual environment with torch on first use. The tests never need any of this.
 
     python3 benchmarks/compare.py [--seconds 3] [--rounds 2] [--threads 2] [--batch N] [--only lstm128 ...]
@@ -173,7 +176,7 @@ def main():
                              capture_output=True, text=True, check=True).stdout.split()
     print(cpu_description())
     print(f"PyTorch {version[0]} (oneDNN {version[1]}), {a.threads} threads, "
-          f"{a.seconds:g} s per measurement, {a.rounds} rounds A B A B, medians")
+          f"{a.seconds:g} s per measurement, {a.rounds} rounds A B B A ..., medians; ratio: median of the rounds' ratios")
     skipped = build_onednn()
     if skipped:
         print(skipped)
@@ -186,23 +189,33 @@ def main():
     ratios = []
     for name in a.only:
         ours, theirs, raw = [], [], []
-        for _ in range(a.rounds):
-            ours.append(rnnkit(name, a.seconds, a.threads))
-            theirs.append(pytorch(name, a.seconds, a.threads))
+        for round in range(a.rounds):
+            for side in (("R", "P") if round % 2 == 0 else ("P", "R")):
+                if side == "R":
+                    ours.append(rnnkit(name, a.seconds, a.threads))
+                else:
+                    theirs.append(pytorch(name, a.seconds, a.threads))
             if not skipped:
                 raw.append(onednn(name, a.seconds, a.threads))
         rt, ri = statistics.median(o[0] for o in ours), statistics.median(o[1] for o in ours)
         pt, pi = statistics.median(t[0] for t in theirs), statistics.median(t[1] for t in theirs)
         et, ei = statistics.median(o[3] for o in ours), statistics.median(o[4] for o in ours)
         rm, pm = max(o[2] for o in ours), max(t[2] for t in theirs)
-        ratios += [rt / pt, ri / pi]
+        # Each round's ratio, its two runs side by side.
+        paired = [[o[k] / t[k] for o, t in zip(ours, theirs)] for k in (0, 1)]
+        qt, qi = statistics.median(paired[0]), statistics.median(paired[1])
+        ratios += [qt, qi]
         if raw:
             ot, oi = statistics.median(r[0] for r in raw), statistics.median(r[1] for r in raw)
             dnn_t, dnn_i = f"{ot:>8,.0f} {rt / ot:>6.2f}", f"{oi:>8,.0f} {ri / oi:>6.2f}"
         else:
             dnn_t = dnn_i = f"{'-':>8} {'-':>6}"
-        print(f"{name:<12} {rt:>12,.0f} {pt:>13,.0f} {rt / pt:>6.2f} {dnn_t} {ri:>12,.0f} {pi:>13,.0f} {ri / pi:>6.2f} {dnn_i}"
+        print(f"{name:<12} {rt:>12,.0f} {pt:>13,.0f} {qt:>6.2f} {dnn_t} {ri:>12,.0f} {pi:>13,.0f} {qi:>6.2f} {dnn_i}"
               f" {100 * et:>7.0f}%/{100 * ei:.0f}% {rm:>6.0f}/{pm:.0f}", flush=True)
+        if a.rounds > 1:
+            # The range of the rounds' ratios, right-aligned under each ratio column (ending at 46 and 96).
+            train, infer = (f"{min(r):.2f}–{max(r):.2f}" for r in paired)
+            print(f"{'  rounds':<12}{train:>34}{infer:>50}", flush=True)
     geo = 1.0
     for r in ratios:
         geo *= r
