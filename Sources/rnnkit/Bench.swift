@@ -11,8 +11,8 @@ struct Bench: ParsableCommand {
         logits model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, \
         where g is the gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. Efficiencies \
         are against the machine's peak: register-only multiply-adds at the widest vector width the CPU has, on every \
-        thread, each thread's best few milliseconds, measured before and after the runs. The best large product (2048×2048 float32, through BLAS and through RNNKit's own kernel) is printed \
-        beside it. Threads: one per core, or RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or \
+        thread (each thread's best few milliseconds, before and after the runs). The best large product (2048×2048 \
+        float32, through BLAS and through RNNKit's own kernel) is printed beside it. Threads: one per core, or RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or \
         RNNKIT_ISA=avx512|avx2|portable. --only train or --only inference measures one of the two (the other prints \
         as skipped, null in JSON), for profiling.
         """
@@ -153,7 +153,8 @@ struct Bench: ParsableCommand {
         let debugBuild = false
         #endif
         if json {
-            printJSONLine(["debug_build": debugBuild, "train_samples_per_s": trainRate, "infer_samples_per_s": inferRate, "train_gflops": trainGFLOPs,
+            printJSONLine(["debug_build": debugBuild, "train_samples_per_s": trainRate, "infer_samples_per_s": inferRate,
+                           "train_gflops": trainGFLOPs,
                            "infer_gflops": inferGFLOPs, "peak_gflops": ceiling, "ceiling_gflops": bestProduct,
                            "blas_gflops": products.blas, "own_product_gflops": products.packed ?? Double.nan,
                            "kernels": KernelISA.active.rawValue, "blas_core": blasCoreName.map { $0 as Any } ?? NSNull(), "train_efficiency": trainGFLOPs / ceiling,
