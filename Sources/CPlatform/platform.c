@@ -62,6 +62,10 @@ void rnnkit_keep_freed_memory(void) {
 #if defined(__GLIBC__)
     mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: blocks up to 32 MiB come from the heap
     mallopt(M_TRIM_THRESHOLD, 512 << 20);  // and stay there when freed, ready for the next step
+    // Larger ones too (a long sequence's trace: 52 MB per layer for T 100 × B 64 × 4·512 gates),
+    // which glibc would otherwise map afresh, and the kernel fault in and zero, at every step. The
+    // heap still falls back to mapping where it cannot grow.
+    mallopt(M_MMAP_MAX, 0);
 #endif
 }
 

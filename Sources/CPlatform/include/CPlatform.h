@@ -20,9 +20,11 @@ void rnnkit_quiet_interrupts(void);
 /// Whether Ctrl-C has been pressed since rnnkit_catch_interrupts().
 int rnnkit_interrupt_requested(void);
 
-/// Asks glibc's malloc to serve blocks up to 32 MiB from its heap and keep them when freed, so the
-/// buffers each training step allocates are reused instead of mapped and faulted in again.
-/// Does nothing elsewhere.
+/// Asks glibc's malloc to serve every block from its heap (not only those up to 32 MiB, its default
+/// limit) and keep up to 512 MiB free there, so the buffers each training step allocates are reused
+/// instead of mapped and faulted in again: the char model (LSTM 512 × 2, 100 steps, batch 64) took
+/// 260,000 page faults in a 5 s run and spent 0.9 s of 9.5 CPU-seconds in the kernel; served from the
+/// heap, 100,000 (the first step's) and 0.45 s. Does nothing elsewhere.
 void rnnkit_keep_freed_memory(void);
 
 /// Where the members of a team meet: rnnkit_barrier_wait returns in each member once all have

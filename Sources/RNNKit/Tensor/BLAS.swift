@@ -82,9 +82,9 @@ let parallelChunkLimit = computeThreads
 /// Set once, on the first parallel call:
 /// - BLAS runs single-threaded, since RNNKit spreads work over the cores itself (`parallelRows`,
 ///   `parallelGemm`) and BLAS's own pool would spin on cores RNNKit's threads need;
-/// - glibc's malloc keeps freed blocks up to 32 MiB (its largest threshold) in the heap instead of
-///   returning them to the system, so the buffers every training step allocates and frees are reused
-///   without page faults.
+/// - glibc's malloc serves every block from its heap and keeps freed ones there instead of returning
+///   them to the system, so the buffers every training step allocates and frees, the largest
+///   included, are reused without page faults (`rnnkit_keep_freed_memory`).
 private let blasRunsSingleThreaded: Void = {
     #if !canImport(Accelerate)
     openblas_set_num_threads(1)
