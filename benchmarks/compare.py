@@ -189,8 +189,8 @@ def main():
     ratios = []
     for name in a.only:
         ours, theirs, raw = [], [], []
-        for round in range(a.rounds):
-            for side in (("R", "P") if round % 2 == 0 else ("P", "R")):
+        for k in range(a.rounds):
+            for side in (("R", "P") if k % 2 == 0 else ("P", "R")):
                 if side == "R":
                     ours.append(rnnkit(name, a.seconds, a.threads))
                 else:

@@ -20,7 +20,7 @@ import Testing
         #expect(json["forward_flops_per_sample"] as? Double == 5 * 2 * (input + 8) * 32 + output)
         #expect(r.stdout.contains("% of peak") || r.stdout.contains("% of best product"))
         #expect(r.stdout.contains("product:"))
-        // The rnnkit beside the tests is built as they are; a debug build says its figures understate the machine.
+        // The rnnkit beside the tests is built as they are; a debug build says its kernels ran unoptimized.
         #if DEBUG
         #expect(json["debug_build"] as? Bool == true && r.stdout.contains("a debug build"))
         #else
