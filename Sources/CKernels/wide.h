@@ -243,6 +243,49 @@ FN void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long l
     }
 }
 
+// MARK: - Adam
+
+#if __has_builtin(__builtin_elementwise_sqrt)
+INLINE v16 sqrt16(v16 x) { return __builtin_elementwise_sqrt(x); }
+#else
+INLINE v16 sqrt16(v16 x) {
+    UNROLL for (int j = 0; j < 16; j++) x[j] = __builtin_sqrtf(x[j]);
+    return x;
+}
+#endif
+
+/// Adam's update of 16 parameters (a vector of them, or one lane of a scalar tail).
+#define ADAM_UPDATE(T, SQRT, W, G, M, V)                                                      \
+    {                                                                                         \
+        T g_ = (G), m_ = (M), v_ = (V);                                                      \
+        m_ = vb1 * m_ + vc1 * g_;                                                             \
+        v_ = vb2 * v_ + vc2 * g_ * g_;                                                        \
+        (M) = m_;                                                                             \
+        (V) = v_;                                                                             \
+        (W) = (W) - vStep * m_ / (SQRT(v_) / vRoot + vEps);                                   \
+    }
+
+FN void NAME(rnnkit_adam)(long count, float *w, const float *g, float *m, float *v, float b1, float b2,
+                          float stepSize, float rootCorrection2, float eps) {
+    // Every operation rounds on its own, so that this path and the portable one agree bit for bit.
+#pragma STDC FP_CONTRACT OFF
+    long i = 0;
+    {
+        const v16 vb1 = splat(b1), vc1 = splat(1 - b1), vb2 = splat(b2), vc2 = splat(1 - b2);
+        const v16 vStep = splat(stepSize), vRoot = splat(rootCorrection2), vEps = splat(eps);
+        for (; i + 16 <= count; i += 16) {
+            v16 wi = load16(w + i), mi = load16(m + i), vi = load16(v + i);
+            ADAM_UPDATE(v16, sqrt16, wi, load16(g + i), mi, vi)
+            store16(w + i, wi);
+            store16(m + i, mi);
+            store16(v + i, vi);
+        }
+    }
+    const float vb1 = b1, vc1 = 1 - b1, vb2 = b2, vc2 = 1 - b2, vStep = stepSize, vRoot = rootCorrection2, vEps = eps;
+    for (; i < count; i++) ADAM_UPDATE(float, __builtin_sqrtf, w[i], g[i], m[i], v[i])
+}
+#undef ADAM_UPDATE
+
 // MARK: - Peak
 
 /// `iterations` rounds of PEAK_CHAINS independent vector multiply-adds, registers only; the FLOPs done.
@@ -278,6 +321,11 @@ void NAME(rnnkit_gru_cell)(long units, float *g, long stride, const float *hw, l
 void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed, const float *base,
                                float *c, long ldc) {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;
+}
+void NAME(rnnkit_adam)(long count, float *w, const float *g, float *m, float *v, float b1, float b2, float stepSize,
+                       float rootCorrection2, float eps) {
+    (void)count; (void)w; (void)g; (void)m; (void)v; (void)b1; (void)b2; (void)stepSize; (void)rootCorrection2;
+    (void)eps;
 }
 double NAME(rnnkit_fma_peak)(long iterations, float *sink) {
     (void)iterations;

@@ -1,4 +1,5 @@
-import RNNKit
+import Foundation
+@_spi(Testing) import RNNKit
 import Testing
 
 /// Each optimizer's first two steps on p = [1, −2] with the gradient held at g = [0.5, −0.1],
@@ -87,6 +88,62 @@ import Testing
         #expect(norm == 13)
         #expect(a.grad!.scalars == [1.5, 2] && b.grad!.scalars == [6])
         #expect(throws: RNNKitError.self) { try clipGradientsByGlobalNorm([("a", a)], maxNorm: 0) }
+    }
+
+    /// The C kernels' Adam (16 lanes, a scalar tail) against the portable loop, bit for bit: both round
+    /// every operation on its own. Counts below, at and past a vector, and a sentinel after the end.
+    @Test(arguments: VectorKernels.runnable)
+    func adamKernelsMatchTheLoopBitForBit(kernels: VectorKernels) {
+        var rng = SeededGenerator(seed: 5)
+        func values(_ n: Int, low: Float) -> [Float] { (0..<n).map { _ in low + Float(rng.next() % 10_000) / 5_000 } }
+        for count in [1, 15, 16, 17, 47, 300] {
+            let sentinel: Float = 12345, pad = [Float](repeating: sentinel, count: 16)
+            let g0 = values(count, low: -1)
+            var (w, m, v) = (values(count, low: -1) + pad, values(count, low: -0.1) + pad, values(count, low: 0) + pad)
+            var (wRef, mRef, vRef) = (w, m, v)
+            let w0 = w
+            for t in 1...3 {  // coefficients of steps 1 to 3 with PyTorch's defaults and lr 1e-2
+                let step = AdamStep<Float>(beta1: 0.9, beta2: 0.999, stepSize: 1e-2 / Float(1 - pow(0.9, Double(t))),
+                                           rootCorrection2: Float(1 - pow(0.999, Double(t))).squareRoot(), epsilon: 1e-8)
+                g0.withUnsafeBufferPointer { g in
+                    w.withUnsafeMutableBufferPointer { w in m.withUnsafeMutableBufferPointer { m in v.withUnsafeMutableBufferPointer { v in
+                        step.apply(count: count, w: w.baseAddress!, g: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, kernels: kernels)
+                    } } }
+                    wRef.withUnsafeMutableBufferPointer { w in mRef.withUnsafeMutableBufferPointer { m in vRef.withUnsafeMutableBufferPointer { v in
+                        step.apply(count: count, w: w.baseAddress!, g: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, kernels: nil)
+                    } } }
+                }
+            }
+            #expect(w.map(\.bitPattern) == wRef.map(\.bitPattern), "\(kernels) w, count \(count)")
+            #expect(m.map(\.bitPattern) == mRef.map(\.bitPattern), "\(kernels) m, count \(count)")
+            #expect(v.map(\.bitPattern) == vRef.map(\.bitPattern), "\(kernels) v, count \(count)")
+            #expect(w.suffix(16).allSatisfy { $0 == sentinel } && v.suffix(16).allSatisfy { $0 == sentinel })
+            #expect(zip(w, w0).prefix(count).allSatisfy { $0 != $1 })  // every parameter moved
+        }
+    }
+
+    /// Adam on a parameter large enough to be split across the cores (Float: the active path's kernel)
+    /// against the same steps in Double.
+    @Test func adamInFloatFollowsDouble() throws {
+        var rng = SeededGenerator(seed: 6)
+        let n = 100_003
+        let start = try Tensor<Double>.uniform(shape: [n], low: -1, high: 1, generator: &rng)
+        let grads = try (0..<3).map { _ in try Tensor<Double>.uniform(shape: [n], low: -1, high: 1, generator: &rng) }
+        let pd = Variable(start, requiresGrad: true)
+        let pf = Variable(try Tensor<Float>(shape: [n], scalars: start.scalars.map { Float($0) }), requiresGrad: true)
+        let c = OptimizerConfiguration(kind: .adam, learningRate: 1e-2)
+        let (od, of) = (try Optimizer<Double>(c), try Optimizer<Float>(c))
+        for g in grads {
+            pd.grad = g
+            pf.grad = try Tensor<Float>(shape: [n], scalars: g.scalars.map { Float($0) })
+            od.step([("p", pd)])
+            of.step([("p", pf)])
+        }
+        var worst = 0.0
+        for (a, b) in zip(pf.value.scalars, pd.value.scalars) { worst = max(worst, abs(Double(a) - b)) }
+        #expect(worst < 1e-6, "worst difference \(worst)")
+        let moved = zip(pd.value.scalars, start.scalars).map { abs($0 - $1) }.reduce(0, +) / Double(n)
+        #expect(moved > 5e-3, "mean move \(moved)")  // the steps moved the parameters: up to lr each
     }
 
     @Test func badHyperparametersThrow() {

@@ -36,6 +36,9 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
 // rnnkit_sgemm_packed_*: C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major
 // with row strides lda and ldc. With `base` (n values), every row of C is set to base + its row of
 // A · B instead, without reading C.
+// rnnkit_adam_*: Adam's update of `count` parameters w with gradients g and moments m, v:
+// m ← b1·m + (1 − b1)·g, v ← b2·v + (1 − b2)·g·g, w ← w − stepSize·m / (√v / rootCorrection2 + eps),
+// each operation rounded on its own (no fused multiply-add), as Optimizers.swift's scalar loop does.
 // rnnkit_fma_peak_*: `iterations` rounds of independent register-only multiply-adds, started from
 // *sink (pass 1) and summed back into it, so that none is optimised away; returns the FLOPs done.
 #define RNNKIT_WIDE_KERNELS(suffix)                                                                          \
@@ -46,6 +49,8 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
                                   float *y, float *side);                                                    \
     void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
                                       const float *base, float *c, long ldc);                               \
+    void rnnkit_adam_##suffix(long count, float *w, const float *g, float *m, float *v, float b1, float b2,     \
+                              float stepSize, float rootCorrection2, float eps);                              \
     double rnnkit_fma_peak_##suffix(long iterations, float *sink);
 RNNKIT_WIDE_KERNELS(avx512)
 RNNKIT_WIDE_KERNELS(avx2)

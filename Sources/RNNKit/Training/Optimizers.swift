@@ -100,9 +100,12 @@ public final class Optimizer<Scalar: TensorScalar> {
                 }
             case .momentum:
                 let key = "momentum_buffer." + name, mu = Scalar(c.momentum)
-                var buf = state[key] ?? g  // PyTorch: the first step's buffer is the gradient itself
-                if state[key] != nil {
-                    buf.withUnsafeMutableBufferPointer { b in g.withUnsafeBufferPointer { g in for i in 0..<n { b[i] = mu * b[i] + g[i] } } }
+                let buf: Tensor<Scalar>
+                if var b = state.removeValue(forKey: key) {  // held once: updated in place, not copied
+                    b.withUnsafeMutableBufferPointer { b in g.withUnsafeBufferPointer { g in for i in 0..<n { b[i] = mu * b[i] + g[i] } } }
+                    buf = b
+                } else {
+                    buf = g  // PyTorch: the first step's buffer is the gradient itself
                 }
                 state[key] = buf
                 p.value.withUnsafeMutableBufferPointer { w in
@@ -113,19 +116,25 @@ public final class Optimizer<Scalar: TensorScalar> {
                     }
                 }
             case .adam:
-                let (b1, b2) = (Scalar(c.beta1), Scalar(c.beta2))
-                var m = state["exp_avg." + name] ?? Tensor(zeros: g.shape)
-                var v = state["exp_avg_sq." + name] ?? Tensor(zeros: g.shape)
+                // The moments leave the dictionary while they are updated, so that they are the only
+                // reference to their storage and are written in place rather than copied.
+                var m = state.removeValue(forKey: "exp_avg." + name) ?? Tensor(zeros: g.shape)
+                var v = state.removeValue(forKey: "exp_avg_sq." + name) ?? Tensor(zeros: g.shape)
                 let correction1 = Scalar(1 - Double.pow(c.beta1, t)), correction2 = Scalar(1 - Double.pow(c.beta2, t))
-                let stepSize = lr / correction1, rootCorrection2 = correction2.squareRoot()
-                m.withUnsafeMutableBufferPointer { m in
-                    v.withUnsafeMutableBufferPointer { v in
-                        g.withUnsafeBufferPointer { g in
-                            p.value.withUnsafeMutableBufferPointer { w in
-                                for i in 0..<n {
-                                    m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                    w[i] -= stepSize * m[i] / (v[i].squareRoot() / rootCorrection2 + eps)
+                let step = AdamStep(beta1: Scalar(c.beta1), beta2: Scalar(c.beta2), stepSize: lr / correction1,
+                                    rootCorrection2: correction2.squareRoot(), epsilon: eps)
+                if n > 0 {
+                    m.withUnsafeMutableBufferPointer { m in
+                        v.withUnsafeMutableBufferPointer { v in
+                            g.withUnsafeBufferPointer { g in
+                                p.value.withUnsafeMutableBufferPointer { w in
+                                    let (w, g, m, v) = (w.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
+                                    // Chunks of at least 32 Ki parameters per core: below that, starting
+                                    // the other core costs more than it saves.
+                                    parallelRows(n, minimumRows: 1 << 15) { rows, _ in
+                                        let i = rows.lowerBound
+                                        step.apply(count: rows.count, w: w + i, g: g + i, m: m + i, v: v + i)
+                                    }
                                 }
                             }
                         }
@@ -135,7 +144,7 @@ public final class Optimizer<Scalar: TensorScalar> {
                 state["exp_avg_sq." + name] = v
             case .rmsprop:
                 let a = Scalar(c.alpha)
-                var s = state["square_avg." + name] ?? Tensor(zeros: g.shape)
+                var s = state.removeValue(forKey: "square_avg." + name) ?? Tensor(zeros: g.shape)  // updated in place
                 s.withUnsafeMutableBufferPointer { s in
                     g.withUnsafeBufferPointer { g in
                         p.value.withUnsafeMutableBufferPointer { w in
@@ -148,6 +157,39 @@ public final class Optimizer<Scalar: TensorScalar> {
                 }
                 state["square_avg." + name] = s
             }
+        }
+    }
+}
+
+/// One Adam step's coefficients, and the update they make.
+@_spi(Testing) public struct AdamStep<Scalar: TensorScalar>: Sendable {
+    public var beta1, beta2, stepSize, rootCorrection2, epsilon: Scalar
+
+    public init(beta1: Scalar, beta2: Scalar, stepSize: Scalar, rootCorrection2: Scalar, epsilon: Scalar) {
+        (self.beta1, self.beta2, self.stepSize, self.rootCorrection2, self.epsilon) = (beta1, beta2, stepSize, rootCorrection2, epsilon)
+    }
+
+    /// Updates `count` parameters `w` and their moments `m`, `v` from the gradients `g` (PyTorch's
+    /// rule): m ← β₁·m + (1 − β₁)·g, v ← β₂·v + (1 − β₂)·g·g, w ← w − stepSize·m / (√v / √(1 − β₂ᵗ) + ε).
+    /// Float runs the active path's C kernel (16 lanes at a time, `kernels` for the tests), which
+    /// rounds every operation as the loop below does, so the two agree bit for bit; Double and the
+    /// portable path run the loop. Scalar, the loop took 7 ms per million parameters (AMD EPYC,
+    /// AVX2): 2–3% of a training step on every benchmark configuration.
+    public func apply(count: Int, w: UnsafeMutablePointer<Scalar>, g: UnsafePointer<Scalar>,
+                      m: UnsafeMutablePointer<Scalar>, v: UnsafeMutablePointer<Scalar>,
+                      kernels: VectorKernels? = VectorKernels.active) {
+        if Scalar.self == Float.self, let kernels {
+            func f(_ p: UnsafePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+                UnsafeMutableRawPointer(mutating: p).assumingMemoryBound(to: Float.self)
+            }
+            return kernels.adam(count, f(w), f(g), f(m), f(v), Float(beta1), Float(beta2), Float(stepSize),
+                                Float(rootCorrection2), Float(epsilon))
+        }
+        let (c1, c2) = (1 - beta1, 1 - beta2)
+        for i in 0..<count {
+            m[i] = beta1 * m[i] + c1 * g[i]
+            v[i] = beta2 * v[i] + c2 * g[i] * g[i]
+            w[i] = w[i] - stepSize * m[i] / (v[i].squareRoot() / rootCorrection2 + epsilon)
         }
     }
 }
