@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Which register tile and blocks suit this CPU: builds of RNNKit's packed product (wide.h) that
-differ only in TILE_ROWS × TILE_PANELS and the row and depth blocks, timed on the step products of
+differ only in TILE_ROWS × TILE_PANELS, the row and depth blocks and the rows from which A is
+interleaved (INTERLEAVE_FROM; 0 always, 9999 never), timed on the step products of
 every benchmarks/compare.py configuration. The tool for tuning wide_avx512.c and wide_avx2.c on a
 new CPU; the tests never need it. Builds benchmarks/tiles.c and one file per variant into
 .build/tiles/ with clang.
 
     python3 benchmarks/tiles.py [--isa avx512|avx2] [--threads 2] [--seconds 0.2] [--rounds 3]
                                 [--tiles 12x2 10x2 ...] [--depth 128 256 ...] [--row-block 48 96 ...]
-                                [--batch N] [--only lstm128 ...]
+                                [--interleave-from 0 9999 ...] [--batch N] [--only lstm128 ...]
 
 Without --tiles, --depth and --row-block it sweeps a grid around the shipped build: every tile of
 the list below at every depth block with the shipped row block, then the shipped tile at other row
@@ -36,7 +37,7 @@ ROW_BLOCKS = [48, 96, 192]
 
 
 def shipped(isa):
-    """(rows, panels, row block, depth block) of the build RNNKit ships for `isa`."""
+    """(rows, panels, row block, depth block, interleave from) of the build RNNKit ships for `isa`."""
     with open(os.path.join(KERNELS, f"wide_{isa}.c")) as f:
         text = f.read()
     with open(os.path.join(KERNELS, "wide.h")) as f:
@@ -45,7 +46,8 @@ def shipped(isa):
     panels = int(re.search(r"#define TILE_PANELS (\d+)", text).group(1))
     row_block = int(re.search(r"#define ROW_BLOCK (\d+)", header).group(1))
     depth = int(re.search(r"#define DEPTH_BLOCK \((\d+) / TILE_PANELS\)", header).group(1)) // panels
-    return rows, panels, row_block, depth
+    factor = int(re.search(r"#define INTERLEAVE_FROM \((\d+) \* TILE_ROWS\)", header).group(1))
+    return rows, panels, row_block, depth, factor * rows
 
 
 def shapes(name, threads):
@@ -71,12 +73,13 @@ def build(isa, variants):
     """Writes one source per variant and the list, builds the timing program; returns its path."""
     os.makedirs(OUT, exist_ok=True)
     sources, lines = [], []
-    for rows, panels, row_block, depth in variants:
-        suffix = f"t{rows}x{panels}_r{row_block}_d{depth}"
+    for rows, panels, row_block, depth, interleave in variants:
+        suffix = f"t{rows}x{panels}_r{row_block}_d{depth}_i{interleave}"
         path = os.path.join(OUT, f"{suffix}.c")
         with open(path, "w") as f:
             f.write(f'#define SUFFIX {suffix}\n#define TARGET "{TARGETS[isa]}"\n#define TILE_ROWS {rows}\n'
                     f"#define TILE_PANELS {panels}\n#define ROW_BLOCK {row_block}\n#define DEPTH_BLOCK {depth}\n"
+                    f"#define INTERLEAVE_FROM {interleave}\n"
                     f'#define PEAK_CHAINS 8\n#include "wide.h"\n')
         sources.append(path)
         lines.append(f"VARIANT({suffix}, {rows}, {panels}, {row_block}, {depth})")
@@ -109,6 +112,7 @@ def main():
     p.add_argument("--tiles", nargs="*", type=parse_tile)
     p.add_argument("--depth", nargs="*", type=int)
     p.add_argument("--row-block", nargs="*", type=int)
+    p.add_argument("--interleave-from", nargs="*", type=int, help="rows of a block from which A is interleaved")
     p.add_argument("--batch", type=int, help="every configuration at this batch size")
     p.add_argument("--only", nargs="*", default=list(CONFIGS))
     a = p.parse_args()
@@ -125,20 +129,22 @@ def main():
             CONFIGS[name] = config[:4] + (a.batch,) + config[5:]
 
     home = shipped(a.isa)
-    if a.tiles or a.depth or a.row_block:
-        variants = [(r, pn, rb, d) for r, pn in (a.tiles or [home[:2]]) for rb in (a.row_block or [home[2]])
-                    for d in (a.depth or [home[3]])]
+    if a.tiles or a.depth or a.row_block or a.interleave_from:
+        # A tile other than the shipped one interleaves from two of its tiles, as the shipped build does.
+        variants = [(r, pn, rb, d, i) for r, pn in (a.tiles or [home[:2]]) for rb in (a.row_block or [home[2]])
+                    for d in (a.depth or [home[3]]) for i in (a.interleave_from or [home[4] // home[0] * r])]
     else:
-        variants = [(*parse_tile(t), home[2], d) for t in TILES[a.isa] for d in DEPTHS]
-        variants += [(*home[:2], rb, home[3]) for rb in ROW_BLOCKS]
+        variants = [(*parse_tile(t), home[2], d, home[4] // home[0] * parse_tile(t)[0]) for t in TILES[a.isa]
+                    for d in DEPTHS]
+        variants += [(*home[:2], rb, *home[3:]) for rb in ROW_BLOCKS]
     variants = list(dict.fromkeys(variants + [home]))  # the shipped build always, once
     binary = build(a.isa, variants)
 
     print(cpu_description())
     print(f"{a.isa} builds, {a.threads} threads, GFLOP/s (all threads), best of {a.rounds} rounds of "
           f"{a.seconds} s per build and shape; * the shipped build "
-          f"({home[0]}x{home[1]}, row block {home[2]}, depth block {home[3]})")
-    names = [f"{r}x{pn} r{rb} d{d}" + ("*" if (r, pn, rb, d) == home else "") for r, pn, rb, d in variants]
+          f"({home[0]}x{home[1]}, row block {home[2]}, depth block {home[3]}, A interleaved from {home[4]} rows)")
+    names = [f"{r}x{pn} r{rb} d{d} i{i}" + ("*" if (r, pn, rb, d, i) == home else "") for r, pn, rb, d, i in variants]
     rates = {v: [] for v in variants}
     found = list(dict.fromkeys((m, n, k, what, name) for name in a.only for what, m, n, k in shapes(name, a.threads)))
     seen = set()
@@ -152,12 +158,12 @@ def main():
         for v, x in zip(variants, r):
             rates[v].append(x)
         top = max(range(len(r)), key=r.__getitem__)
-        print(f"{name:<12} {what:<26} {m}×{n}×{k:<6} best {names[top]:<18} {r[top]:7.1f}   shipped "
+        print(f"{name:<12} {what:<26} {m}×{n}×{k:<6} best {names[top]:<24} {r[top]:7.1f}   shipped "
               f"{r[variants.index(home)]:7.1f}")
-    print(f"\n{'build':<20} {'geomean':>8}")
+    print(f"\n{'build':<26} {'geomean':>8}")
     means = {v: math.exp(sum(math.log(x) for x in xs) / len(xs)) for v, xs in rates.items()}
     for v in sorted(variants, key=means.get, reverse=True):
-        print(f"{names[variants.index(v)]:<20} {means[v]:8.1f}")
+        print(f"{names[variants.index(v)]:<26} {means[v]:8.1f}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
 //   TILE_ROWS    rows of C per register tile (at most 14);
 //   TILE_PANELS  16-column panels per register tile (1 or 2);
 //   PEAK_CHAINS  independent FMA chains of rnnkit_fma_peak (enough to cover latency × units).
+// and may define ROW_BLOCK, DEPTH_BLOCK and INTERLEAVE_FROM (rows of a block from which A is
+// interleaved; benchmarks/tiles.py sets them to compare builds).
 // A tile holds TILE_ROWS × TILE_PANELS accumulators, plus TILE_PANELS panel values and one
 // broadcast: 12 × 2 + 3 = 27 of AVX-512's 32 registers; 6 × 1 (12 ymm) + 3 of AVX2's 16.
 //
@@ -18,6 +20,7 @@
 // to an even number so that a two-panel tile never reads past the end.
 #include "CKernels.h"
 #include <stddef.h>
+#include <stdlib.h>
 
 #define PASTE2(a, b) a##_##b
 #define PASTE(a, b) PASTE2(a, b)
@@ -165,15 +168,20 @@ FN void NAME(rnnkit_gru_cell)(long units, float *g, long stride, const float *hw
 #ifndef DEPTH_BLOCK
 #define DEPTH_BLOCK (512 / TILE_PANELS)
 #endif
-enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_BLOCK };
+#ifndef INTERLEAVE_FROM
+#define INTERLEAVE_FROM (2 * TILE_ROWS)
+#endif
+enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_BLOCK, interleaveFrom = INTERLEAVE_FROM };
 
-/// C[0..<R][0..<cols] += A[0..<R][0..<k] · the TILE_PANELS panels at `panel` (`stride` floats apart),
-/// A's rows lda apart; with `base`, C's rows are set to base[0..<cols] + A · panels (C not read).
-/// R is a constant at every call and the loops over rows and panels are unrolled in full (the
-/// compiler's own limit leaves 11 and 12 rows rolled, with the accumulators on the stack), so the
-/// accumulators live in registers.
-INLINE void tile(const int R, long k, const float *a, long lda, const float *panel, long stride, float *c, long ldc,
-                 long cols, const float *base) {
+/// C[0..<R][0..<cols] += A[0..<R][0..<k] · the TILE_PANELS panels at `panel` (`stride` floats apart);
+/// with `base`, C's rows are set to base[0..<cols] + A · panels (C not read). A's element (r, p) is
+/// at a[r * lda + p], or at a[p * R + r] when `interleaved` (packRows's layout: each step's R values
+/// side by side, one pointer and constant offsets for the broadcasts). R and `interleaved` are
+/// constants at every call and the loops over rows and panels are unrolled in full (the compiler's
+/// own limit leaves 11 and 12 rows rolled, with the accumulators on the stack), so the accumulators
+/// live in registers.
+INLINE void tile(const int R, const int interleaved, long k, const float *a, long lda, const float *panel,
+                 long stride, float *c, long ldc, long cols, const float *base) {
     v16 acc[TILE_ROWS][TILE_PANELS];
     UNROLL for (int r = 0; r < R; r++)
         UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = splat(0);
@@ -181,7 +189,7 @@ INLINE void tile(const int R, long k, const float *a, long lda, const float *pan
         v16 b[TILE_PANELS];
         UNROLL for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
         UNROLL for (int r = 0; r < R; r++) {
-            v16 av = splat(a[r * lda + p]);
+            v16 av = splat(interleaved ? a[p * R + r] : a[r * lda + p]);
             UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
         }
     }
@@ -200,9 +208,39 @@ INLINE void tile(const int R, long k, const float *a, long lda, const float *pan
     }
 }
 
-static FN void tileOfRows(int rows, long k, const float *a, long lda, const float *panel, long stride, float *c,
-                          long ldc, long cols, const float *base) {
-#define ROWS(R) case R: tile(R, k, a, lda, panel, stride, c, ldc, cols, base); return;
+/// A's rows [0, R) × steps [0, k), lda apart, interleaved for `tile`: out[p * R + r] = a[r * lda + p].
+INLINE void packRows(const int R, long k, const float *a, long lda, float *out) {
+    for (long p = 0; p < k; p++)
+        UNROLL for (int r = 0; r < R; r++) out[p * R + r] = a[r * lda + p];
+}
+
+static FN void tileOfRows(int rows, int interleaved, long k, const float *a, long lda, const float *panel, long stride,
+                          float *c, long ldc, long cols, const float *base) {
+#define ROWS(R)                                                                                     \
+    case R:                                                                                         \
+        if (interleaved) tile(R, 1, k, a, lda, panel, stride, c, ldc, cols, base);                 \
+        else tile(R, 0, k, a, lda, panel, stride, c, ldc, cols, base);                              \
+        return;
+    switch (rows) {
+        ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6)
+#if TILE_ROWS >= 8
+        ROWS(7) ROWS(8)
+#endif
+#if TILE_ROWS >= 10
+        ROWS(9) ROWS(10)
+#endif
+#if TILE_ROWS >= 12
+        ROWS(11) ROWS(12)
+#endif
+#if TILE_ROWS >= 14
+        ROWS(13) ROWS(14)
+#endif
+    }
+#undef ROWS
+}
+
+static FN void packRowsOf(int rows, long k, const float *a, long lda, float *out) {
+#define ROWS(R) case R: packRows(R, k, a, lda, out); return;
     switch (rows) {
         ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6)
 #if TILE_ROWS >= 8
@@ -224,23 +262,41 @@ static FN void tileOfRows(int rows, long k, const float *a, long lda, const floa
 FN void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed,
                                   const float *base, float *c, long ldc) {
     long tilesAcross = (n + tileColumns - 1) / tileColumns;
+    // Row blocks of at least INTERLEAVE_FROM rows (two full tiles) run from a copy of A's block
+    // interleaved tile by tile (packRows): one pointer with constant offsets for a tile's broadcasts
+    // instead of a pointer sum per row, and one stream of A instead of one per row. On AMD EPYC
+    // (AVX2, 2 cores) the step products of the benchmark configurations ran 0.3–6% faster (geometric
+    // means, benchmarks/tiles.py --interleave-from 12 9999), and single-thread products of 16 and 32
+    // rows 8% and 3%, but those of 8 rows or fewer 2–5% slower. llvm-mca's Skylake-X and Ice Lake models give the AVX-512 build's 12-row inner
+    // loop 13.1 cycles instead of 14.1 (12 is the multiply-add bound): Intel's 512-bit multiply-adds
+    // share their ports with the address sums. Without the memory for the copy, A is read as stored.
+    long blockRows = m < rowBlock ? m : rowBlock, blockDepth = k < depthBlock ? k : depthBlock;
+    float *rowsPacked = blockRows >= interleaveFrom ? malloc(sizeof(float) * (size_t)(blockRows * blockDepth)) : 0;
     for (long p0 = 0; p0 < k; p0 += depthBlock) {
         long kc = k - p0 < depthBlock ? k - p0 : depthBlock;
         for (long i0 = 0; i0 < m; i0 += rowBlock) {
             long i1 = m - i0 < rowBlock ? m : i0 + rowBlock;
             // Tiles of at most TILE_ROWS rows, as even as possible (32 rows in sixes: 5 5 6 5 5 6).
             long tiles = (i1 - i0 + TILE_ROWS - 1) / TILE_ROWS;
+            int interleaved = rowsPacked && i1 - i0 >= interleaveFrom;
+            if (interleaved)
+                for (long t = 0; t < tiles; t++) {
+                    long i = i0 + (i1 - i0) * t / tiles, rows = i0 + (i1 - i0) * (t + 1) / tiles - i;
+                    packRowsOf((int)rows, kc, a + i * lda + p0, lda, rowsPacked + (i - i0) * kc);
+                }
             for (long j = 0; j < tilesAcross; j++) {
                 long first = j * tileColumns, cols = n - first < tileColumns ? n - first : tileColumns;
                 const float *panel = packed + first * k + p0 * 16;
                 for (long t = 0; t < tiles; t++) {
                     long i = i0 + (i1 - i0) * t / tiles, rows = i0 + (i1 - i0) * (t + 1) / tiles - i;
-                    tileOfRows((int)rows, kc, a + i * lda + p0, lda, panel, 16 * k, c + i * ldc + first, ldc, cols,
-                               base && p0 == 0 ? base + first : 0);
+                    tileOfRows((int)rows, interleaved, kc, interleaved ? rowsPacked + (i - i0) * kc : a + i * lda + p0,
+                               lda, panel, 16 * k,
+                               c + i * ldc + first, ldc, cols, base && p0 == 0 ? base + first : 0);
                 }
             }
         }
     }
+    free(rowsPacked);
 }
 
 // MARK: - Adam

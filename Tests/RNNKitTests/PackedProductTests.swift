@@ -5,12 +5,14 @@ import Testing
 /// has it; AVX2, and the AVX-512 build's logic compiled for AVX2, where it has AVX2), against a
 /// Double product, on shapes that hit every edge of their blocking: tiles of 1–14 rows, partial
 /// 16-column panels and partial two-panel tiles, more than 96 rows (row blocks), more than 256 and
-/// 512 of k (depth blocks, accumulated), row strides wider than the rows, B both as stored and
+/// 512 of k (depth blocks, accumulated), row blocks of two tiles and more read from an interleaved
+/// copy of A (tiles of 5–12 rows there) and smaller ones as stored, row strides wider than the rows, B both as stored and
 /// transposed, B packed on two cores (300 columns), and C either accumulated or set from a base row
 /// (`C = base + A·B`, the gates' biases), whose old values must then not count.
 @Suite struct PackedProductTests {
     @Test(arguments: [(1, 1, 1), (6, 15, 1), (4, 16, 1), (5, 17, 3), (13, 33, 7), (20, 96, 24), (32, 64, 128),
-                      (12, 32, 300), (14, 48, 257), (97, 40, 600), (200, 130, 520), (7, 16, 1100), (10, 300, 600)])
+                      (12, 32, 300), (14, 48, 257), (97, 40, 600), (200, 130, 520), (7, 16, 1100), (10, 300, 600),
+                      (25, 20, 9), (40, 33, 70)])
     func matchesDoubleProduct(shape: (Int, Int, Int)) {
         for kernels in VectorKernels.runnable { check(shape, kernels) }
     }
