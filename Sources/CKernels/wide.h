@@ -214,6 +214,30 @@ INLINE void packRows(const int R, long k, const float *a, long lda, float *out) 
         UNROLL for (int r = 0; r < R; r++) out[p * R + r] = a[r * lda + p];
 }
 
+// `case R:` of every tile height this build has, as ROWS(1) ... ROWS(TILE_ROWS), for the switches
+// below (each defines ROWS first).
+#if TILE_ROWS >= 8
+#define ROWS_7_8 ROWS(7) ROWS(8)
+#else
+#define ROWS_7_8
+#endif
+#if TILE_ROWS >= 10
+#define ROWS_9_10 ROWS(9) ROWS(10)
+#else
+#define ROWS_9_10
+#endif
+#if TILE_ROWS >= 12
+#define ROWS_11_12 ROWS(11) ROWS(12)
+#else
+#define ROWS_11_12
+#endif
+#if TILE_ROWS >= 14
+#define ROWS_13_14 ROWS(13) ROWS(14)
+#else
+#define ROWS_13_14
+#endif
+#define EACH_TILE_HEIGHT ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS_7_8 ROWS_9_10 ROWS_11_12 ROWS_13_14
+
 static FN void tileOfRows(int rows, int interleaved, long k, const float *a, long lda, const float *panel, long stride,
                           float *c, long ldc, long cols, const float *base) {
 #define ROWS(R)                                                                                     \
@@ -221,41 +245,13 @@ static FN void tileOfRows(int rows, int interleaved, long k, const float *a, lon
         if (interleaved) tile(R, 1, k, a, lda, panel, stride, c, ldc, cols, base);                 \
         else tile(R, 0, k, a, lda, panel, stride, c, ldc, cols, base);                              \
         return;
-    switch (rows) {
-        ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6)
-#if TILE_ROWS >= 8
-        ROWS(7) ROWS(8)
-#endif
-#if TILE_ROWS >= 10
-        ROWS(9) ROWS(10)
-#endif
-#if TILE_ROWS >= 12
-        ROWS(11) ROWS(12)
-#endif
-#if TILE_ROWS >= 14
-        ROWS(13) ROWS(14)
-#endif
-    }
+    switch (rows) { EACH_TILE_HEIGHT }
 #undef ROWS
 }
 
 static FN void packRowsOf(int rows, long k, const float *a, long lda, float *out) {
 #define ROWS(R) case R: packRows(R, k, a, lda, out); return;
-    switch (rows) {
-        ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6)
-#if TILE_ROWS >= 8
-        ROWS(7) ROWS(8)
-#endif
-#if TILE_ROWS >= 10
-        ROWS(9) ROWS(10)
-#endif
-#if TILE_ROWS >= 12
-        ROWS(11) ROWS(12)
-#endif
-#if TILE_ROWS >= 14
-        ROWS(13) ROWS(14)
-#endif
-    }
+    switch (rows) { EACH_TILE_HEIGHT }
 #undef ROWS
 }
 
