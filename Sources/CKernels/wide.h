@@ -160,6 +160,76 @@ FN void NAME(rnnkit_gru_cell)(long units, float *g, long stride, const float *hw
     }
 }
 
+/// The backward pass of rnnkit_lstm_cell over `units` units of one sample, from what the forward
+/// pass recorded (gates activated, tanh(c), the cell state before the step).
+FN void NAME(rnnkit_lstm_cell_backward)(long units, const float *g, long stride, const float *tc, const float *cPrev,
+                                        const float *dy, float *dh, float *dc, float *dg) {
+    const v16 one = splat(1.0f);
+    for (long j = 0; j < units; j += 16) {
+        long n = units - j;
+        v16 i = loadPart(g + j, n), f = loadPart(g + stride + j, n);
+        v16 gg = loadPart(g + 2 * stride + j, n), o = loadPart(g + 3 * stride + j, n), t = loadPart(tc + j, n);
+        v16 dht = loadPart(dh + j, n) + loadPart(dy + j, n);
+        v16 dct = loadPart(dc + j, n) + dht * o * (one - t * t);
+        storePart(dg + j, dct * gg * i * (one - i), n);
+        storePart(dg + stride + j, dct * loadPart(cPrev + j, n) * f * (one - f), n);
+        storePart(dg + 2 * stride + j, dct * i * (one - gg * gg), n);
+        storePart(dg + 3 * stride + j, dht * t * o * (one - o), n);
+        storePart(dc + j, dct * f, n);
+        storePart(dh + j, splat(0.0f), n);
+    }
+}
+
+/// The backward pass of rnnkit_gru_cell over `units` units of one sample, from what the forward pass
+/// recorded (r, z, n activated, the state before the step, hw_n).
+FN void NAME(rnnkit_gru_cell_backward)(long units, const float *g, long stride, const float *hPrev, const float *hn,
+                                       const float *dy, float *dh, float *dgi, float *dgh) {
+    const v16 one = splat(1.0f);
+    for (long j = 0; j < units; j += 16) {
+        long n = units - j;
+        v16 r = loadPart(g + j, n), z = loadPart(g + stride + j, n), nGate = loadPart(g + 2 * stride + j, n);
+        v16 dht = loadPart(dh + j, n) + loadPart(dy + j, n);
+        v16 dnPre = dht * (one - z) * (one - nGate * nGate);
+        v16 drPre = dnPre * loadPart(hn + j, n) * r * (one - r);
+        v16 dzPre = dht * (loadPart(hPrev + j, n) - nGate) * z * (one - z);
+        storePart(dgi + j, drPre, n);
+        storePart(dgh + j, drPre, n);
+        storePart(dgi + stride + j, dzPre, n);
+        storePart(dgh + stride + j, dzPre, n);
+        storePart(dgi + 2 * stride + j, dnPre, n);
+        storePart(dgh + 2 * stride + j, dnPre * r, n);
+        storePart(dh + j, dht * z, n);
+    }
+}
+
+// MARK: - Column sums
+
+/// sums[j] += Σ_r m[r·ldm + j] for j < columns, each column summed over the rows in order (so the
+/// result is the scalar loop's, bit for bit), 64 columns at a time.
+FN void NAME(rnnkit_column_sums)(long rows, long columns, const float *m, long ldm, float *sums) {
+    long j = 0;
+    for (; j + 64 <= columns; j += 64) {
+        v16 a0 = load16(sums + j), a1 = load16(sums + j + 16), a2 = load16(sums + j + 32), a3 = load16(sums + j + 48);
+        for (long r = 0; r < rows; r++) {
+            const float *row = m + r * ldm + j;
+            a0 += load16(row);
+            a1 += load16(row + 16);
+            a2 += load16(row + 32);
+            a3 += load16(row + 48);
+        }
+        store16(sums + j, a0);
+        store16(sums + j + 16, a1);
+        store16(sums + j + 32, a2);
+        store16(sums + j + 48, a3);
+    }
+    for (; j < columns; j += 16) {
+        long n = columns - j;
+        v16 a = loadPart(sums + j, n);
+        for (long r = 0; r < rows; r++) a += loadPart(m + r * ldm + j, n);
+        storePart(sums + j, a, n);
+    }
+}
+
 // MARK: - Products against a packed right operand
 
 #ifndef ROW_BLOCK
@@ -369,6 +439,17 @@ void NAME(rnnkit_lstm_cell)(long units, float *g, long stride, float *c, float *
 void NAME(rnnkit_gru_cell)(long units, float *g, long stride, const float *hw, long hiddenStride, float *h, float *y,
                            float *side) {
     (void)units; (void)g; (void)stride; (void)hw; (void)hiddenStride; (void)h; (void)y; (void)side;
+}
+void NAME(rnnkit_lstm_cell_backward)(long units, const float *g, long stride, const float *tc, const float *cPrev,
+                                     const float *dy, float *dh, float *dc, float *dg) {
+    (void)units; (void)g; (void)stride; (void)tc; (void)cPrev; (void)dy; (void)dh; (void)dc; (void)dg;
+}
+void NAME(rnnkit_gru_cell_backward)(long units, const float *g, long stride, const float *hPrev, const float *hn,
+                                    const float *dy, float *dh, float *dgi, float *dgh) {
+    (void)units; (void)g; (void)stride; (void)hPrev; (void)hn; (void)dy; (void)dh; (void)dgi; (void)dgh;
+}
+void NAME(rnnkit_column_sums)(long rows, long columns, const float *m, long ldm, float *sums) {
+    (void)rows; (void)columns; (void)m; (void)ldm; (void)sums;
 }
 void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed, const float *base,
                                float *c, long ldc) {

@@ -70,7 +70,7 @@ import Testing
     }
 }
 
-/// The fused cell updates of the C kernels (rnnkit_lstm_cell, rnnkit_gru_cell) against the cell
+/// The fused cell updates of the C kernels (rnnkit_lstm_cell, rnnkit_gru_cell, and their backward passes) against the cell
 /// equations in Double, on every build this CPU runs, for unit counts that hit the partial vector
 /// at the end; nothing past the units (or between the gate blocks) may be written.
 @Suite struct CellKernelTests {
@@ -161,6 +161,118 @@ import Testing
                     let range = record ? (gate * stride + U)..<((gate + 1) * stride) : (gate * stride)..<((gate + 1) * stride)
                     #expect(Array(gates[range]) == Array(gates0[range]), "\(kernels) U=\(U) gate \(gate)")
                 }
+            }
+        }
+    }
+
+    /// Activated gates and states as the forward pass leaves them: sigmoids in (0, 1), tanh in (−1, 1).
+    func activations(_ count: Int, _ g: inout SeededGenerator, tanh: Bool = false) -> [Float] {
+        (0..<count).map { _ in tanh ? Float.random(in: -0.999...0.999, using: &g) : Float.random(in: 0.001...0.999, using: &g) }
+    }
+
+    @Test(arguments: VectorKernels.runnable)
+    func lstmCellBackwardMatchesTheEquations(kernels: VectorKernels) {
+        var rng = SeededGenerator(seed: 13)
+        for U in Self.units {
+            let stride = U + 3
+            var gates = activations(4 * stride, &rng)
+            let gg = activations(stride, &rng, tanh: true)
+            gates.replaceSubrange((2 * stride)..<(3 * stride), with: gg)
+            let tc = activations(U, &rng, tanh: true), cPrev = values(U, &rng), dy = values(U, &rng)
+            let dh0 = values(U, &rng), dc0 = values(U, &rng)
+            let padding = [Float](repeating: Self.sentinel, count: 16)
+            var dh = dh0 + padding, dc = dc0 + padding
+            let dg0 = [Float](repeating: Self.sentinel, count: 4 * stride + 16)
+            var dg = dg0
+            dh.withUnsafeMutableBufferPointer { dh in dc.withUnsafeMutableBufferPointer { dc in
+                dg.withUnsafeMutableBufferPointer { dg in
+                    kernels.lstmCellBackward(U, gates, stride, tc, cPrev, dy, dh.baseAddress, dc.baseAddress, dg.baseAddress)
+                }
+            }}
+            var worst = 0.0  // relative to the value's size where it is above 1 (dy, dc and cPrev reach 40)
+            func error(_ got: Float, _ want: Double) -> Double { abs(Double(got) - want) / max(1, abs(want)) }
+            for j in 0..<U {
+                let i = Double(gates[j]), f = Double(gates[stride + j]), g = Double(gates[2 * stride + j])
+                let o = Double(gates[3 * stride + j]), t = Double(tc[j])
+                let dht = Double(dh0[j]) + Double(dy[j])
+                let dct = Double(dc0[j]) + dht * o * (1 - t * t)
+                let want = [dct * g * i * (1 - i), dct * Double(cPrev[j]) * f * (1 - f), dct * i * (1 - g * g),
+                            dht * t * o * (1 - o)]
+                for gate in 0..<4 { worst = max(worst, error(dg[gate * stride + j], want[gate])) }
+                worst = max(worst, error(dc[j], dct * f), error(dh[j], 0))
+            }
+            #expect(worst < Self.tolerance, "\(kernels) U=\(U): worst error \(worst)")
+            #expect(dh[U...].elementsEqual(padding) && dc[U...].elementsEqual(padding))
+            for gate in 0..<4 {  // the gaps between the gate blocks, and past the last, untouched
+                let end = gate == 3 ? dg.count : (gate + 1) * stride
+                #expect(dg[(gate * stride + U)..<end].allSatisfy { $0 == Self.sentinel }, "\(kernels) U=\(U) gate \(gate)")
+            }
+        }
+    }
+
+    @Test(arguments: VectorKernels.runnable)
+    func gruCellBackwardMatchesTheEquations(kernels: VectorKernels) {
+        var rng = SeededGenerator(seed: 14)
+        for U in Self.units {
+            let stride = U + 2
+            var gates = activations(3 * stride, &rng)
+            let n = activations(stride, &rng, tanh: true)
+            gates.replaceSubrange((2 * stride)..<(3 * stride), with: n)
+            let hPrev = activations(U, &rng, tanh: true), hn = values(U, &rng), dy = values(U, &rng), dh0 = values(U, &rng)
+            let padding = [Float](repeating: Self.sentinel, count: 16)
+            var dh = dh0 + padding
+            let dg0 = [Float](repeating: Self.sentinel, count: 3 * stride + 16)
+            var dgi = dg0, dgh = dg0
+            dh.withUnsafeMutableBufferPointer { dh in dgi.withUnsafeMutableBufferPointer { dgi in
+                dgh.withUnsafeMutableBufferPointer { dgh in
+                    kernels.gruCellBackward(U, gates, stride, hPrev, hn, dy, dh.baseAddress, dgi.baseAddress, dgh.baseAddress)
+                }
+            }}
+            var worst = 0.0  // relative to the value's size where it is above 1 (dy, dc and cPrev reach 40)
+            func error(_ got: Float, _ want: Double) -> Double { abs(Double(got) - want) / max(1, abs(want)) }
+            for j in 0..<U {
+                let r = Double(gates[j]), z = Double(gates[stride + j]), nj = Double(gates[2 * stride + j])
+                let dht = Double(dh0[j]) + Double(dy[j])
+                let dn = dht * (1 - z) * (1 - nj * nj)
+                let dr = dn * Double(hn[j]) * r * (1 - r)
+                let dz = dht * (Double(hPrev[j]) - nj) * z * (1 - z)
+                let input = [dr, dz, dn], recurrent = [dr, dz, dn * r]
+                for gate in 0..<3 {
+                    worst = max(worst, error(dgi[gate * stride + j], input[gate]),
+                                error(dgh[gate * stride + j], recurrent[gate]))
+                }
+                worst = max(worst, error(dh[j], dht * z))
+            }
+            #expect(worst < Self.tolerance, "\(kernels) U=\(U): worst error \(worst)")
+            #expect(dh[U...].elementsEqual(padding))
+            for gate in 0..<3 {
+                let end = gate == 2 ? dgi.count : (gate + 1) * stride
+                #expect(dgi[(gate * stride + U)..<end].allSatisfy { $0 == Self.sentinel }, "\(kernels) U=\(U) gate \(gate)")
+                #expect(dgh[(gate * stride + U)..<end].allSatisfy { $0 == Self.sentinel }, "\(kernels) U=\(U) gate \(gate)")
+            }
+        }
+    }
+}
+
+/// The column sums of the C kernels (rnnkit_column_sums: bias gradients) against the scalar loop, bit
+/// for bit (each column sums its rows in order), for column counts below, at and past the 64-column
+/// blocks and 16-lane vectors, on every build this CPU runs; nothing past the columns may be written.
+@Suite struct ColumnSumKernelTests {
+    @Test(arguments: VectorKernels.runnable)
+    func columnSumsMatchTheLoopBitForBit(kernels: VectorKernels) {
+        var rng = SeededGenerator(seed: 15)
+        for rows in [1, 3, 37] {
+            for columns in [1, 15, 16, 17, 63, 64, 65, 130, 200] {
+                let ldm = columns + 3  // the gap at the end of each row is not summed
+                let m = (0..<(rows * ldm)).map { _ in Float.random(in: -100...100, using: &rng) }
+                let sentinel: Float = 12345, pad = [Float](repeating: sentinel, count: 16)
+                let start = (0..<columns).map { _ in Float.random(in: -1...1, using: &rng) }
+                var want = start
+                for r in 0..<rows { for j in 0..<columns { want[j] += m[r * ldm + j] } }
+                var sums = start + pad
+                sums.withUnsafeMutableBufferPointer { kernels.columnSums(rows, columns, m, ldm, $0.baseAddress) }
+                #expect(sums.prefix(columns).map(\.bitPattern) == want.map(\.bitPattern), "\(kernels) \(rows) × \(columns)")
+                #expect(sums.suffix(16).allSatisfy { $0 == sentinel }, "\(kernels) \(rows) × \(columns)")
             }
         }
     }

@@ -33,6 +33,18 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
 // pre-activations of r, z, n (b_ih + W_ih·x), `stride` apart, hw the recurrent parts (W_hh·h +
 // b_hh), `hiddenStride` apart: r, z ← sigmoid(g + hw), n ← tanh(g_n + r·hw_n), h and y ←
 // (1 − z)·n + z·h. When side is not NULL (training), side ← hw_n and r, z, n replace g.
+// rnnkit_lstm_cell_backward_*: the gradients of one LSTM step of `units` units of one sample. g holds
+// the activated gates i, f, g, o and dg receives the gradients of their pre-activations, both
+// `stride` apart; tc is tanh(c) after the step, cPrev c before it. With dh_t = dh + dy and
+// dc_t = dc + dh_t·o·(1 − tc²): dg ← (dc_t·g·i(1 − i), dc_t·cPrev·f(1 − f), dc_t·i(1 − g²),
+// dh_t·tc·o(1 − o)), dc ← dc_t·f, dh ← 0 (for the recurrent product to add onto).
+// rnnkit_gru_cell_backward_*: the same for one GRU step: g holds the activated r, z, n, `stride`
+// apart, hPrev the state before the step, hn what rnnkit_gru_cell put in `side`. With
+// dh_t = dh + dy, dn = dh_t(1 − z)(1 − n²), dr = dn·hn·r(1 − r), dz = dh_t(hPrev − n)·z(1 − z):
+// dgi ← (dr, dz, dn) (the input pre-activations), dgh ← (dr, dz, dn·r) (the recurrent ones),
+// dh ← dh_t·z.
+// rnnkit_column_sums_*: sums[j] += Σ_r m[r·ldm + j] for r < rows, j < columns, each column summed
+// in row order with no other rounding than the scalar loop's (bit for bit the same).
 // rnnkit_sgemm_packed_*: C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major
 // with row strides lda and ldc. With `base` (n values), every row of C is set to base + its row of
 // A · B instead, without reading C.
@@ -47,6 +59,11 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
     void rnnkit_lstm_cell_##suffix(long units, float *g, long stride, float *c, float *h, float *y, float *tc);  \
     void rnnkit_gru_cell_##suffix(long units, float *g, long stride, const float *hw, long hiddenStride, float *h, \
                                   float *y, float *side);                                                    \
+    void rnnkit_lstm_cell_backward_##suffix(long units, const float *g, long stride, const float *tc,             \
+                                            const float *cPrev, const float *dy, float *dh, float *dc, float *dg); \
+    void rnnkit_gru_cell_backward_##suffix(long units, const float *g, long stride, const float *hPrev,            \
+                                           const float *hn, const float *dy, float *dh, float *dgi, float *dgh);  \
+    void rnnkit_column_sums_##suffix(long rows, long columns, const float *m, long ldm, float *sums);           \
     void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
                                       const float *base, float *c, long ldc);                               \
     void rnnkit_adam_##suffix(long count, float *w, const float *g, float *m, float *v, float b1, float b2,     \

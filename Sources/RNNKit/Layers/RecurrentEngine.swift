@@ -521,6 +521,26 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                     return
                 }
                 let dhb = dh + b * H, dyb = dY.map { $0 + outputRows.offset(t: t, b: b) } ?? noDY.baseAddress!
+                // Float with vector kernels: the same equations, 16 units at a time (rnnkit_*_cell_backward).
+                if Scalar.self == Float.self, let kernels = vectorKernels, isLSTM || isGRU {
+                    let u = units.lowerBound
+                    func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+                        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+                    }
+                    func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+                        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+                    }
+                    if isLSTM {
+                        kernels.lstmCellBackward(units.count, f(gb + u), H, f(tanhC! + off + b * H + u),
+                                                 f(cPrev! + off + b * H + u), f(dyb + u), f(dhb + u), f(dcs! + b * H + u),
+                                                 f(dgib + u))
+                    } else {
+                        kernels.gruCellBackward(units.count, f(gb + u), H, f(hPrev! + off + b * H + u),
+                                                f(hiddenN! + off + b * H + u), f(dyb + u), f(dhb + u), f(dgib + u),
+                                                f(dghb + u))
+                    }
+                    return
+                }
                 switch cell {
                 case .lstm:
                     let cpb = cPrev! + off + b * H, tcb = tanhC! + off + b * H

@@ -153,6 +153,17 @@ public enum KernelISA: String, CaseIterable, Sendable {
                                   UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
     @_spi(Testing) public let gruCell: @convention(c) (Int, UnsafeMutablePointer<Float>?, Int, UnsafePointer<Float>?, Int,
                                  UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+    /// The backward pass of one sample's LSTM or GRU step over some units: the gradients of the
+    /// pre-activations, dh and dc (CKernels.h).
+    @_spi(Testing) public let lstmCellBackward: @convention(c) (Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?,
+        UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+        UnsafeMutablePointer<Float>?) -> Void
+    @_spi(Testing) public let gruCellBackward: @convention(c) (Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?,
+        UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+        UnsafeMutablePointer<Float>?) -> Void
+    /// Column sums of a row-major block added into a vector, bit for bit as the scalar loop (CKernels.h).
+    @_spi(Testing) public let columnSums: @convention(c) (Int, Int, UnsafePointer<Float>?, Int,
+                                                          UnsafeMutablePointer<Float>?) -> Void
     /// Adam's update of some parameters, bit for bit as the portable loop (CKernels.h).
     let adam: @convention(c) (Int, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?,
                               UnsafeMutablePointer<Float>?, Float, Float, Float, Float, Float) -> Void
@@ -160,16 +171,23 @@ public enum KernelISA: String, CaseIterable, Sendable {
     static let avx512 = VectorKernels(description: "avx512", sigmoid: rnnkit_sigmoid_avx512, tanh: rnnkit_tanh_avx512,
                                       product: rnnkit_sgemm_packed_avx512, peak: rnnkit_fma_peak_avx512,
                                       lstmCell: rnnkit_lstm_cell_avx512, gruCell: rnnkit_gru_cell_avx512,
+                                      lstmCellBackward: rnnkit_lstm_cell_backward_avx512,
+                                      gruCellBackward: rnnkit_gru_cell_backward_avx512, columnSums: rnnkit_column_sums_avx512,
                                       adam: rnnkit_adam_avx512)
     static let avx2 = VectorKernels(description: "avx2", sigmoid: rnnkit_sigmoid_avx2, tanh: rnnkit_tanh_avx2,
                                     product: rnnkit_sgemm_packed_avx2, peak: rnnkit_fma_peak_avx2,
                                     lstmCell: rnnkit_lstm_cell_avx2, gruCell: rnnkit_gru_cell_avx2,
+                                    lstmCellBackward: rnnkit_lstm_cell_backward_avx2,
+                                    gruCellBackward: rnnkit_gru_cell_backward_avx2, columnSums: rnnkit_column_sums_avx2,
                                     adam: rnnkit_adam_avx2)
     /// The AVX-512 build's blocking compiled for AVX2: its logic, testable without AVX-512.
     static let avx512Logic = VectorKernels(description: "avx512 logic on avx2", sigmoid: rnnkit_sigmoid_avx512_logic,
                                            tanh: rnnkit_tanh_avx512_logic, product: rnnkit_sgemm_packed_avx512_logic,
                                            peak: rnnkit_fma_peak_avx512_logic, lstmCell: rnnkit_lstm_cell_avx512_logic,
-                                           gruCell: rnnkit_gru_cell_avx512_logic, adam: rnnkit_adam_avx512_logic)
+                                           gruCell: rnnkit_gru_cell_avx512_logic,
+                                           lstmCellBackward: rnnkit_lstm_cell_backward_avx512_logic,
+                                           gruCellBackward: rnnkit_gru_cell_backward_avx512_logic,
+                                           columnSums: rnnkit_column_sums_avx512_logic, adam: rnnkit_adam_avx512_logic)
 
     /// The kernels of the active path (nil: portable).
     public static let active = KernelISA.active.kernels
