@@ -45,7 +45,9 @@ import Testing
     @Test(arguments: paths)
     func tanhMatchesLibm(kernels: VectorKernels?) {
         let (absError, relError) = worst(Self.tanh(kernels), { Foundation.tanh($0) })
-        #expect(absError < 2e-7, "worst absolute error \(absError)")
+        // The C kernels' rational fit is within 3.1e-7 over every float of [-12, 12] (5 ulp of 1,
+        // scripts/fit_tanh.py); the portable path's Cephes polynomials within 8e-8.
+        #expect(absError < (kernels == nil ? 2e-7 : 3.5e-7), "worst absolute error \(absError)")
         #expect(relError < 1e-6, "worst relative error \(relError)")
     }
 

@@ -2,10 +2,11 @@ import Foundation
 import RealModule
 
 // Element-wise activations over whole buffers, the hot part of a recurrent step besides the
-// matrix products. Float runs Cephes' single-precision polynomials (relative error about 1e-7, like
-// libm's expf/tanhf) on vectors: the C kernels of the active path (Tensor/Kernels.swift: 16 lanes
-// with AVX-512, 8 with AVX2 + FMA), else the same method in Swift SIMD8 (SSE on x86-64, NEON on
-// ARM). Double keeps the libm functions, so the finite-difference gradient checks see exactly the
+// matrix products. Float runs vector approximations: the C kernels of the active path
+// (Tensor/Kernels.swift: 16 lanes with AVX-512, 8 with AVX2 + FMA; sigmoid through Cephes' expf
+// polynomial, relative error about 1e-7, tanh a rational fit within 3.1e-7, CKernels.h), else Cephes'
+// single-precision polynomials for both (relative error about 1e-7, like libm's expf/tanhf) in Swift
+// SIMD8 (SSE on x86-64, NEON on ARM). Double keeps the libm functions, so the finite-difference gradient checks see exactly the
 // functions they differentiate.
 
 /// Activations applied in place to `count` contiguous elements.
