@@ -263,6 +263,16 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         return DirectionResult(h: h, c: isLSTM ? c : nil, trace: trace)
     }
 
+    /// A Scalar buffer as the Float buffer it is, for the C kernels (the caller has checked Scalar == Float).
+    @inline(__always)
+    private static func floats(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+    @inline(__always)
+    private static func floats(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
     /// One sample's state update from the pre-activations of `U` of its units (LSTM, simple RNN: of
     /// the gates; GRU: their input part, with `hwb` = h·W_hhᵀ + b_hh), the gate blocks `gateStride`
     /// and `hiddenStride` apart. Writes those units' state `hb` (and cell `cb`) and output `yb`.
@@ -278,14 +288,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
     ) {
         // Float with vector kernels: one pass that activates and updates (rnnkit_lstm_cell, _gru_cell).
         if Scalar.self == Float.self, let kernels = vectorKernels, cell == .lstm || cell == .gru {
-            func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
-                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-            }
+            let f: (UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> = floats
             if cell == .lstm {
                 kernels.lstmCell(U, f(gb), gs, f(cb!), f(hb), f(yb), side.map(f))
             } else {
-                kernels.gruCell(U, f(gb), gs, UnsafeRawPointer(hwb).assumingMemoryBound(to: Float.self), hs, f(hb), f(yb),
-                                side.map(f))
+                kernels.gruCell(U, f(gb), gs, floats(hwb), hs, f(hb), f(yb), side.map(f))
             }
             return
         }
@@ -523,21 +530,13 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 let dhb = dh + b * H, dyb = dY.map { $0 + outputRows.offset(t: t, b: b) } ?? noDY.baseAddress!
                 // Float with vector kernels: the same equations, 16 units at a time (rnnkit_*_cell_backward).
                 if Scalar.self == Float.self, let kernels = vectorKernels, isLSTM || isGRU {
-                    let u = units.lowerBound
-                    func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
-                        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-                    }
-                    func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
-                        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-                    }
+                    let u = units.lowerBound, at = off + b * H + u  // these units of sample b at step t, in (T, B, H)
                     if isLSTM {
-                        kernels.lstmCellBackward(units.count, f(gb + u), H, f(tanhC! + off + b * H + u),
-                                                 f(cPrev! + off + b * H + u), f(dyb + u), f(dhb + u), f(dcs! + b * H + u),
-                                                 f(dgib + u))
+                        kernels.lstmCellBackward(units.count, floats(gb + u), H, floats(tanhC! + at), floats(cPrev! + at),
+                                                 floats(dyb + u), floats(dhb + u), floats(dcs! + b * H + u), floats(dgib + u))
                     } else {
-                        kernels.gruCellBackward(units.count, f(gb + u), H, f(hPrev! + off + b * H + u),
-                                                f(hiddenN! + off + b * H + u), f(dyb + u), f(dhb + u), f(dgib + u),
-                                                f(dghb + u))
+                        kernels.gruCellBackward(units.count, floats(gb + u), H, floats(hPrev! + at), floats(hiddenN! + at),
+                                                floats(dyb + u), floats(dhb + u), floats(dgib + u), floats(dghb + u))
                     }
                     return
                 }

@@ -6,8 +6,8 @@ import RealModule
 // (Tensor/Kernels.swift: 16 lanes with AVX-512, 8 with AVX2 + FMA; sigmoid through Cephes' expf
 // polynomial, relative error about 1e-7, tanh a rational fit within 3.1e-7, CKernels.h), else Cephes'
 // single-precision polynomials for both (relative error about 1e-7, like libm's expf/tanhf) in Swift
-// SIMD8 (SSE on x86-64, NEON on ARM). Double keeps the libm functions, so the finite-difference gradient checks see exactly the
-// functions they differentiate.
+// SIMD8 (SSE on x86-64, NEON on ARM). Double keeps the libm functions, so the finite-difference
+// gradient checks see exactly the functions they differentiate.
 
 /// Activations applied in place to `count` contiguous elements.
 public protocol BufferActivations {
