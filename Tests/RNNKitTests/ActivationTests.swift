@@ -171,15 +171,29 @@ import Testing
     func activations(_ count: Int, _ g: inout SeededGenerator, tanh: Bool = false) -> [Float] {
         (0..<count).map { _ in tanh ? Float.random(in: -0.999...0.999, using: &g) : Float.random(in: 0.001...0.999, using: &g) }
     }
+    /// `gates` blocks `stride` apart as the forward pass records them: sigmoids, but for the
+    /// third block (the LSTM's g, the GRU's n), a tanh.
+    func recordedGates(_ gates: Int, stride: Int, _ g: inout SeededGenerator) -> [Float] {
+        var values = activations(gates * stride, &g)
+        values.replaceSubrange((2 * stride)..<(3 * stride), with: activations(stride, &g, tanh: true))
+        return values
+    }
+    /// The error relative to the value's size where it is above 1 (inputs reach 40).
+    static func relativeError(_ got: Float, _ want: Double) -> Double { abs(Double(got) - want) / max(1, abs(want)) }
+    /// Past the units of each of `gates` blocks `stride` apart (the gaps, and past the last block):
+    /// still the sentinel.
+    static func gapsUntouched(_ buffer: [Float], gates: Int, stride: Int, units U: Int) -> Bool {
+        (0..<gates).allSatisfy { gate in
+            buffer[(gate * stride + U)..<(gate == gates - 1 ? buffer.count : (gate + 1) * stride)].allSatisfy { $0 == sentinel }
+        }
+    }
 
     @Test(arguments: VectorKernels.runnable)
     func lstmCellBackwardMatchesTheEquations(kernels: VectorKernels) {
         var rng = SeededGenerator(seed: 13)
         for U in Self.units {
             let stride = U + 3
-            var gates = activations(4 * stride, &rng)
-            let gg = activations(stride, &rng, tanh: true)
-            gates.replaceSubrange((2 * stride)..<(3 * stride), with: gg)
+            let gates = recordedGates(4, stride: stride, &rng)
             let tc = activations(U, &rng, tanh: true), cPrev = values(U, &rng), dy = values(U, &rng)
             let dh0 = values(U, &rng), dc0 = values(U, &rng)
             let padding = [Float](repeating: Self.sentinel, count: 16)
@@ -191,8 +205,8 @@ import Testing
                     kernels.lstmCellBackward(U, gates, stride, tc, cPrev, dy, dh.baseAddress, dc.baseAddress, dg.baseAddress)
                 }
             }}
-            var worst = 0.0  // relative to the value's size where it is above 1 (dy, dc and cPrev reach 40)
-            func error(_ got: Float, _ want: Double) -> Double { abs(Double(got) - want) / max(1, abs(want)) }
+            var worst = 0.0
+            let error = Self.relativeError
             for j in 0..<U {
                 let i = Double(gates[j]), f = Double(gates[stride + j]), g = Double(gates[2 * stride + j])
                 let o = Double(gates[3 * stride + j]), t = Double(tc[j])
@@ -205,10 +219,7 @@ import Testing
             }
             #expect(worst < Self.tolerance, "\(kernels) U=\(U): worst error \(worst)")
             #expect(dh[U...].elementsEqual(padding) && dc[U...].elementsEqual(padding))
-            for gate in 0..<4 {  // the gaps between the gate blocks, and past the last, untouched
-                let end = gate == 3 ? dg.count : (gate + 1) * stride
-                #expect(dg[(gate * stride + U)..<end].allSatisfy { $0 == Self.sentinel }, "\(kernels) U=\(U) gate \(gate)")
-            }
+            #expect(Self.gapsUntouched(dg, gates: 4, stride: stride, units: U), "\(kernels) U=\(U)")
         }
     }
 
@@ -217,9 +228,7 @@ import Testing
         var rng = SeededGenerator(seed: 14)
         for U in Self.units {
             let stride = U + 2
-            var gates = activations(3 * stride, &rng)
-            let n = activations(stride, &rng, tanh: true)
-            gates.replaceSubrange((2 * stride)..<(3 * stride), with: n)
+            let gates = recordedGates(3, stride: stride, &rng)
             let hPrev = activations(U, &rng, tanh: true), hn = values(U, &rng), dy = values(U, &rng), dh0 = values(U, &rng)
             let padding = [Float](repeating: Self.sentinel, count: 16)
             var dh = dh0 + padding
@@ -230,8 +239,8 @@ import Testing
                     kernels.gruCellBackward(U, gates, stride, hPrev, hn, dy, dh.baseAddress, dgi.baseAddress, dgh.baseAddress)
                 }
             }}
-            var worst = 0.0  // relative to the value's size where it is above 1 (dy, dc and cPrev reach 40)
-            func error(_ got: Float, _ want: Double) -> Double { abs(Double(got) - want) / max(1, abs(want)) }
+            var worst = 0.0
+            let error = Self.relativeError
             for j in 0..<U {
                 let r = Double(gates[j]), z = Double(gates[stride + j]), nj = Double(gates[2 * stride + j])
                 let dht = Double(dh0[j]) + Double(dy[j])
@@ -247,11 +256,8 @@ import Testing
             }
             #expect(worst < Self.tolerance, "\(kernels) U=\(U): worst error \(worst)")
             #expect(dh[U...].elementsEqual(padding))
-            for gate in 0..<3 {
-                let end = gate == 2 ? dgi.count : (gate + 1) * stride
-                #expect(dgi[(gate * stride + U)..<end].allSatisfy { $0 == Self.sentinel }, "\(kernels) U=\(U) gate \(gate)")
-                #expect(dgh[(gate * stride + U)..<end].allSatisfy { $0 == Self.sentinel }, "\(kernels) U=\(U) gate \(gate)")
-            }
+            #expect(Self.gapsUntouched(dgi, gates: 3, stride: stride, units: U), "\(kernels) U=\(U) input")
+            #expect(Self.gapsUntouched(dgh, gates: 3, stride: stride, units: U), "\(kernels) U=\(U) recurrent")
         }
     }
 }
