@@ -43,9 +43,23 @@ demo:
 	swift build -c release $(SWIFT_FLAGS)
 	.build/release/rnnkit train mnist --epochs 1 --out runs/demo
 
+# The whole suite runs on the widest kernel path the CPU has; then the suites whose Float arithmetic
+# goes through the kernels run again on every other path it runs (RNNKIT_ISA), so that each passes
+# them: avx2 and portable where the CPU has AVX-512, and where it has AVX2 only, portable and
+# avx512-logic (the AVX-512 build's blocking compiled for AVX2). Not rerun: Double-only suites, the
+# kernel suites that already check every build, readers and error tables, and the slow runs under
+# mpirun and of the README's examples. Without /proc/cpuinfo (macOS) nothing is rerun.
+CPU_FLAGS := $(shell cat /proc/cpuinfo 2>/dev/null | grep -m1 '^flags')
+OTHER_PATHS := $(if $(and $(findstring avx512f,$(CPU_FLAGS)),$(findstring avx512bw,$(CPU_FLAGS)),$(findstring avx512dq,$(CPU_FLAGS)),$(findstring avx512vl,$(CPU_FLAGS))),avx2 portable,$(if $(and $(findstring avx2,$(CPU_FLAGS)),$(findstring fma,$(CPU_FLAGS))),avx512-logic portable))
+PATH_INDEPENDENT := GradientCheckTests|Seq2SeqModelTests|Seq2SeqDecodingTests|PackedProduct|CellKernelTests|ColumnSumKernelTests|MalformedInputTests|FuzzCorpusTests|IDXTests|PairsTests|SafeTensorsTests|SequenceFileTests|TextTests|ForecastSeriesTests|ErrorTests|DistributedTrainingTests|ReadmeExampleTests|BenchCommandTests|benchNamesThePath
+
 test: deps
 	swift build $(SWIFT_FLAGS)
 	swift test --disable-xctest $(SWIFT_FLAGS)
+	@for isa in $(OTHER_PATHS); do \
+	  echo "== the kernel-dependent suites again with RNNKIT_ISA=$$isa"; \
+	  RNNKIT_ISA=$$isa swift test --disable-xctest --skip-build --skip '$(PATH_INDEPENDENT)' $(SWIFT_FLAGS) || exit 1; \
+	done
 
 # Installs the data of `rnnkit train forecast --preset seattle-temps|seattle-weather|us-employment`
 # and builds the release binary.

@@ -80,7 +80,8 @@ final class RunningRNNKit: @unchecked Sendable {
     /// Standard input, when the process was started with `input: true` (`send` and `closeInput` write it).
     private var input: Pipe?
 
-    /// Starts `rnnkit arguments`, or with a launcher (`["mpirun", "-np", "2"]`) `launcher rnnkit arguments`;
+    /// Starts `rnnkit arguments`, or with a launcher (`["mpirun", "-np", "2"]`) `launcher rnnkit arguments`,
+    /// in this process's environment with `environment` over it (an empty value unsets a variable);
     /// with `input`, standard input is a pipe the test writes.
     init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = [], input: Bool = false) throws {
         let executable = try Self.executable()
@@ -91,7 +92,8 @@ final class RunningRNNKit: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // env finds the launcher on PATH and execs it
             process.arguments = launcher + [executable.path] + arguments
         }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // This process's environment with `environment` over it; an empty value unsets the variable.
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !$0.value.isEmpty }
         process.standardOutput = out
         process.standardError = err
         if input {

@@ -20,11 +20,17 @@ import Testing
         #expect(try KernelISA.choose(request: "avx2", cpu: both) == .avx2)
         #expect(try KernelISA.choose(request: "PORTABLE", cpu: both) == .portable)
         #expect(try KernelISA.choose(request: "portable", cpu: 0) == .portable)
+        // The test path: the AVX-512 build's logic, wherever AVX2 runs, and only when requested.
+        #expect(try KernelISA.choose(request: "avx512-logic", cpu: KernelISA.cpuAVX2) == .avx512Logic)
+        #expect(try KernelISA.choose(request: "AVX512-LOGIC", cpu: both) == .avx512Logic)
+        #expect(!KernelISA.supported(cpu: both).contains(.avx512Logic))
+        #expect(KernelISA.avx512Logic.kernels?.description == "avx512 logic on avx2")
     }
 
     @Test func refusesAPathTheCPUCannotRun() {
         #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "avx512", cpu: KernelISA.cpuAVX2) }
         #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "avx2", cpu: 0) }
+        #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "avx512-logic", cpu: 0) }
         #expect(throws: RNNKitError.self) { try KernelISA.choose(request: "neon", cpu: both) }
     }
 
@@ -35,6 +41,16 @@ import Testing
         guard requested.isEmpty else { return }
         #expect(KernelISA.active == KernelISA.supported[0])
         #expect((VectorKernels.active == nil) == (KernelISA.active == .portable))
+    }
+
+    /// With RNNKIT_ISA set (`make test` reruns the suites whose arithmetic goes through the kernels
+    /// on every other path this CPU runs), this process runs the path requested, not the widest:
+    /// a request the CPU cannot run fails here instead of silently testing the widest path again.
+    @Test func thisProcessUsesTheRequestedPath() {
+        let requested = ProcessInfo.processInfo.environment[KernelISA.variable] ?? ""
+        guard !requested.isEmpty else { return }
+        #expect(KernelISA.active.rawValue == requested.lowercased())
+        #expect(VectorKernels.active?.description == KernelISA.active.kernels?.description)
     }
 
     /// OpenBLAS is restarted with its AVX-512 kernels only where RNNKit runs AVX-512 and OpenBLAS
@@ -55,12 +71,17 @@ import Testing
     @Test func benchNamesThePath() throws {
         let arguments = ["bench", "--hidden", "4", "--batch", "2", "--seq-len", "3", "--features", "2", "--seconds", "0.02",
                          "--warmup", "0", "--json"]
-        let widest = try runRNNKit(arguments)
+        let widest = try runRNNKit(arguments, environment: ["RNNKIT_ISA": ""])  // unset: the widest
         #expect(widest.status == 0, "\(widest.stderr)")
         #expect(widest.stdout.contains("\(KernelISA.supported[0].rawValue) kernels"), "\(widest.stdout)")
         let portable = try runRNNKit(arguments, environment: ["RNNKIT_ISA": "portable"])
         #expect(portable.status == 0, "\(portable.stderr)")
         #expect(portable.stdout.contains("portable kernels"), "\(portable.stdout)")
         #expect(portable.stdout.contains("\"kernels\":\"portable\""), "\(portable.stdout)")
+        if KernelISA.supported.contains(.avx2) {
+            let logic = try runRNNKit(arguments, environment: ["RNNKIT_ISA": "avx512-logic"])
+            #expect(logic.status == 0, "\(logic.stderr)")
+            #expect(logic.stdout.contains("avx512-logic kernels"), "\(logic.stdout)")
+        }
     }
 }

@@ -6,11 +6,17 @@ import Foundation
 // DQ, VL) where the CPU has it, else AVX2 + FMA, else the portable path (Swift SIMD activations and
 // BLAS for every product, as on ARM).
 
-/// The instruction sets RNNKit's kernels are built for, widest first.
+/// The instruction sets RNNKit's kernels are built for, widest first, and one path for the tests.
 public enum KernelISA: String, CaseIterable, Sendable {
     case avx512, avx2, portable
+    /// The AVX-512 build's blocking (12 × 32 tiles, two-panel tiles, depth blocks of 256) compiled
+    /// for AVX2: not a path for speed (its accumulators spill), but the one that lets a CPU without
+    /// AVX-512 run the whole test suite through the AVX-512 build's logic. Never chosen unless
+    /// requested, and not in `supported`.
+    case avx512Logic = "avx512-logic"
 
-    /// The environment variable that forces a path: `RNNKIT_ISA=avx512|avx2|portable`.
+    /// The environment variable that forces a path: `RNNKIT_ISA=avx512|avx2|portable`, or
+    /// `avx512-logic` for the tests.
     public static let variable = "RNNKIT_ISA"
 
     /// What this CPU and its OS support, as bits: `cpuAVX2` (AVX2 and FMA), `cpuAVX512` (AVX-512 F,
@@ -30,17 +36,18 @@ public enum KernelISA: String, CaseIterable, Sendable {
     }
 
     /// The path for a CPU with these bits: `request` (the value of `RNNKIT_ISA`) when
-    /// given, else the widest the CPU has.
+    /// given, else the widest the CPU has. `avx512-logic` runs wherever AVX2 does.
     ///
     /// - Throws: `RNNKitError.invalidValue` when `request` names no path, or one this CPU cannot run.
     public static func choose(request: String?, cpu: Int) throws(RNNKitError) -> KernelISA {
         let paths = supported(cpu: cpu)
         guard let request, !request.isEmpty else { return paths[0] }
         guard let wanted = KernelISA(rawValue: request.lowercased()) else {
-            throw .invalidValue(argument: variable, expected: "avx512, avx2 or portable", found: request,
+            throw .invalidValue(argument: variable, expected: "avx512, avx2 or portable (or avx512-logic, a path for tests)",
+                                found: request,
                                 hint: "Unset \(variable) to use the widest path this CPU has (\(paths[0].rawValue)).")
         }
-        guard paths.contains(wanted) else {
+        guard paths.contains(wanted) || (wanted == .avx512Logic && paths.contains(.avx2)) else {
             throw .invalidValue(argument: variable, expected: "one this CPU runs (\(paths.map(\.rawValue).joined(separator: ", ")))", found: request,
                                 hint: "This CPU cannot run the \(wanted.rawValue) kernels; unset \(variable) to use \(paths[0].rawValue).")
         }
@@ -130,10 +137,11 @@ public enum KernelISA: String, CaseIterable, Sendable {
     }
 
     /// The C kernels of this path (nil: portable).
-    var kernels: VectorKernels? {
+    @_spi(Testing) public var kernels: VectorKernels? {
         switch self {
         case .avx512: .avx512
         case .avx2: .avx2
+        case .avx512Logic: .avx512Logic
         case .portable: nil
         }
     }
