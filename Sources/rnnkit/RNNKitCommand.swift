@@ -31,10 +31,14 @@ struct RNNKitCommand: ParsableCommand {
     /// Restarts this process with `OPENBLAS_CORETYPE` set when OpenBLAS chose narrower kernels than
     /// the CPU runs (`KernelISA.preferredBLASCore`); OpenBLAS reads the variable only as it loads.
     /// Nothing has happened yet, so the restart loses nothing; if it fails, the run goes on as it is.
+    /// `RNNKIT_TEST_BLAS_RESTART=CORE` makes the same restart with that core on any CPU, so that the
+    /// tests check the mechanism (the variable set, the arguments kept, OpenBLAS reading it) on
+    /// machines where no restart is wanted.
     private static func useTheWidestBLASKernels() {
         #if os(Linux)
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-              let core = KernelISA.preferredBLASCore() else { return }
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["OPENBLAS_CORETYPE"] == nil,
+              let core = environment["RNNKIT_TEST_BLAS_RESTART"] ?? KernelISA.preferredBLASCore() else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         #endif

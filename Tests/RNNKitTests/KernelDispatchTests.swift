@@ -67,6 +67,27 @@ import Testing
         if !KernelISA.supported.contains(.avx512) { #expect(KernelISA.preferredBLASCore() == nil) }
     }
 
+    /// The restart that gives OpenBLAS its AVX-512 kernels, made here with another core (the test
+    /// hook RNNKIT_TEST_BLAS_RESTART) since this CPU may want none: the restarted process has
+    /// OPENBLAS_CORETYPE set, OpenBLAS loads that core, and the arguments reach the command.
+    @Test func blasRestartReachesOpenBLAS() throws {
+        #if os(Linux)
+        guard let chosen = blasCoreName, KernelISA.supported.contains(.avx2) else { return }
+        let other = chosen.lowercased() == "haswell" ? "Sandybridge" : "Haswell"
+        let arguments = ["bench", "--hidden", "3", "--batch", "2", "--seq-len", "2", "--features", "2", "--seconds", "0.01",
+                         "--warmup", "0", "--only", "inference", "--json"]
+        // On the portable path bench's ceiling skips the own kernel's 2048² product, slow in a debug build.
+        let restarted = try runRNNKit(arguments, environment: ["RNNKIT_TEST_BLAS_RESTART": other, "OPENBLAS_CORETYPE": "", "RNNKIT_ISA": "portable"])
+        #expect(restarted.status == 0, "\(restarted.stderr)")
+        #expect(restarted.stdout.contains("\"blas_core\":\"\(other)\""), "\(restarted.stdout)")
+        #expect(restarted.stdout.contains("skipped"), "the arguments after the restart: \(restarted.stdout)")
+        // Where OPENBLAS_CORETYPE is set already, the process is not restarted and OpenBLAS keeps it.
+        let kept = try runRNNKit(arguments, environment: ["RNNKIT_TEST_BLAS_RESTART": other, "OPENBLAS_CORETYPE": chosen, "RNNKIT_ISA": "portable"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(kept.stdout.contains("\"blas_core\":\"\(chosen)\""), "\(kept.stdout)")
+        #endif
+    }
+
     /// `rnnkit bench` says which path ran, and RNNKIT_ISA=portable changes it.
     @Test func benchNamesThePath() throws {
         let arguments = ["bench", "--hidden", "4", "--batch", "2", "--seq-len", "3", "--features", "2", "--seconds", "0.02",
