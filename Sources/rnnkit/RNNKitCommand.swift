@@ -39,7 +39,7 @@ struct RNNKitCommand: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         guard environment["OPENBLAS_CORETYPE"] == nil,
               let core = environment["RNNKIT_TEST_BLAS_RESTART"] ?? KernelISA.preferredBLASCore() else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
+        guard setenv("OPENBLAS_CORETYPE", core, 1) == 0 else { return }  // set, so the restart happens once
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         #endif
     }
