@@ -45,7 +45,8 @@ def rnnkit(name, seconds, threads):
     env = dict(os.environ, RNNKIT_THREADS=str(threads))
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
-    return r["train_samples_per_s"], r["infer_samples_per_s"], r["peak_memory_mb"], r.get("train_efficiency"), r.get("infer_efficiency")
+    return (r["train_samples_per_s"], r["infer_samples_per_s"], r["peak_memory_mb"], r.get("train_efficiency"),
+            r.get("infer_efficiency"), r.get("kernels"))
 
 
 ONEDNN_SOURCE = os.path.join(HERE, "onednn_rnn.cpp")
@@ -186,7 +187,7 @@ def main():
     print(header)
     print("(oneDNN: its RNN primitive alone, recurrent layers only; ratio: RNNKit / oneDNN. "
           "eff: RNNKit's GFLOP/s as a share of the machine's peak, from rnnkit bench)")
-    ratios = []
+    ratios, kernels = [], set()
     for name in a.only:
         ours, theirs, raw = [], [], []
         for k in range(a.rounds):
@@ -201,6 +202,7 @@ def main():
         pt, pi = statistics.median(t[0] for t in theirs), statistics.median(t[1] for t in theirs)
         et, ei = statistics.median(o[3] for o in ours), statistics.median(o[4] for o in ours)
         rm, pm = max(o[2] for o in ours), max(t[2] for t in theirs)
+        kernels.update(o[5] for o in ours)
         # Each round's ratio, its two runs side by side.
         paired = [[o[k] / t[k] for o, t in zip(ours, theirs)] for k in (0, 1)]
         qt, qi = statistics.median(paired[0]), statistics.median(paired[1])
@@ -220,6 +222,9 @@ def main():
     for r in ratios:
         geo *= r
     print(f"geometric mean of the ratios: {geo ** (1 / len(ratios)):.2f}")
+    # Which of its paths RNNKit ran (the widest the CPU has, or RNNKIT_ISA's: `RNNKIT_ISA=avx2 bash
+    # benchmarks/compare.sh` on an AVX-512 CPU gives the AVX2 kernels' table beside the default one).
+    print(f"RNNKit kernels: {', '.join(sorted(k or '?' for k in kernels))}")
 
 
 if __name__ == "__main__":
