@@ -18,11 +18,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // The only door to BLAS: a header, no code. Exactly one Swift file (Tensor/BLAS.swift) imports it.
+        // The only door to the product libraries: BLAS, and oneDNN's sgemm loaded at run time (dlopen).
+        // Exactly one Swift file (Tensor/BLAS.swift) imports it.
         .target(
             name: "CBLAS",
             linkerSettings: [
                 .linkedLibrary("openblas", .when(platforms: [.linux])),
+                .linkedLibrary("dl", .when(platforms: [.linux])),
                 .linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS])),
             ]
         ),

@@ -112,7 +112,7 @@ struct Bench: ParsableCommand {
         let trainRate = only == .inference ? .nan : try rate(trainStep) * Double(batch)
         let inferRate = only == .train ? .nan : try rate(inferStep) * Double(batch)
         let products = try KernelISA.largeProductGFLOPs(seconds: min(1, seconds))
-        let bestProduct = max(products.blas, products.packed ?? 0)
+        let bestProduct = max(products.blas, products.onednn ?? 0, products.packed ?? 0)
         let peak = KernelISA.peakGFLOPs(seconds: min(0.3, seconds)).map { max($0, peakBefore ?? 0) }
         let ceiling = peak ?? bestProduct
         let trainGFLOPs = trainRate * 3 * forwardFLOPs / 1e9
@@ -129,7 +129,7 @@ struct Bench: ParsableCommand {
         let shape = charlm ? "embedding \(embedding) (vocabulary \(vocabulary)) → " : "features \(features) → "
         log("config: \(shape)\(cell.cell.rawValue) \(hidden)\(bidirectional ? "×2" : "") × \(layers) layer(s), batch \(batch), "
             + "seq-len \(seqLen), \(parameters) parameters; \(computeThreads) threads, \(KernelISA.active.rawValue) kernels "
-            + "(this CPU: \(KernelISA.supported.map(\.rawValue).joined(separator: ", ")))")
+            + "(this CPU: \(KernelISA.supported.map(\.rawValue).joined(separator: ", "))), large products through \(ProductLibrary.active.rawValue)")
         log(String(format: "FLOPs per sequence: forward %.3g (recurrent %.3g + output %.3g), training 3 × forward", forwardFLOPs, recurrentFLOPs, outputFLOPs))
         for (name, rate, gflops) in [("train:    ", trainRate, trainGFLOPs), ("inference:", inferRate, inferGFLOPs)] {
             log(rate.isNaN ? "\(name)    skipped (--only)"
@@ -140,10 +140,11 @@ struct Bench: ParsableCommand {
             let width = KernelISA.supported[0] == .avx512 ? 512 : 256
             log(String(format: "peak:      %.1f GFLOP/s (register-only multiply-adds, %d-bit vectors, %d threads)", peak, width, computeThreads))
         }
+        let onednn = products.onednn.map { String(format: "; oneDNN %.1f", $0) } ?? ""
         let own = products.packed.map { String(format: "; own kernel %.1f", $0) } ?? ""
         let core = blasCoreName.map { " (OpenBLAS core \($0))" } ?? ""
-        log(String(format: "product:   %.1f GFLOP/s best, %.0f%% of peak (2048×2048 float32: BLAS %.1f%@%@)   peak memory %.0f MB",
-                   bestProduct, 100 * bestProduct / ceiling, products.blas, core, own, peakMB))
+        log(String(format: "product:   %.1f GFLOP/s best, %.0f%% of peak (2048×2048 float32: BLAS %.1f%@%@%@)   peak memory %.0f MB",
+                   bestProduct, 100 * bestProduct / ceiling, products.blas, core, onednn, own, peakMB))
         #if DEBUG
         // SwiftPM builds the C kernels without optimization in a debug build: the peak loop then runs
         // at a sixth of the machine (34 against 207 GFLOP/s on a 2-core AMD EPYC), while BLAS, built
@@ -158,7 +159,8 @@ struct Bench: ParsableCommand {
             printJSONLine(["debug_build": debugBuild, "train_samples_per_s": trainRate, "infer_samples_per_s": inferRate,
                            "train_gflops": trainGFLOPs,
                            "infer_gflops": inferGFLOPs, "peak_gflops": ceiling, "ceiling_gflops": bestProduct,
-                           "blas_gflops": products.blas, "own_product_gflops": products.packed ?? Double.nan,
+                           "blas_gflops": products.blas, "onednn_gflops": products.onednn ?? Double.nan,
+                           "own_product_gflops": products.packed ?? Double.nan, "gemm": ProductLibrary.active.rawValue,
                            "kernels": KernelISA.active.rawValue, "blas_core": blasCoreName.map { $0 as Any } ?? NSNull(), "train_efficiency": trainGFLOPs / ceiling,
                            "infer_efficiency": inferGFLOPs / ceiling, "peak_memory_mb": peakMB, "parameters": parameters,
                            "forward_flops_per_sample": forwardFLOPs])

@@ -16,7 +16,8 @@ struct RNNKitCommand: ParsableCommand {
         useTheWidestBLASKernels()
         do {
             var command = try parseAsRoot()
-            try KernelISA.checkEnvironment()  // a bad RNNKIT_ISA is refused by name, not ignored
+            try KernelISA.checkEnvironment()  // a bad RNNKIT_ISA or RNNKIT_GEMM is refused by name, not ignored
+            try ProductLibrary.checkEnvironment()
             try command.run()
         } catch {
             if let group = ProcessGroup.current, !group.isPrimary, exitCode(for: error) != .success {

@@ -69,6 +69,68 @@ public var blasCoreName: String? {
     #endif
 }
 
+/// The library that computes the large products of a training step (`parallelGemm`: the weight
+/// gradients, the input gradients and projections, the output layer). The recurrent step's own
+/// product always runs on RNNKit's kernels (`KernelISA`).
+///
+/// Measured on AMD EPYC (Zen 5, AVX-512), 2 cores, with `benchmarks/products.py`: oneDNN's sgemm was
+/// the fastest on 10 to 13 of the 13 products of the benchmark configurations, 1.1 to 3× OpenBLAS
+/// (3× where the environment pins OpenBLAS to its Haswell kernels, as `OPENBLAS_CORETYPE=Haswell`
+/// does). On AMD EPYC (Zen 3, AVX2) the two traded places, so AVX2 keeps BLAS.
+public enum ProductLibrary: String, CaseIterable, Sendable {
+    /// The BLAS RNNKit links (OpenBLAS; Accelerate on Apple platforms).
+    case blas
+    /// oneDNN's sgemm (Debian's `libdnnl2`), loaded at run time where it is installed.
+    case onednn
+
+    /// The environment variable that forces a library: `RNNKIT_GEMM=blas|onednn`.
+    public static let variable = "RNNKIT_GEMM"
+
+    /// Why oneDNN cannot be used in this process, or nil when it loaded. Loads it on first use.
+    public static var oneDNNUnavailable: String? { oneDNNLoad }
+
+    private static let oneDNNLoad: String? = {
+        var error = [CChar](repeating: 0, count: 512)
+        guard rnnkit_onednn_load(&error, error.count) != 0 else { return nil }
+        return String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
+    /// The library for the kernel path `isa`: `request` (the value of `RNNKIT_GEMM`) when given,
+    /// else oneDNN on the AVX-512 paths (`avx512`, and `avx512-logic`, so that the tests run this
+    /// choice on any CPU) where it loads, else BLAS. `oneDNNUnavailable` is asked only when needed.
+    ///
+    /// - Throws: `RNNKitError.invalidValue` when `request` names no library, or oneDNN when it
+    ///   cannot be loaded.
+    public static func choose(request: String?, isa: KernelISA,
+                              oneDNNUnavailable: () -> String?) throws(RNNKitError) -> ProductLibrary {
+        guard let request, !request.isEmpty else {
+            return [.avx512, .avx512Logic].contains(isa) && oneDNNUnavailable() == nil ? .onednn : .blas
+        }
+        guard let wanted = ProductLibrary(rawValue: request.lowercased()) else {
+            throw .invalidValue(argument: variable, expected: "blas or onednn", found: request,
+                                hint: "Unset \(variable) to let RNNKit choose for this CPU.")
+        }
+        if wanted == .onednn, let reason = oneDNNUnavailable() {
+            throw .invalidValue(argument: variable, expected: "a library this machine has", found: request,
+                                hint: "oneDNN is not available (\(reason)); install it (Debian: apt-get install libdnnl2) or unset \(variable).")
+        }
+        return wanted
+    }
+
+    /// Checks `RNNKIT_GEMM` (the command-line tool calls this first, to refuse a bad value by name).
+    public static func checkEnvironment() throws(RNNKitError) {
+        _ = try choose(request: ProcessInfo.processInfo.environment[variable], isa: KernelISA.active) { oneDNNUnavailable }
+    }
+
+    /// The library every large Float product in this process uses: `RNNKIT_GEMM` when it names one
+    /// that loads, else the choice for the active kernel path.
+    public static let active: ProductLibrary = {
+        let request = ProcessInfo.processInfo.environment[variable]
+        return (try? choose(request: request, isa: KernelISA.active) { oneDNNUnavailable })
+            ?? (try? choose(request: nil, isa: KernelISA.active) { oneDNNUnavailable }) ?? .blas
+    }()
+}
+
 /// The threads RNNKit computes with: `RNNKIT_THREADS` if set, else one per core, shared out among
 /// the ranks an MPI launcher started on this machine (`ProcessGroup.localSize`).
 public let computeThreads: Int = {
@@ -113,14 +175,27 @@ func parallelRows(_ count: Int, minimumRows: Int = 16, threads: Int = parallelCh
 }
 
 extension TensorScalar {
-    /// `gemm` with C's `m` rows split across the cores (each chunk one single-threaded BLAS call);
-    /// products under about a million multiply-adds stay in one call.
+    /// `gemm` on up to `threads` cores, through `library` for Float (`ProductLibrary.active` unless
+    /// told): through BLAS, C's `m` rows split across the cores, each chunk one single-threaded call;
+    /// through oneDNN, one call that oneDNN threads itself. Products under about a million
+    /// multiply-adds stay in one single-threaded BLAS call, as do all Double products.
     static func parallelGemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
         b: UnsafePointer<Self>, ldb: Int,
-        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int = parallelChunkLimit
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int = parallelChunkLimit,
+        library: ProductLibrary = .active
     ) {
+        if Self.self == Float.self, library == .onednn, m * n * k >= 1_000_000 {
+            precondition(m > 0 && n > 0 && k > 0, "gemm with an empty dimension")
+            let status = rnnkit_onednn_sgemm(Int32(threads), transposeA ? 84 : 78, transposeB ? 84 : 78,  // "T", "N"
+                                             Int64(m), Int64(n), Int64(k), Float(alpha),
+                                             UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), Int64(lda),
+                                             UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), Int64(ldb), Float(beta),
+                                             UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), Int64(ldc))
+            precondition(status == 0, "oneDNN's sgemm refused a product (status \(status))")
+            return
+        }
         let rowsPerMillion = max(8, 1_000_000 / max(n * k, 1))
         parallelRows(m, minimumRows: rowsPerMillion, threads: threads) { rows, _ in
             gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,

@@ -85,11 +85,11 @@ public enum KernelISA: String, CaseIterable, Sendable {
         return rates.reduce(0, +)
     }
 
-    /// GFLOP/s of a `size` × `size` float32 product over about `seconds` each: through BLAS, and
-    /// through the active path's own kernel (B packed once, A's rows split across `threads`; nil on
-    /// the portable path).
+    /// GFLOP/s of a `size` × `size` float32 product over about `seconds` each: through BLAS, through
+    /// oneDNN (nil where it does not load), and through the active path's own kernel (B packed once,
+    /// A's rows split across `threads`; nil on the portable path).
     public static func largeProductGFLOPs(size n: Int = 2048, threads: Int = computeThreads,
-                                          seconds: Double = 1) throws(RNNKitError) -> (blas: Double, packed: Double?) {
+                                          seconds: Double = 1) throws(RNNKitError) -> (blas: Double, onednn: Double?, packed: Double?) {
         var g = SeededGenerator(seed: 1)
         let a = try Tensor<Float>.uniform(shape: [n, n], low: -1, high: 1, generator: &g)
         let b = try Tensor<Float>.uniform(shape: [n, n], low: -1, high: 1, generator: &g)
@@ -103,10 +103,23 @@ public enum KernelISA: String, CaseIterable, Sendable {
             } while Date().timeIntervalSince(start) < seconds
             return Double(runs) * 2 * Double(n * n * n) / Date().timeIntervalSince(start) / 1e9
         }
-        _ = try a.matmul(b)  // the shapes agree: the timed calls below cannot throw
-        let blas = rate { _ = try? a.matmul(b) }
-        guard let kernels = VectorKernels.active else { return (blas, nil) }
         var c = [Float](repeating: 0, count: n * n)
+        func library(_ library: ProductLibrary) -> Double {
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        rate {
+                            Float.parallelGemm(transposeA: false, transposeB: false, m: n, n: n, k: n, alpha: 1,
+                                               a: a.baseAddress!, lda: n, b: b.baseAddress!, ldb: n, beta: 0,
+                                               c: c.baseAddress!, ldc: n, threads: threads, library: library)
+                        }
+                    }
+                }
+            }
+        }
+        let blas = library(.blas)
+        let onednn = ProductLibrary.oneDNNUnavailable == nil ? library(.onednn) : nil
+        guard let kernels = VectorKernels.active else { return (blas, onednn, nil) }
         let packed = a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
@@ -122,7 +135,7 @@ public enum KernelISA: String, CaseIterable, Sendable {
                 }
             }
         }
-        return (blas, packed)
+        return (blas, onednn, packed)
     }
 
     /// The OpenBLAS core type this process should have been started with, when it differs from the
