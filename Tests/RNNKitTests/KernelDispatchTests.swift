@@ -95,10 +95,14 @@ import Testing
         let widest = try runRNNKit(arguments, environment: ["RNNKIT_ISA": ""])  // unset: the widest
         #expect(widest.status == 0, "\(widest.stderr)")
         #expect(widest.stdout.contains("\(KernelISA.supported[0].rawValue) kernels"), "\(widest.stdout)")
+        let library = try ProductLibrary.choose(request: nil, isa: KernelISA.supported[0]) { ProductLibrary.oneDNNUnavailable }
+        #expect(widest.stdout.contains("large products through \(library.rawValue)"), "\(widest.stdout)")
+        #expect(widest.stdout.contains("\"gemm\":\"\(library.rawValue)\""), "\(widest.stdout)")
         let portable = try runRNNKit(arguments, environment: ["RNNKIT_ISA": "portable"])
         #expect(portable.status == 0, "\(portable.stderr)")
         #expect(portable.stdout.contains("portable kernels"), "\(portable.stdout)")
         #expect(portable.stdout.contains("\"kernels\":\"portable\""), "\(portable.stdout)")
+        #expect(portable.stdout.contains("\"gemm\":\"blas\""), "\(portable.stdout)")
         if KernelISA.supported.contains(.avx2) {
             let logic = try runRNNKit(arguments, environment: ["RNNKIT_ISA": "avx512-logic"])
             #expect(logic.status == 0, "\(logic.stderr)")

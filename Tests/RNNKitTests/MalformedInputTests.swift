@@ -492,6 +492,12 @@ import Testing
         Case(name: "kernel path unknown", environment: ["RNNKIT_ISA": "sse9"],
              setUp: flags(["bench", "--hidden", "4", "--seconds", "0.01"]), status: 1,
              message: ["RNNKIT_ISA: expected avx512, avx2 or portable", "found sse9", "Unset RNNKIT_ISA"]),
+        Case(name: "product library unknown", environment: ["RNNKIT_GEMM": "mkl"],
+             setUp: flags(["bench", "--hidden", "4", "--seconds", "0.01"]), status: 1,
+             message: ["RNNKIT_GEMM: expected blas or onednn", "found mkl", "Unset RNNKIT_GEMM"]),
+        Case(name: "product library not installed", environment: ["RNNKIT_GEMM": "onednn", "RNNKIT_ONEDNN_LIBRARY": "libdnnl-none.so"],
+             setUp: flags(["bench", "--hidden", "4", "--seconds", "0.01"]), status: 1,
+             message: ["RNNKIT_GEMM: expected a library this machine has", "cannot load libdnnl-none.so", "apt-get install libdnnl2"]),
     ]
 
     @Test(arguments: cases)

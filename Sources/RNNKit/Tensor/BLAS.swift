@@ -179,11 +179,11 @@ extension TensorScalar {
     /// told): through BLAS, C's `m` rows split across the cores, each chunk one single-threaded call;
     /// through oneDNN, one call that oneDNN threads itself. Products under about a million
     /// multiply-adds stay in one single-threaded BLAS call, as do all Double products.
-    static func parallelGemm(
+    @_spi(Testing) public static func parallelGemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
         b: UnsafePointer<Self>, ldb: Int,
-        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int = parallelChunkLimit,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int = computeThreads,
         library: ProductLibrary = .active
     ) {
         if Self.self == Float.self, library == .onednn, m * n * k >= 1_000_000 {
