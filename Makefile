@@ -3,7 +3,9 @@
 
 # python3-onnx: the tests pass every exported ONNX file through onnx.checker.
 # openmpi-bin: the tests train under mpirun (RNNKit loads libmpi.so.40 only for --distributed).
-DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev python3-onnx openmpi-bin
+# libdnnl-dev: oneDNN's sgemm, which the AVX-512 path loads for a training step's large products
+# (and the tests on every CPU, through RNNKIT_ISA=avx512-logic); the benchmarks also build against it.
+DEBIAN_PACKAGES := libopenblas-dev zlib1g-dev python3-onnx openmpi-bin libdnnl-dev
 # The demo also needs its data: Fashion-MNIST, installed under /usr/share/datasets/fashion-mnist.
 DEMO_PACKAGES := $(DEBIAN_PACKAGES) dataset-fashion-mnist
 # The forecasting presets' series: Debian's vega_datasets CSV files (it depends on pandas, which

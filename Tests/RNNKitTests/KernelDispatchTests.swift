@@ -54,7 +54,7 @@ import Testing
     }
 
     /// OpenBLAS is restarted with its AVX-512 kernels only where RNNKit runs AVX-512 and OpenBLAS
-    /// chose AVX2 ones (Debian's 0.3.21 calls Zen 4 and 5 "Zen" or "Haswell").
+    /// chose AVX2 ones ("Zen" or "Haswell").
     @Test func blasCoreFollowsTheActivePath() {
         #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: "Haswell") == "SkylakeX")
         #expect(KernelISA.preferredBLASCore(active: .avx512, chosen: "Zen") == "SkylakeX")

@@ -140,10 +140,12 @@ public enum KernelISA: String, CaseIterable, Sendable {
 
     /// The OpenBLAS core type this process should have been started with, when it differs from the
     /// one OpenBLAS chose: "SkylakeX" (its AVX-512 kernels) when the active path is AVX-512 but
-    /// OpenBLAS runs AVX2 kernels. OpenBLAS 0.3.21 (Debian 12) does not know AMD Zen 4 and 5 and
-    /// runs its Haswell kernels there, at half the machine's speed. It reads `OPENBLAS_CORETYPE`
-    /// only as it loads, so the command-line tool restarts itself with it set (`rnnkit` does this
-    /// unless `OPENBLAS_CORETYPE` is already set).
+    /// OpenBLAS runs AVX2 kernels, at half the machine's speed. (On AMD EPYC Zen 5, Debian 12's
+    /// OpenBLAS 0.3.21 chose its Cooperlake kernels by itself; it ran Haswell kernels there only
+    /// because the environment set `OPENBLAS_CORETYPE=Haswell`, which RNNKit leaves alone. The
+    /// restart is for an OpenBLAS that does not recognise its CPU.) OpenBLAS reads the variable only
+    /// as it loads, so the command-line tool restarts itself with it set (`rnnkit` does this unless
+    /// `OPENBLAS_CORETYPE` is already set).
     public static func preferredBLASCore(active: KernelISA = active, chosen: String? = blasCoreName) -> String? {
         guard active == .avx512, let chosen, ["haswell", "zen"].contains(chosen.lowercased()) else { return nil }
         return "SkylakeX"
