@@ -19,7 +19,7 @@ long rnnkit_packed_size(long k, long n);
 void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
 
 // The kernels of wide.h, one set per build:
-//   avx512        AVX-512 F/BW/DQ/VL (needs RNNKIT_ISA_AVX512): register tiles of 12 × 32;
+//   avx512        AVX-512 F/BW/DQ/VL (needs RNNKIT_ISA_AVX512): register tiles of 8 × 32;
 //   avx2          AVX2 + FMA (needs RNNKIT_ISA_AVX2): register tiles of 6 × 16;
 //   avx512_logic  the avx512 build's blocking compiled for AVX2 (needs RNNKIT_ISA_AVX2), so that the
 //                 tests run its logic on CPUs without AVX-512. Slow: its accumulators spill.

@@ -9,7 +9,7 @@ import Foundation
 /// The instruction sets RNNKit's kernels are built for, widest first, and one path for the tests.
 public enum KernelISA: String, CaseIterable, Sendable {
     case avx512, avx2, portable
-    /// The AVX-512 build's blocking (12 × 32 tiles, two-panel tiles, depth blocks of 256) compiled
+    /// The AVX-512 build's blocking (8 × 32 tiles, two-panel tiles, depth blocks of 1024) compiled
     /// for AVX2: not a path for speed (its accumulators spill), but the one that lets a CPU without
     /// AVX-512 run the whole test suite through the AVX-512 build's logic. Never chosen unless
     /// requested, and not in `supported`.
