@@ -12,9 +12,11 @@ struct Bench: ParsableCommand {
         where g is the gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. Efficiencies \
         are against the machine's peak: register-only multiply-adds at the widest vector width the CPU has, on every \
         thread (each thread's best few milliseconds, before and after the runs). The best large product (2048×2048 \
-        float32, through BLAS and through RNNKit's own kernel) is printed beside it. Threads: one per core, or \
-        RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or RNNKIT_ISA=avx512|avx2|portable \
-        (or avx512-logic, the AVX-512 build's blocking on AVX2, for tests). \
+        float32, through BLAS, oneDNN where it is installed, and RNNKit's own kernel) is printed beside it. Threads: \
+        one per core, or RNNKIT_THREADS=N. Kernels: the widest the CPU has (AVX-512, AVX2), or \
+        RNNKIT_ISA=avx512|avx2|portable (or avx512-logic, the AVX-512 build's blocking on AVX2, for tests). A \
+        training step's large products go through oneDNN's sgemm with AVX-512 kernels, else through BLAS, or \
+        RNNKIT_GEMM=blas|onednn. \
         --only train or --only inference measures one of the two (the other prints as skipped, null in JSON), for \
         profiling.
         """
