@@ -73,10 +73,11 @@ public var blasCoreName: String? {
 /// gradients, the input gradients and projections, the output layer). The recurrent step's own
 /// product always runs on RNNKit's kernels (`KernelISA`).
 ///
-/// Measured on AMD EPYC (Zen 5, AVX-512), 2 cores, with `benchmarks/products.py`: oneDNN's sgemm was
-/// the fastest on 10 to 13 of the 13 products of the benchmark configurations, 1.1 to 3× OpenBLAS
-/// (3× where the environment pins OpenBLAS to its Haswell kernels, as `OPENBLAS_CORETYPE=Haswell`
-/// does). On AMD EPYC (Zen 3, AVX2) the two traded places, so AVX2 keeps BLAS.
+/// Measured on AMD EPYC (Zen 5, AVX-512), 2 cores, with `benchmarks/products.py` over the 13 large
+/// products of the benchmark configurations: oneDNN's sgemm ran 1.6–3.0× OpenBLAS held to its
+/// Haswell kernels (as `OPENBLAS_CORETYPE=Haswell` in the environment does), and beat OpenBLAS's
+/// SkylakeX kernels on 10 of 13 (0.89–2.4×). On AMD EPYC (Zen 3, AVX2) the two traded places, so
+/// AVX2 keeps BLAS.
 public enum ProductLibrary: String, CaseIterable, Sendable {
     /// The BLAS RNNKit links (OpenBLAS; Accelerate on Apple platforms).
     case blas
