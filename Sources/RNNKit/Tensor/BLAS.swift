@@ -88,9 +88,7 @@ public enum ProductLibrary: String, CaseIterable, Sendable {
     public static let variable = "RNNKIT_GEMM"
 
     /// Why oneDNN cannot be used in this process, or nil when it loaded. Loads it on first use.
-    public static var oneDNNUnavailable: String? { oneDNNLoad }
-
-    private static let oneDNNLoad: String? = {
+    public static let oneDNNUnavailable: String? = {
         var error = [CChar](repeating: 0, count: 512)
         guard rnnkit_onednn_load(&error, error.count) != 0 else { return nil }
         return String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
