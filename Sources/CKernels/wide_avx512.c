@@ -10,4 +10,5 @@
 #define DEPTH_BLOCK 1024
 #define INTERLEAVE_FROM 9999
 #define PEAK_CHAINS 12
+#define MASKED_EDGES 1
 #include "wide.h"
