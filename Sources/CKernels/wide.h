@@ -143,13 +143,25 @@ INLINE void storePart(float *p, v16 v, long n) {
 }
 #endif
 
+/// The LSTM cell on 16 units: the gates activated in place (i, f, g, o from their pre-activations),
+/// *c ← f·c + i·g, and the new h returned, with tanh(c) in *t.
+INLINE v16 lstmUnits(v16 *i, v16 *f, v16 *gg, v16 *o, v16 *c, v16 *t) {
+    *i = sigmoid16(*i);
+    *f = sigmoid16(*f);
+    *gg = tanh16(*gg);
+    *o = sigmoid16(*o);
+    *c = *f * *c + *i * *gg;
+    *t = tanh16(*c);
+    return *o * *t;
+}
+
 FN void NAME(rnnkit_lstm_cell)(long units, float *g, long stride, float *c, float *h, float *y, float *tc) {
     for (long j = 0; j < units; j += 16) {
         long n = units - j;
-        v16 i = sigmoid16(loadPart(g + j, n)), f = sigmoid16(loadPart(g + stride + j, n));
-        v16 gg = tanh16(loadPart(g + 2 * stride + j, n)), o = sigmoid16(loadPart(g + 3 * stride + j, n));
-        v16 cNew = f * loadPart(c + j, n) + i * gg;
-        v16 t = tanh16(cNew), hNew = o * t;
+        v16 i = loadPart(g + j, n), f = loadPart(g + stride + j, n);
+        v16 gg = loadPart(g + 2 * stride + j, n), o = loadPart(g + 3 * stride + j, n);
+        v16 cNew = loadPart(c + j, n), t;
+        v16 hNew = lstmUnits(&i, &f, &gg, &o, &cNew, &t);
         storePart(c + j, cNew, n);
         storePart(h + j, hNew, n);
         storePart(y + j, hNew, n);
@@ -266,15 +278,17 @@ FN void NAME(rnnkit_column_sums)(long rows, long columns, const float *m, long l
 #endif
 enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_BLOCK, interleaveFrom = INTERLEAVE_FROM };
 
-/// C[0..<R][0..<cols] += A[0..<R][0..<k] · the TILE_PANELS panels at `panel` (`stride` floats apart);
-/// with `base`, C's rows are set to base[0..<cols] + A · panels (C not read). A's element (r, p) is
-/// at a[r * lda + p], or at a[p * R + r] when `interleaved` (packRows's layout: each step's R values
-/// side by side, one pointer and constant offsets for the broadcasts). R and `interleaved` are
+/// C[0..<R][0..<cols] += A[0..<R][0..<k + k2] · the TILE_PANELS panels at `panel` (`stride` floats
+/// apart); with `base`, C's rows are set to base[0..<cols] + A · panels (C not read). A's element
+/// (r, p) is at a[r * lda + p] for p < k, or at a[p * R + r] when `interleaved` (packRows's layout:
+/// each step's R values side by side, one pointer and constant offsets for the broadcasts); and at
+/// a2[r * lda2 + p − k] for the k2 after them (a second operand beside the first: an LSTM step's
+/// [x_t, h] without copying the two together). R, `interleaved` and (where there is no a2) k2 are
 /// constants at every call and the loops over rows and panels are unrolled in full (the compiler's
 /// own limit leaves 11 and 12 rows rolled, with the accumulators on the stack), so the accumulators
 /// live in registers.
-INLINE void tile(const int R, const int interleaved, long k, const float *a, long lda, const float *panel,
-                 long stride, float *c, long ldc, long cols, const float *base) {
+INLINE void tile(const int R, const int interleaved, long k, const float *a, long lda, long k2, const float *a2,
+                 long lda2, const float *panel, long stride, float *c, long ldc, long cols, const float *base) {
     v16 acc[TILE_ROWS][TILE_PANELS];
     UNROLL for (int r = 0; r < R; r++)
         UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = splat(0);
@@ -283,6 +297,15 @@ INLINE void tile(const int R, const int interleaved, long k, const float *a, lon
         UNROLL for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
         UNROLL for (int r = 0; r < R; r++) {
             v16 av = splat(interleaved ? a[p * R + r] : a[r * lda + p]);
+            UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
+        }
+    }
+    panel += k * 16;
+    for (long p = 0; p < k2; p++) {
+        v16 b[TILE_PANELS];
+        UNROLL for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
+        UNROLL for (int r = 0; r < R; r++) {
+            v16 av = splat(a2[r * lda2 + p]);
             UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
         }
     }
@@ -329,8 +352,8 @@ static FN void tileOfRows(int rows, int interleaved, long k, const float *a, lon
                           float *c, long ldc, long cols, const float *base) {
 #define ROWS(R)                                                                                     \
     case R:                                                                                         \
-        if (interleaved) tile(R, 1, k, a, lda, panel, stride, c, ldc, cols, base);                 \
-        else tile(R, 0, k, a, lda, panel, stride, c, ldc, cols, base);                              \
+        if (interleaved) tile(R, 1, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);        \
+        else tile(R, 0, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);                     \
         return;
     switch (rows) { EACH_TILE_HEIGHT }
 #undef ROWS
@@ -380,6 +403,44 @@ FN void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long l
         }
     }
     free(rowsPacked);
+}
+
+// MARK: - A whole LSTM step (inference)
+
+/// Tiles of `rows` rows of an LSTM step: two operands, x (k values a row) and h (k2), no interleaving.
+static FN void stepTileOfRows(int rows, long k, const float *x, long ldx, long k2, const float *h, long ldh,
+                              const float *panel, long stride, float *c, long ldc, const float *base) {
+#define ROWS(R) case R: tile(R, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16 * TILE_PANELS, base); return;
+    switch (rows) { EACH_TILE_HEIGHT }
+#undef ROWS
+}
+
+FN void NAME(rnnkit_lstm_step)(long m, long F, long H, const float *x, long ldx, const float *h, long ldh,
+                               const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
+                               float *y, long ldy) {
+    long k = F + H, blocks = (H + 15) / 16, tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
+    float gates[TILE_ROWS * 64];  // one tile's pre-activations of 16 units: i, f, g, o side by side
+    for (long u = 0; u < blocks; u++) {
+        const float *panels = packed + u * 64 * k, *b = bias + u * 64;
+        long first = 16 * u, units = H - first < 16 ? H - first : 16;
+        // Tiles of at most TILE_ROWS rows, as even as possible (as rnnkit_sgemm_packed).
+        for (long t = 0; t < tiles; t++) {
+            long i = m * t / tiles, rows = m * (t + 1) / tiles - i;
+            for (int q = 0; q < 4; q += TILE_PANELS)
+                stepTileOfRows((int)rows, F, x + i * ldx, ldx, H, h + i * ldh, ldh, panels + q * 16 * k, 16 * k,
+                               gates + q * 16, 64, b + q * 16);
+            for (long r = 0; r < rows; r++) {
+                const float *gr = gates + r * 64;
+                float *cr = c + (i + r) * ldc + first;
+                v16 gi = load16(gr), gf = load16(gr + 16), gg = load16(gr + 32), go = load16(gr + 48);
+                v16 cNew = loadPart(cr, units), tc;
+                v16 hNew = lstmUnits(&gi, &gf, &gg, &go, &cNew, &tc);
+                storePart(cr, cNew, units);
+                storePart(hOut + (i + r) * ldo + first, hNew, units);
+                storePart(y + (i + r) * ldy + first, hNew, units);
+            }
+        }
+    }
 }
 
 // MARK: - Adam
@@ -471,6 +532,12 @@ void NAME(rnnkit_column_sums)(long rows, long columns, const float *m, long ldm,
 void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed, const float *base,
                                float *c, long ldc) {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;
+}
+void NAME(rnnkit_lstm_step)(long m, long F, long H, const float *x, long ldx, const float *h, long ldh,
+                            const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
+                            float *y, long ldy) {
+    (void)m; (void)F; (void)H; (void)x; (void)ldx; (void)h; (void)ldh; (void)packed; (void)bias; (void)c; (void)ldc;
+    (void)hOut; (void)ldo; (void)y; (void)ldy;
 }
 void NAME(rnnkit_adam)(long count, float *w, const float *g, float *m, float *v, float b1, float b2, float stepSize,
                        float rootCorrection2, float eps) {

@@ -18,6 +18,15 @@ long rnnkit_packed_size(long k, long n);
 /// `packed` holds rnnkit_packed_size(k, n) floats. Plain C, any CPU.
 void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
 
+/// Floats rnnkit_pack_lstm's layout of an LSTM layer's weights takes: 4 panels of k = F + H rows
+/// for every 16 units.
+long rnnkit_lstm_packed_size(long k, long H);
+/// Packs [W_ih, W_hh] of an LSTM layer (W_ih (4H, F) and W_hh (4H, H), row-major, gates i f g o)
+/// for rnnkit_lstm_step_*, the unit blocks [firstBlock, firstBlock + blocks) of it: for each 16
+/// units u, four panels of the layout of rnnkit_pack (gates i, f, g, o of those units), so that the
+/// columns of one register tile belong to the same units. Zeros past H. Plain C, any CPU.
+void rnnkit_pack_lstm(const float *wih, long F, const float *whh, long H, long firstBlock, long blocks, float *packed);
+
 // The kernels of wide.h, one set per build:
 //   avx512        AVX-512 F/BW/DQ/VL (needs RNNKIT_ISA_AVX512): register tiles of 8 × 32;
 //   avx2          AVX2 + FMA (needs RNNKIT_ISA_AVX2): register tiles of 6 × 16;
@@ -49,6 +58,11 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
 // rnnkit_sgemm_packed_*: C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major
 // with row strides lda and ldc. With `base` (n values), every row of C is set to base + its row of
 // A · B instead, without reading C.
+// rnnkit_lstm_step_*: one inference step of an LSTM layer for m samples: the gates
+// bias + [x, h] · [W_ih, W_hh]ᵀ (packed by rnnkit_pack_lstm; `bias` 64 values per 16 units, laid out
+// like one row of the packed columns), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a
+// time on a register tile's results, so that the gates never leave the cache's nearest level. x, h,
+// c, hOut and y are row-major with their row strides; hOut must not overlap h.
 // rnnkit_adam_*: Adam's update of `count` parameters w with gradients g and moments m, v:
 // m ← b1·m + (1 − b1)·g, v ← b2·v + (1 − b2)·g·g, w ← w − stepSize·m / (√v / rootCorrection2 + eps),
 // each operation rounded on its own (no fused multiply-add), as Optimizers.swift's scalar loop does.
@@ -67,6 +81,9 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
     void rnnkit_column_sums_##suffix(long rows, long columns, const float *m, long ldm, float *sums);           \
     void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
                                       const float *base, float *c, long ldc);                               \
+    void rnnkit_lstm_step_##suffix(long m, long F, long H, const float *x, long ldx, const float *h, long ldh,  \
+                                   const float *packed, const float *bias, float *c, long ldc, float *hOut,    \
+                                   long ldo, float *y, long ldy);                                            \
     void rnnkit_adam_##suffix(long count, float *w, const float *g, float *m, float *v, float b1, float b2,     \
                               float stepSize, float rootCorrection2, float eps);                              \
     double rnnkit_fma_peak_##suffix(long iterations, float *sink);

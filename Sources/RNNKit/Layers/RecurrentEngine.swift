@@ -115,12 +115,21 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let projected = !isGRU && !record && T > 1 && F >= projectFromInputs && B < projectBelowBatch
         let fused = !isGRU && !projected
         let FH = F + H
+        // Small batches may split each step's units across the cores instead of the samples (StepSplit).
+        let unitRanges = split.unitRanges(
+            H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
+            packed: Scalar.self == Float.self && VectorKernels.active != nil)
+        // LSTM inference split by samples on the vector kernels runs whole steps, product and cell in
+        // one kernel (PackedLSTMStep), h alternating between two buffers: no gate block, no [x_t, h] rows.
+        let wholeSteps = isLSTM && fused && !record && unitRanges == nil && Scalar.self == Float.self
+            && VectorKernels.active != nil
         // Gates: b_ih + b_hh + the products (the GRU's b_hn sits inside r ⊙ (·), so it gets b_ih only).
         let gatesPerStep = record || !fused  // one (B, gH) block per step, else one block reused
         // Every buffer below is written in full, step by step, before it is read.
-        var gates = Tensor<Scalar>(unfilled: gatesPerStep ? [T, B, gH] : [B, gH])
-        var fusedInput = [Scalar](unfilled: fused && !record ? B * FH : 0)  // (B, F + H) [x_t, h] of a step
-        var fusedWeights = [Scalar](unfilled: fused ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
+        var gates = Tensor<Scalar>(unfilled: wholeSteps ? [0] : gatesPerStep ? [T, B, gH] : [B, gH])
+        var fusedInput = [Scalar](unfilled: fused && !record && !wholeSteps ? B * FH : 0)  // (B, F + H) [x_t, h] of a step
+        var fusedWeights = [Scalar](unfilled: fused && !wholeSteps ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
+        var nextState = [Scalar](unfilled: wholeSteps ? B * H : 0)  // whole steps: h after the even steps
         var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh (+ forget bias)
         w.bih.withUnsafeBufferPointer { bih in
             w.bhh.withUnsafeBufferPointer { bhh in
@@ -128,7 +137,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 if isLSTM { for j in H..<(2 * H) { biasSum[j] += forgetBias } }  // TF1's forget bias, with the others
             }
         }
-        if fused {
+        if fused && !wholeSteps {
             w.wih.withUnsafeBufferPointer { wih in
                 w.whh.withUnsafeBufferPointer { whh in
                     fusedWeights.withUnsafeMutableBufferPointer { wc in
@@ -148,7 +157,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var side = Tensor<Scalar>(unfilled: record && (isLSTM || isGRU) ? [T, B, H] : [0])  // tanh(c) or W_hn·h + b_hn
         var h = h0, c = c0 ?? []
         var hw = [Scalar](unfilled: isGRU ? B * gH : 1)  // GRU: (B, gH) h · W_hhᵀ + b_hh of one step (else unused)
-        var scratchBuffer = [Scalar](repeating: 0, count: parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
+        var scratchBuffer = [Scalar](repeating: 0, count: wholeSteps ? 0 : parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
         if !fused { gates.withUnsafeMutableBufferPointer { g in
             x.withUnsafeBufferPointer { x in
@@ -166,11 +175,6 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             }
         } }
 
-        // Small batches may split each step's units across the cores instead of the samples (StepSplit).
-        let unitRanges = split.unitRanges(
-            H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
-            packed: Scalar.self == Float.self && VectorKernels.active != nil)
-
         gates.withUnsafeMutableBufferPointer { gBuf in
         hPrev.withUnsafeMutableBufferPointer { hpBuf in
         stepInputs.withUnsafeMutableBufferPointer { siBuf in
@@ -186,6 +190,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         fusedInput.withUnsafeMutableBufferPointer { xhBuf in
         fusedWeights.withUnsafeBufferPointer { wcBuf in
         biasSum.withUnsafeBufferPointer { biasBuf in
+        nextState.withUnsafeMutableBufferPointer { nextBuf in
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
             if let unitRanges, forwardSplitByUnits(
                 cell: cell, reverse: reverse, cores: unitRanges, T: T, B: B, F: fused ? F : 0, H: H, gH: gH,
@@ -198,6 +203,37 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                               side: isLSTM || isGRU ? sBuf.baseAddress! : nil) : nil,
                 threads: threads) {
                 return  // done by units; else (no threads to be had) by samples below
+            }
+            if wholeSteps {
+                let lstm = w.wih.withUnsafeBufferPointer { wih in
+                    PackedLSTMStep(wih: floats(wih.baseAddress!), whh: floats(whh.baseAddress!),
+                                   bias: floats(biasBuf.baseAddress!), F: F, H: H, threads: threads,
+                                   kernels: VectorKernels.active!)
+                }
+                // Step s reads h from states[s % 2] and writes the other; each sample's steps run in order,
+                // on whichever core has them (StepPool), as below.
+                let states = [h, nextBuf.baseAddress!], cells = cBuf.baseAddress!, xs = xBuf.baseAddress!
+                StepPool.run(rows: B, steps: T, minimumRows: stepMinimumRows, threads: threads, splittable: true,
+                             pool: pool) { rows, s, _ in
+                    let t = reverse ? T - 1 - s : s
+                    let hIn = states[s % 2], hOut = states[1 - s % 2]
+                    var b = rows.lowerBound
+                    while b < rows.upperBound {
+                        var end = b
+                        while end < rows.upperBound && t < lengths[end] { end += 1 }
+                        if end > b {  // a run of samples still going
+                            lstm.step(m: end - b, x: floats(xs + (t * B + b) * F), ldx: F, h: floats(UnsafePointer(hIn + b * H)),
+                                      ldh: H, c: floats(cells + b * H), ldc: H, hOut: floats(hOut + b * H), ldo: H,
+                                      y: floats(output + outputRows.offset(t: t, b: b)), ldy: outputRows.sample)
+                            b = end
+                        } else {  // past this sample's end: zero output, state kept
+                            (hOut + b * H).update(from: hIn + b * H, count: H)
+                            (output + outputRows.offset(t: t, b: b)).initialize(repeating: 0, count: H)
+                            b += 1
+                        }
+                    }
+                }
+                return
             }
             // The step product's right operand, packed once for all T steps and both chunks.
             let stepWeights = fused
@@ -253,7 +289,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                tanhC: st.map { $0 + b * H } ?? scratch, side: st.map { $0 + b * H })
                 }
             }
-        }}}}}}}}}}}}}}}
+        }}}}}}}}}}}}}}}}
+        if wholeSteps && T % 2 == 1 { h = nextState }  // the state after the last step
 
         let trace = record
             ? DirectionTrace(gates: gates, stepInputs: fused ? stepInputs : nil, hPrev: fused ? nil : hPrev,

@@ -187,6 +187,11 @@ public enum KernelISA: String, CaseIterable, Sendable {
     /// Column sums of a row-major block added into a vector, bit for bit as the scalar loop (CKernels.h).
     @_spi(Testing) public let columnSums: @convention(c) (Int, Int, UnsafePointer<Float>?, Int,
                                                           UnsafeMutablePointer<Float>?) -> Void
+    /// One inference step of an LSTM layer: the step product on weights packed by
+    /// `rnnkit_pack_lstm` with the cell on each register tile's results (CKernels.h).
+    let lstmStep: @convention(c) (Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
+                                  UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int,
+                                  UnsafeMutablePointer<Float>?, Int, UnsafeMutablePointer<Float>?, Int) -> Void
     /// Adam's update of some parameters, bit for bit as the portable loop (CKernels.h).
     let adam: @convention(c) (Int, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?,
                               UnsafeMutablePointer<Float>?, Float, Float, Float, Float, Float) -> Void
@@ -196,13 +201,13 @@ public enum KernelISA: String, CaseIterable, Sendable {
                                       lstmCell: rnnkit_lstm_cell_avx512, gruCell: rnnkit_gru_cell_avx512,
                                       lstmCellBackward: rnnkit_lstm_cell_backward_avx512,
                                       gruCellBackward: rnnkit_gru_cell_backward_avx512, columnSums: rnnkit_column_sums_avx512,
-                                      adam: rnnkit_adam_avx512)
+                                      lstmStep: rnnkit_lstm_step_avx512, adam: rnnkit_adam_avx512)
     static let avx2 = VectorKernels(description: "avx2", sigmoid: rnnkit_sigmoid_avx2, tanh: rnnkit_tanh_avx2,
                                     product: rnnkit_sgemm_packed_avx2, peak: rnnkit_fma_peak_avx2,
                                     lstmCell: rnnkit_lstm_cell_avx2, gruCell: rnnkit_gru_cell_avx2,
                                     lstmCellBackward: rnnkit_lstm_cell_backward_avx2,
                                     gruCellBackward: rnnkit_gru_cell_backward_avx2, columnSums: rnnkit_column_sums_avx2,
-                                    adam: rnnkit_adam_avx2)
+                                    lstmStep: rnnkit_lstm_step_avx2, adam: rnnkit_adam_avx2)
     /// The AVX-512 build's blocking compiled for AVX2: its logic, testable without AVX-512.
     static let avx512Logic = VectorKernels(description: "avx512 logic on avx2", sigmoid: rnnkit_sigmoid_avx512_logic,
                                            tanh: rnnkit_tanh_avx512_logic, product: rnnkit_sgemm_packed_avx512_logic,
@@ -210,7 +215,8 @@ public enum KernelISA: String, CaseIterable, Sendable {
                                            gruCell: rnnkit_gru_cell_avx512_logic,
                                            lstmCellBackward: rnnkit_lstm_cell_backward_avx512_logic,
                                            gruCellBackward: rnnkit_gru_cell_backward_avx512_logic,
-                                           columnSums: rnnkit_column_sums_avx512_logic, adam: rnnkit_adam_avx512_logic)
+                                           columnSums: rnnkit_column_sums_avx512_logic,
+                                           lstmStep: rnnkit_lstm_step_avx512_logic, adam: rnnkit_adam_avx512_logic)
 
     /// The kernels of the active path (nil: portable).
     public static let active = KernelISA.active.kernels

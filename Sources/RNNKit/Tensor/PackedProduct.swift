@@ -85,3 +85,51 @@ extension Float {
         return operand.isPacked
     }
 }
+
+/// An LSTM layer's weights packed for whole inference steps (`rnnkit_lstm_step`): the step product
+/// `b + [x_t, h] · [W_ih, W_hh]ᵀ` and the cell in one pass, each register tile's gates (i, f, g, o
+/// of the same 16 units) going straight into the cell instead of through a (B, 4H) block in memory
+/// and a second pass over it; x_t and h are read where they are, not copied side by side first.
+/// Float with vector kernels only.
+struct PackedLSTMStep {
+    let F: Int, H: Int
+    private let panels: [Float]
+    private let bias: [Float]  // 64 values per 16 units: i, f, g, o of those units, zeros past H
+    private let kernels: VectorKernels
+
+    /// Packs W_ih (4H, F) and W_hh (4H, H), row-major, and the summed biases (4H), on up to
+    /// `threads` cores, a run of 16-unit blocks each.
+    init(wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bias b: UnsafePointer<Float>, F: Int, H: Int,
+         threads: Int = parallelChunkLimit, kernels: VectorKernels) {
+        precondition(F > 0 && H > 0, "bad LSTM shape")
+        (self.F, self.H, self.kernels) = (F, H, kernels)
+        let blocks = (H + 15) / 16
+        panels = [Float](unsafeUninitializedCapacity: rnnkit_lstm_packed_size(F + H, H)) { out, count in
+            let out = out.baseAddress!
+            parallelRows(blocks, minimumRows: max(1, 16_384 / (64 * (F + H))), threads: threads) { run, _ in
+                rnnkit_pack_lstm(wih, F, whh, H, run.lowerBound, run.count, out)
+            }
+            count = rnnkit_lstm_packed_size(F + H, H)
+        }
+        var bias = [Float](repeating: 0, count: blocks * 64)
+        for gate in 0..<4 {
+            for unit in 0..<H { bias[unit / 16 * 64 + gate * 16 + unit % 16] = b[gate * H + unit] }
+        }
+        self.bias = bias
+    }
+
+    /// One step of `m` samples: from rows x (F values, `ldx` apart) and h (H values, `ldh` apart),
+    /// updates their cells c in place and writes the new state to hOut and y (which may be one
+    /// buffer, but not h's).
+    @inline(__always)
+    func step(m: Int, x: UnsafePointer<Float>, ldx: Int, h: UnsafePointer<Float>, ldh: Int,
+              c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
+              y: UnsafeMutablePointer<Float>, ldy: Int) {
+        guard m > 0 else { return }
+        panels.withUnsafeBufferPointer { p in
+            bias.withUnsafeBufferPointer { b in
+                kernels.lstmStep(m, F, H, x, ldx, h, ldh, p.baseAddress!, b.baseAddress!, c, ldc, hOut, ldo, y, ldy)
+            }
+        }
+    }
+}
