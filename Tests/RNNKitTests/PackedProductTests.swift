@@ -1,3 +1,4 @@
+import Foundation
 @_spi(Testing) import RNNKit
 import Testing
 
@@ -92,6 +93,78 @@ import Testing
             }
             let differing = (0..<(m * n)).filter { whole[$0].bitPattern != pieces[$0].bitPattern }
             #expect(differing.isEmpty, "\(kernels.description): \(differing.count) values differ, first at row \((differing.first ?? 0) / n)")
+        }
+    }
+}
+
+/// Whole LSTM inference steps (`rnnkit_lstm_step`, PackedLSTMStep), every build this CPU runs,
+/// against the step computed in Double from the unpacked weights: tiles of 1–17 rows, hidden sizes
+/// that end inside a 16-unit block, inputs of one feature, and row strides wider than the rows, whose
+/// padding must stay as it was. And each row's result, to the bit, whichever rows it runs with (what
+/// lets StepPool move samples between cores).
+@Suite struct LSTMStepKernelTests {
+    static let sentinel: Float = 12345
+
+    @Test(arguments: [(1, 1, 1), (5, 3, 17), (8, 28, 16), (9, 7, 40), (17, 20, 33), (13, 1, 100), (3, 64, 64)])
+    func matchesDoubleStep(shape: (Int, Int, Int)) {
+        let (m, F, H) = shape
+        let (ldx, ldh, ldc, ldo, ldy) = (F + 2, H + 3, H + 1, H + 4, 2 * H + 5)
+        var g = SeededGenerator(seed: UInt64(m * 10_007 + F * 101 + H))
+        func uniform(_ count: Int, _ scale: Float) -> [Float] { (0..<count).map { _ in Float.random(in: -scale...scale, using: &g) } }
+        let wih = uniform(4 * H * F, 0.5), whh = uniform(4 * H * H, 0.5), bias = uniform(4 * H, 1)
+        let x = uniform(m * ldx, 1), h = uniform(m * ldh, 1), c0 = uniform(m * ldc, 2)
+        for kernels in VectorKernels.runnable {
+            let step = PackedLSTMStep(wih: wih, whh: whh, bias: bias, F: F, H: H, threads: 2, kernels: kernels)
+            var c = c0
+            var hOut = [Float](repeating: Self.sentinel, count: m * ldo), y = [Float](repeating: Self.sentinel, count: m * ldy)
+            step.step(m: m, x: x, ldx: ldx, h: h, ldh: ldh, c: &c, ldc: ldc, hOut: &hOut, ldo: ldo, y: &y, ldy: ldy)
+            for r in 0..<m {
+                for u in 0..<H {
+                    func gate(_ k: Int) -> Double {
+                        var sum = Double(bias[k * H + u])
+                        for p in 0..<F { sum += Double(x[r * ldx + p]) * Double(wih[(k * H + u) * F + p]) }
+                        for p in 0..<H { sum += Double(h[r * ldh + p]) * Double(whh[(k * H + u) * H + p]) }
+                        return sum
+                    }
+                    func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+                    let cNew = sigmoid(gate(1)) * Double(c0[r * ldc + u]) + sigmoid(gate(0)) * Foundation.tanh(gate(2))
+                    let hNew = sigmoid(gate(3)) * Foundation.tanh(cNew)
+                    let tolerance = 2e-5
+                    #expect(abs(Double(c[r * ldc + u]) - cNew) <= tolerance * max(1, abs(cNew)),
+                            "\(kernels) \(shape) c[\(r)][\(u)] = \(c[r * ldc + u]), want \(cNew)")
+                    #expect(abs(Double(hOut[r * ldo + u]) - hNew) <= tolerance, "\(kernels) \(shape) h[\(r)][\(u)]")
+                    #expect(y[r * ldy + u] == hOut[r * ldo + u], "\(kernels) \(shape) y[\(r)][\(u)]")
+                    if abs(Double(hOut[r * ldo + u]) - hNew) > tolerance { return }
+                }
+                #expect(c[(r * ldc + H)..<(r * ldc + ldc)].elementsEqual(c0[(r * ldc + H)..<(r * ldc + ldc)]), "\(kernels) c padding")
+                #expect(hOut[(r * ldo + H)..<(r * ldo + ldo)].allSatisfy { $0 == Self.sentinel }, "\(kernels) h padding")
+                #expect(y[(r * ldy + H)..<(r * ldy + ldy)].allSatisfy { $0 == Self.sentinel }, "\(kernels) y padding")
+            }
+        }
+    }
+
+    @Test func rowsDoNotDependOnTheirNeighbours() {
+        let (m, F, H) = (23, 28, 48)
+        var g = SeededGenerator(seed: 5)
+        func uniform(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &g) } }
+        let wih = uniform(4 * H * F), whh = uniform(4 * H * H), bias = uniform(4 * H)
+        let x = uniform(m * F), h = uniform(m * H), c0 = uniform(m * H)
+        for kernels in VectorKernels.runnable {
+            let step = PackedLSTMStep(wih: wih, whh: whh, bias: bias, F: F, H: H, kernels: kernels)
+            var (cWhole, hWhole, yWhole) = (c0, [Float](repeating: 0, count: m * H), [Float](repeating: 0, count: m * H))
+            step.step(m: m, x: x, ldx: F, h: h, ldh: H, c: &cWhole, ldc: H, hOut: &hWhole, ldo: H, y: &yWhole, ldy: H)
+            var (cPieces, hPieces) = (c0, [Float](repeating: 0, count: m * H))
+            x.withUnsafeBufferPointer { x in
+            h.withUnsafeBufferPointer { h in
+            cPieces.withUnsafeMutableBufferPointer { c in
+            hPieces.withUnsafeMutableBufferPointer { hp in
+                for rows in [0..<1, 1..<10, 10..<19, 19..<23] {
+                    let o = rows.lowerBound * H
+                    step.step(m: rows.count, x: x.baseAddress! + rows.lowerBound * F, ldx: F, h: h.baseAddress! + o, ldh: H,
+                              c: c.baseAddress! + o, ldc: H, hOut: hp.baseAddress! + o, ldo: H, y: hp.baseAddress! + o, ldy: H)
+                }
+            }}}}
+            #expect(cPieces == cWhole && hPieces == hWhole && yWhole == hWhole, "\(kernels)")
         }
     }
 }

@@ -91,7 +91,7 @@ extension Float {
 /// of the same 16 units) going straight into the cell instead of through a (B, 4H) block in memory
 /// and a second pass over it; x_t and h are read where they are, not copied side by side first.
 /// Float with vector kernels only.
-struct PackedLSTMStep {
+@_spi(Testing) public struct PackedLSTMStep {
     let F: Int, H: Int
     private let panels: [Float]
     private let bias: [Float]  // 64 values per 16 units: i, f, g, o of those units, zeros past H
@@ -99,8 +99,8 @@ struct PackedLSTMStep {
 
     /// Packs W_ih (4H, F) and W_hh (4H, H), row-major, and the summed biases (4H), on up to
     /// `threads` cores, a run of 16-unit blocks each.
-    init(wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bias b: UnsafePointer<Float>, F: Int, H: Int,
-         threads: Int = parallelChunkLimit, kernels: VectorKernels) {
+    public init(wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bias b: UnsafePointer<Float>, F: Int, H: Int,
+         threads: Int = computeThreads, kernels: VectorKernels) {
         precondition(F > 0 && H > 0, "bad LSTM shape")
         (self.F, self.H, self.kernels) = (F, H, kernels)
         let blocks = (H + 15) / 16
@@ -122,7 +122,7 @@ struct PackedLSTMStep {
     /// updates their cells c in place and writes the new state to hOut and y (which may be one
     /// buffer, but not h's).
     @inline(__always)
-    func step(m: Int, x: UnsafePointer<Float>, ldx: Int, h: UnsafePointer<Float>, ldh: Int,
+    public func step(m: Int, x: UnsafePointer<Float>, ldx: Int, h: UnsafePointer<Float>, ldh: Int,
               c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
               y: UnsafeMutablePointer<Float>, ldy: Int) {
         guard m > 0 else { return }
