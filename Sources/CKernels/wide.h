@@ -415,10 +415,10 @@ static FN void stepTileOfRows(int rows, long k, const float *x, long ldx, long k
 #undef ROWS
 }
 
-FN void NAME(rnnkit_lstm_step)(long m, long F, long H, const float *x, long ldx, const float *h, long ldh,
+FN void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1, long lda1, const float *a2, long lda2,
                                const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
-                               float *y, long ldy) {
-    long k = F + H, blocks = (H + 15) / 16, tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
+                               float *y, long ldy, float *gatesOut, float *tanhC) {
+    long blocks = (H + 15) / 16, tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
     float gates[TILE_ROWS * 64];  // one tile's pre-activations of 16 units: i, f, g, o side by side
     for (long u = 0; u < blocks; u++) {
         const float *panels = packed + u * 64 * k, *b = bias + u * 64;
@@ -427,8 +427,8 @@ FN void NAME(rnnkit_lstm_step)(long m, long F, long H, const float *x, long ldx,
         for (long t = 0; t < tiles; t++) {
             long i = m * t / tiles, rows = m * (t + 1) / tiles - i;
             for (int q = 0; q < 4; q += TILE_PANELS)
-                stepTileOfRows((int)rows, F, x + i * ldx, ldx, H, h + i * ldh, ldh, panels + q * 16 * k, 16 * k,
-                               gates + q * 16, 64, b + q * 16);
+                stepTileOfRows((int)rows, k1, a1 + i * lda1, lda1, k - k1, a2 + i * lda2, lda2, panels + q * 16 * k,
+                               16 * k, gates + q * 16, 64, b + q * 16);
             for (long r = 0; r < rows; r++) {
                 const float *gr = gates + r * 64;
                 float *cr = c + (i + r) * ldc + first;
@@ -438,6 +438,14 @@ FN void NAME(rnnkit_lstm_step)(long m, long F, long H, const float *x, long ldx,
                 storePart(cr, cNew, units);
                 storePart(hOut + (i + r) * ldo + first, hNew, units);
                 storePart(y + (i + r) * ldy + first, hNew, units);
+                if (gatesOut) {
+                    float *g = gatesOut + (i + r) * 4 * H + first;
+                    storePart(g, gi, units);
+                    storePart(g + H, gf, units);
+                    storePart(g + 2 * H, gg, units);
+                    storePart(g + 3 * H, go, units);
+                    storePart(tanhC + (i + r) * H + first, tc, units);
+                }
             }
         }
     }
@@ -533,11 +541,11 @@ void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda,
                                float *c, long ldc) {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;
 }
-void NAME(rnnkit_lstm_step)(long m, long F, long H, const float *x, long ldx, const float *h, long ldh,
+void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1, long lda1, const float *a2, long lda2,
                             const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
-                            float *y, long ldy) {
-    (void)m; (void)F; (void)H; (void)x; (void)ldx; (void)h; (void)ldh; (void)packed; (void)bias; (void)c; (void)ldc;
-    (void)hOut; (void)ldo; (void)y; (void)ldy;
+                            float *y, long ldy, float *gatesOut, float *tanhC) {
+    (void)m; (void)H; (void)k; (void)k1; (void)a1; (void)lda1; (void)a2; (void)lda2; (void)packed; (void)bias; (void)c;
+    (void)ldc; (void)hOut; (void)ldo; (void)y; (void)ldy; (void)gatesOut; (void)tanhC;
 }
 void NAME(rnnkit_adam)(long count, float *w, const float *g, float *m, float *v, float b1, float b2, float stepSize,
                        float rootCorrection2, float eps) {

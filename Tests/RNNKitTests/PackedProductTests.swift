@@ -118,6 +118,20 @@ import Testing
             var c = c0
             var hOut = [Float](repeating: Self.sentinel, count: m * ldo), y = [Float](repeating: Self.sentinel, count: m * ldy)
             step.step(m: m, x: x, ldx: ldx, h: h, ldh: ldh, c: &c, ldc: ldc, hOut: &hOut, ldo: ldo, y: &y, ldy: ldy)
+            // Training's form: from the rows [x, h, 1] as the trace keeps them, h written in place, the
+            // activated gates and tanh(c) recorded. The same sums in the same order: the same bits.
+            let XW = F + H + 1
+            var rows = [Float](repeating: 1, count: m * XW)
+            for r in 0..<m {
+                for p in 0..<F { rows[r * XW + p] = x[r * ldx + p] }
+                for p in 0..<H { rows[r * XW + F + p] = h[r * ldh + p] }
+            }
+            var cRecorded = c0, hRecorded = [Float](repeating: Self.sentinel, count: m * ldo)
+            var gates = [Float](repeating: Self.sentinel, count: m * 4 * H), tanhC = [Float](repeating: Self.sentinel, count: m * H)
+            var yRecorded = [Float](repeating: Self.sentinel, count: m * ldy)
+            step.recordedStep(m: m, rows: rows, lda: XW, c: &cRecorded, ldc: ldc, hOut: &hRecorded, ldo: ldo, y: &yRecorded,
+                              ldy: ldy, gates: &gates, tanhC: &tanhC)
+            #expect(cRecorded == c && hRecorded == hOut && yRecorded == y, "\(kernels) \(shape): recorded step differs")
             for r in 0..<m {
                 for u in 0..<H {
                     func gate(_ k: Int) -> Double {
@@ -134,6 +148,12 @@ import Testing
                             "\(kernels) \(shape) c[\(r)][\(u)] = \(c[r * ldc + u]), want \(cNew)")
                     #expect(abs(Double(hOut[r * ldo + u]) - hNew) <= tolerance, "\(kernels) \(shape) h[\(r)][\(u)]")
                     #expect(y[r * ldy + u] == hOut[r * ldo + u], "\(kernels) \(shape) y[\(r)][\(u)]")
+                    let activated = [sigmoid(gate(0)), sigmoid(gate(1)), Foundation.tanh(gate(2)), sigmoid(gate(3))]
+                    for k in 0..<4 {
+                        #expect(abs(Double(gates[r * 4 * H + k * H + u]) - activated[k]) <= tolerance,
+                                "\(kernels) \(shape) gate \(k) of [\(r)][\(u)]: \(gates[r * 4 * H + k * H + u]), want \(activated[k])")
+                    }
+                    #expect(abs(Double(tanhC[r * H + u]) - Foundation.tanh(cNew)) <= tolerance, "\(kernels) \(shape) tanh(c)")
                     if abs(Double(hOut[r * ldo + u]) - hNew) > tolerance { return }
                 }
                 #expect(c[(r * ldc + H)..<(r * ldc + ldc)].elementsEqual(c0[(r * ldc + H)..<(r * ldc + ldc)]), "\(kernels) c padding")

@@ -58,11 +58,14 @@ void rnnkit_pack_lstm(const float *wih, long F, const float *whh, long H, long f
 // rnnkit_sgemm_packed_*: C (m, n) += A (m, k) · B with B packed by rnnkit_pack; A and C row-major
 // with row strides lda and ldc. With `base` (n values), every row of C is set to base + its row of
 // A · B instead, without reading C.
-// rnnkit_lstm_step_*: one inference step of an LSTM layer for m samples: the gates
-// bias + [x, h] · [W_ih, W_hh]ᵀ (packed by rnnkit_pack_lstm; `bias` 64 values per 16 units, laid out
-// like one row of the packed columns), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a
-// time on a register tile's results, so that the gates never leave the cache's nearest level. x, h,
-// c, hOut and y are row-major with their row strides; hOut must not overlap h.
+// rnnkit_lstm_step_*: one step of an LSTM layer for m samples: the gates bias + A · [W_ih, W_hh]ᵀ
+// (packed by rnnkit_pack_lstm, k = F + H rows; `bias` 64 values per 16 units, laid out like one row
+// of the packed columns), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a time on a
+// register tile's results, so that the gates never leave the cache's nearest level. A's rows are
+// the k1 values at a1 followed by the k − k1 at a2 (inference: x_t and h where they are; training:
+// the trace's [x_t, h] rows, k1 = k). c, hOut and y are row-major with their row strides; hOut must
+// not overlap what A reads. With gatesOut (training), the activated gates go there too, (m, 4H)
+// in blocks i, f, g, o, and tanh(c) to tanhC, (m, H).
 // rnnkit_adam_*: Adam's update of `count` parameters w with gradients g and moments m, v:
 // m ← b1·m + (1 − b1)·g, v ← b2·v + (1 − b2)·g·g, w ← w − stepSize·m / (√v / rootCorrection2 + eps),
 // each operation rounded on its own (no fused multiply-add), as Optimizers.swift's scalar loop does.
@@ -81,9 +84,9 @@ void rnnkit_pack_lstm(const float *wih, long F, const float *whh, long H, long f
     void rnnkit_column_sums_##suffix(long rows, long columns, const float *m, long ldm, float *sums);           \
     void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
                                       const float *base, float *c, long ldc);                               \
-    void rnnkit_lstm_step_##suffix(long m, long F, long H, const float *x, long ldx, const float *h, long ldh,  \
-                                   const float *packed, const float *bias, float *c, long ldc, float *hOut,    \
-                                   long ldo, float *y, long ldy);                                            \
+    void rnnkit_lstm_step_##suffix(long m, long H, long k, long k1, const float *a1, long lda1, const float *a2, \
+                                   long lda2, const float *packed, const float *bias, float *c, long ldc,      \
+                                   float *hOut, long ldo, float *y, long ldy, float *gatesOut, float *tanhC);  \
     void rnnkit_adam_##suffix(long count, float *w, const float *g, float *m, float *v, float b1, float b2,     \
                               float stepSize, float rootCorrection2, float eps);                              \
     double rnnkit_fma_peak_##suffix(long iterations, float *sink);

@@ -119,17 +119,17 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         let unitRanges = split.unitRanges(
             H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
             packed: Scalar.self == Float.self && VectorKernels.active != nil)
-        // LSTM inference split by samples on the vector kernels runs whole steps, product and cell in
-        // one kernel (PackedLSTMStep), h alternating between two buffers: no gate block, no [x_t, h] rows.
-        let wholeSteps = isLSTM && fused && !record && unitRanges == nil && Scalar.self == Float.self
-            && VectorKernels.active != nil
+        // The LSTM split by samples on the vector kernels runs whole steps, product and cell in one
+        // kernel (PackedLSTMStep). Inference then keeps no gate block and no [x_t, h] rows, h
+        // alternating between two buffers; training records the activated gates straight from it.
+        let wholeSteps = isLSTM && fused && unitRanges == nil && Scalar.self == Float.self && VectorKernels.active != nil
         // Gates: b_ih + b_hh + the products (the GRU's b_hn sits inside r ⊙ (·), so it gets b_ih only).
         let gatesPerStep = record || !fused  // one (B, gH) block per step, else one block reused
         // Every buffer below is written in full, step by step, before it is read.
-        var gates = Tensor<Scalar>(unfilled: wholeSteps ? [0] : gatesPerStep ? [T, B, gH] : [B, gH])
+        var gates = Tensor<Scalar>(unfilled: gatesPerStep ? [T, B, gH] : wholeSteps ? [0] : [B, gH])
         var fusedInput = [Scalar](unfilled: fused && !record && !wholeSteps ? B * FH : 0)  // (B, F + H) [x_t, h] of a step
         var fusedWeights = [Scalar](unfilled: fused && !wholeSteps ? gH * FH : 0)  // (gH, F + H) [W_ih, W_hh]
-        var nextState = [Scalar](unfilled: wholeSteps ? B * H : 0)  // whole steps: h after the even steps
+        var nextState = [Scalar](unfilled: wholeSteps && !record ? B * H : 0)  // whole steps: h after the even steps
         var biasSum = [Scalar](repeating: 0, count: gH)                          // b_ih + b_hh (+ forget bias)
         w.bih.withUnsafeBufferPointer { bih in
             w.bhh.withUnsafeBufferPointer { bhh in
@@ -210,25 +210,49 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                    bias: floats(biasBuf.baseAddress!), F: F, H: H, threads: threads,
                                    kernels: VectorKernels.active!)
                 }
-                // Step s reads h from states[s % 2] and writes the other; each sample's steps run in order,
-                // on whichever core has them (StepPool), as below.
-                let states = [h, nextBuf.baseAddress!], cells = cBuf.baseAddress!, xs = xBuf.baseAddress!
+                // Inference: step s reads h from states[s % 2] and writes the other. Training: the rows
+                // [x_t, h, 1] go to the trace first, and the kernel reads them there, so h is updated in
+                // place. Each sample's steps run in order, on whichever core has them (StepPool), as below.
+                let states = [h, record ? h : nextBuf.baseAddress!], cells = cBuf.baseAddress!, xs = xBuf.baseAddress!
+                let gates = gBuf.baseAddress!, sides = sBuf.baseAddress, cPrevs = cpBuf.baseAddress, traceRows = siBuf.baseAddress
                 StepPool.run(rows: B, steps: T, minimumRows: stepMinimumRows, threads: threads, splittable: true,
                              pool: pool) { rows, s, _ in
                     let t = reverse ? T - 1 - s : s
                     let hIn = states[s % 2], hOut = states[1 - s % 2]
+                    let xt = xs + t * B * F, stepRows = record ? traceRows! + t * B * XW : nil
+                    if let stepRows {
+                        for b in rows {
+                            (stepRows + b * XW).update(from: xt + b * F, count: F)
+                            (stepRows + b * XW + F).update(from: h + b * H, count: H)
+                            stepRows[b * XW + FH] = 1
+                        }
+                        (cPrevs! + t * B * H + rows.lowerBound * H)
+                            .update(from: cells + rows.lowerBound * H, count: rows.count * H)
+                    }
                     var b = rows.lowerBound
                     while b < rows.upperBound {
                         var end = b
                         while end < rows.upperBound && t < lengths[end] { end += 1 }
-                        if end > b {  // a run of samples still going
-                            lstm.step(m: end - b, x: floats(xs + (t * B + b) * F), ldx: F, h: floats(UnsafePointer(hIn + b * H)),
-                                      ldh: H, c: floats(cells + b * H), ldc: H, hOut: floats(hOut + b * H), ldo: H,
-                                      y: floats(output + outputRows.offset(t: t, b: b)), ldy: outputRows.sample)
+                        let y = output + outputRows.offset(t: t, b: b)
+                        if end > b, let stepRows {  // a run of samples still going
+                            lstm.recordedStep(m: end - b, rows: floats(UnsafePointer(stepRows + b * XW)), lda: XW,
+                                              c: floats(cells + b * H), ldc: H, hOut: floats(h + b * H), ldo: H,
+                                              y: floats(y), ldy: outputRows.sample,
+                                              gates: floats(gates + (t * B + b) * gH),
+                                              tanhC: floats(sides! + (t * B + b) * H))
                             b = end
-                        } else {  // past this sample's end: zero output, state kept
-                            (hOut + b * H).update(from: hIn + b * H, count: H)
-                            (output + outputRows.offset(t: t, b: b)).initialize(repeating: 0, count: H)
+                        } else if end > b {
+                            lstm.step(m: end - b, x: floats(xt + b * F), ldx: F, h: floats(UnsafePointer(hIn + b * H)),
+                                      ldh: H, c: floats(cells + b * H), ldc: H, hOut: floats(hOut + b * H), ldo: H,
+                                      y: floats(y), ldy: outputRows.sample)
+                            b = end
+                        } else {  // past this sample's end: zero output (and trace), state kept
+                            if hOut != hIn { (hOut + b * H).update(from: hIn + b * H, count: H) }
+                            y.initialize(repeating: 0, count: H)
+                            if record {
+                                (sides! + (t * B + b) * H).initialize(repeating: 0, count: H)
+                                (gates + (t * B + b) * gH).initialize(repeating: 0, count: gH)
+                            }
                             b += 1
                         }
                     }
@@ -290,7 +314,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
             }
         }}}}}}}}}}}}}}}}
-        if wholeSteps && T % 2 == 1 { h = nextState }  // the state after the last step
+        if wholeSteps && !record && T % 2 == 1 { h = nextState }  // the state after the last step
 
         let trace = record
             ? DirectionTrace(gates: gates, stepInputs: fused ? stepInputs : nil, hPrev: fused ? nil : hPrev,

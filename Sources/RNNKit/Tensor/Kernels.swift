@@ -189,9 +189,10 @@ public enum KernelISA: String, CaseIterable, Sendable {
                                                           UnsafeMutablePointer<Float>?) -> Void
     /// One inference step of an LSTM layer: the step product on weights packed by
     /// `rnnkit_pack_lstm` with the cell on each register tile's results (CKernels.h).
-    let lstmStep: @convention(c) (Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
+    let lstmStep: @convention(c) (Int, Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
                                   UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int,
-                                  UnsafeMutablePointer<Float>?, Int, UnsafeMutablePointer<Float>?, Int) -> Void
+                                  UnsafeMutablePointer<Float>?, Int, UnsafeMutablePointer<Float>?, Int,
+                                  UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
     /// Adam's update of some parameters, bit for bit as the portable loop (CKernels.h).
     let adam: @convention(c) (Int, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?,
                               UnsafeMutablePointer<Float>?, Float, Float, Float, Float, Float) -> Void

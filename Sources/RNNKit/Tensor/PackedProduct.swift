@@ -86,11 +86,11 @@ extension Float {
     }
 }
 
-/// An LSTM layer's weights packed for whole inference steps (`rnnkit_lstm_step`): the step product
+/// An LSTM layer's weights packed for whole steps (`rnnkit_lstm_step`): the step product
 /// `b + [x_t, h] · [W_ih, W_hh]ᵀ` and the cell in one pass, each register tile's gates (i, f, g, o
 /// of the same 16 units) going straight into the cell instead of through a (B, 4H) block in memory
-/// and a second pass over it; x_t and h are read where they are, not copied side by side first.
-/// Float with vector kernels only.
+/// and a second pass over it. Inference reads x_t and h where they are, not copied side by side
+/// first. Float with vector kernels only.
 @_spi(Testing) public struct PackedLSTMStep {
     let F: Int, H: Int
     private let panels: [Float]
@@ -118,17 +118,36 @@ extension Float {
         self.bias = bias
     }
 
-    /// One step of `m` samples: from rows x (F values, `ldx` apart) and h (H values, `ldh` apart),
-    /// updates their cells c in place and writes the new state to hOut and y (which may be one
-    /// buffer, but not h's).
+    /// One inference step of `m` samples: from rows x (F values, `ldx` apart) and h (H values, `ldh`
+    /// apart), updates their cells c in place and writes the new state to hOut and y (which may be
+    /// one buffer, but not h's).
     @inline(__always)
     public func step(m: Int, x: UnsafePointer<Float>, ldx: Int, h: UnsafePointer<Float>, ldh: Int,
-              c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
-              y: UnsafeMutablePointer<Float>, ldy: Int) {
+                     c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
+                     y: UnsafeMutablePointer<Float>, ldy: Int) {
+        run(m: m, k1: F, x, ldx, h, ldh, c: c, ldc: ldc, hOut: hOut, ldo: ldo, y: y, ldy: ldy, gates: nil, tanhC: nil)
+    }
+
+    /// One training step of `m` samples from their rows [x_t, h] (F + H values, `lda` apart, as the
+    /// trace keeps them): as `step`, with the state written in place (h may be hOut: A is a copy),
+    /// and the activated gates (m, 4H) and tanh(c) (m, H) recorded for the backward pass.
+    @inline(__always)
+    public func recordedStep(m: Int, rows a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             hOut: UnsafeMutablePointer<Float>, ldo: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                             gates: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>) {
+        run(m: m, k1: F + H, a, lda, a, lda, c: c, ldc: ldc, hOut: hOut, ldo: ldo, y: y, ldy: ldy, gates: gates, tanhC: tanhC)
+    }
+
+    @inline(__always)
+    private func run(m: Int, k1: Int, _ a1: UnsafePointer<Float>, _ lda1: Int, _ a2: UnsafePointer<Float>, _ lda2: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
+                     y: UnsafeMutablePointer<Float>, ldy: Int, gates: UnsafeMutablePointer<Float>?,
+                     tanhC: UnsafeMutablePointer<Float>?) {
         guard m > 0 else { return }
         panels.withUnsafeBufferPointer { p in
             bias.withUnsafeBufferPointer { b in
-                kernels.lstmStep(m, F, H, x, ldx, h, ldh, p.baseAddress!, b.baseAddress!, c, ldc, hOut, ldo, y, ldy)
+                kernels.lstmStep(m, H, F + H, k1, a1, lda1, a2, lda2, p.baseAddress!, b.baseAddress!, c, ldc, hOut, ldo,
+                                 y, ldy, gates, tanhC)
             }
         }
     }
