@@ -121,7 +121,7 @@ BUFFER_LOOP(NAME(rnnkit_tanh), tanh16)
 // on store forwarding. On AMD EPYC (Zen 5), 2 cores, LSTM 100 at batch 50 (7 vectors a row, the last
 // of 4 units) trained at 34,250–37,165 samples/s instead of 32,658–33,661 and inferred at
 // 105,924–110,437 instead of 91,431–94,445 (rnnkit bench, old and new binaries alternating).
-// (The AVX2 builds keep the copy: AVX2's masked moves are slow on the AMD cores it was tuned on.)
+// (The AVX2 builds keep the copy: a change there is for an AVX2 machine to measure.)
 INLINE v16 loadPart(const float *p, long n) {
     if (n >= 16) return load16(p);
     return (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
