@@ -7,7 +7,8 @@ import RealModule
 // Inside the engine everything is time-major, so step t of the batch is one contiguous (B, ·) block.
 //
 // Forward (LSTM, simple RNN): per step one product [x_t, h]·[W_ih, W_hh]ᵀ onto the biases, with the
-// weights packed once per call (RepeatedOperand), and one fused pass of gate arithmetic. The GRU
+// weights packed once per call (RepeatedOperand), and one fused pass of gate arithmetic; on the vector
+// kernels an LSTM split by samples runs both as one kernel per step (PackedLSTMStep). The GRU
 // computes X·W_ihᵀ for all steps first and h·W_hhᵀ apart per step (its n gate takes it through r);
 // so does inference of the others on small batches with wide inputs. Batches too small to spread
 // by samples split each step's hidden units across the cores instead (StepSplit), forward and backward.
