@@ -173,6 +173,34 @@ import Testing
         try check(Float.self, batch: 32, tolerance: 1e-5)
     }
 
+    /// The packed weights inference keeps between calls (PackedStepCache) follow the weights: a
+    /// second call gives the same bits, and after the weights change, in place as an optimizer
+    /// changes them or by assignment, the output is that of a layer that never ran before.
+    @Test func keptPackedWeightsFollowTheWeights() throws {
+        let (B, T, F, H) = (32, 4, 8, 24)
+        let configuration = RecurrentConfiguration(cell: .lstm, inputSize: F, hiddenSize: H, numLayers: 2, isBidirectional: true)
+        var g = SeededGenerator(seed: 5), same = SeededGenerator(seed: 5)
+        let layer = try RecurrentLayer<Float>(configuration, generator: &g)
+        let fresh = try RecurrentLayer<Float>(configuration, generator: &same)
+        let x: Tensor<Float> = try randomTensor([B, T, F], &g)
+        let first = try layer(x).output
+        #expect(try layer(x).output == first)
+        func change(_ layer: RecurrentLayer<Float>) throws {
+            for (i, p) in layer.namedParameters.enumerated() {
+                if i % 2 == 0 {
+                    p.variable.value.withUnsafeMutableBufferPointer { w in for j in w.indices { w[j] *= 0.75 } }
+                } else {
+                    p.variable.value = try Tensor(shape: p.variable.value.shape, scalars: p.variable.value.scalars.map { -$0 })
+                }
+            }
+        }
+        try change(layer)
+        try change(fresh)
+        let changed = try layer(x).output
+        #expect(changed != first)
+        #expect(changed == (try fresh(x).output))
+    }
+
     /// When inference splits units on its own: small batches of large enough steps, on the packed
     /// kernels, over two steps or more; never where the samples fill the cores.
     @Test func automaticStepSplit() {

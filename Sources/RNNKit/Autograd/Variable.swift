@@ -7,7 +7,11 @@
 /// (`+=`) each gradient into `grad`, like PyTorch's `.grad`; call `zeroGrad()` between steps.
 public final class Variable<Scalar: TensorScalar> {
     /// The value computed in the forward pass.
-    public var value: Tensor<Scalar>
+    public var value: Tensor<Scalar> { didSet { version &+= 1 } }
+    /// How often `value` has changed (assigned, or mutated in place, as optimizers do): what is
+    /// computed from the value and kept (the recurrent layers' packed weights) is current while this
+    /// stays the same.
+    public private(set) var version = 0
     /// The accumulated gradient of the last `backward()` call(s), `nil` until one reaches it.
     public var grad: Tensor<Scalar>?
     /// Whether gradients are recorded for this variable (always true for recorded outputs).

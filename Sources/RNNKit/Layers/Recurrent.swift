@@ -148,6 +148,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     public let configuration: RecurrentConfiguration
     /// `[layer][direction]` → `[weight_ih, weight_hh, bias_ih, bias_hh]`
     private let cellParameters: [[[Variable<Scalar>]]]
+    /// The LSTM's weights packed for inference, kept while they are unchanged.
+    private let packedSteps = PackedStepCache()
 
     /// Builds a stack with PyTorch's default initialisation drawn from `generator`.
     /// - Throws: `RNNKitError.invalidValue` when the configuration is out of range.
@@ -404,7 +406,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                     return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
                                                    input: input, weights: weights[l][d], h0: h, c0: c,
                                                    lengths: lengths, record: record, output: out + d * H, outputRows: rows,
-                                                   threads: threads, split: split, pool: pool)
+                                                   threads: threads, split: split, pool: pool,
+                                                   packedSteps: (packedSteps, slot, cellParameters[l][d].map(\.version)))
                 }
             }
             for r in results {

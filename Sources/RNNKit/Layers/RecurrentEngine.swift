@@ -95,7 +95,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         output: UnsafeMutablePointer<Scalar>, outputRows: StepRows,  // where y (T, B, H) goes, every value written
         threads: Int = parallelChunkLimit,  // cores this call may use
         split: StepSplit = .automatic,      // how each step is divided among the cores
-        pool: StepPool? = nil               // shared with the other direction, whose cores may help with this one
+        pool: StepPool? = nil,              // shared with the other direction, whose cores may help with this one
+        packedSteps: (cache: PackedStepCache, slot: Int, versions: [Int])? = nil  // where inference keeps packed weights
     ) -> DirectionResult<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -206,11 +207,15 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 return  // done by units; else (no threads to be had) by samples below
             }
             if wholeSteps {
-                let lstm = w.wih.withUnsafeBufferPointer { wih in
-                    PackedLSTMStep(wih: floats(wih.baseAddress!), whh: floats(whh.baseAddress!),
-                                   bias: floats(biasBuf.baseAddress!), F: F, H: H, threads: threads,
-                                   kernels: VectorKernels.active!)
+                func pack() -> PackedLSTMStep {
+                    w.wih.withUnsafeBufferPointer { wih in
+                        PackedLSTMStep(wih: floats(wih.baseAddress!), whh: floats(whh.baseAddress!),
+                                       bias: floats(biasBuf.baseAddress!), F: F, H: H, threads: threads,
+                                       kernels: VectorKernels.active!)
+                    }
                 }
+                // Inference keeps them while the weights stay the same; training changes them every step.
+                let lstm = record ? pack() : packedSteps.map { $0.cache.packed(slot: $0.slot, versions: $0.versions, make: pack) } ?? pack()
                 // Inference: step s reads h from states[s % 2] and writes the other. Training: the rows
                 // [x_t, h, 1] go to the trace first, and the kernel reads them there, so h is updated in
                 // place. Each sample's steps run in order, on whichever core has them (StepPool), as below.
