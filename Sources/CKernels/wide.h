@@ -407,7 +407,7 @@ FN void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long l
     free(rowsPacked);
 }
 
-// MARK: - A whole LSTM step (inference)
+// MARK: - A whole LSTM step (product and cell; inference and training)
 
 /// Tiles of `rows` rows of an LSTM step: two operands, x (k values a row) and h (k2), no interleaving.
 static FN void stepTileOfRows(int rows, long k, const float *x, long ldx, long k2, const float *h, long ldh,

@@ -187,7 +187,7 @@ public enum KernelISA: String, CaseIterable, Sendable {
     /// Column sums of a row-major block added into a vector, bit for bit as the scalar loop (CKernels.h).
     @_spi(Testing) public let columnSums: @convention(c) (Int, Int, UnsafePointer<Float>?, Int,
                                                           UnsafeMutablePointer<Float>?) -> Void
-    /// One inference step of an LSTM layer: the step product on weights packed by
+    /// One step of an LSTM layer, inference or training: the step product on weights packed by
     /// `rnnkit_pack_lstm` with the cell on each register tile's results (CKernels.h).
     let lstmStep: @convention(c) (Int, Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
                                   UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int,

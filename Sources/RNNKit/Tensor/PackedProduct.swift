@@ -101,7 +101,7 @@ extension Float {
     /// Packs W_ih (4H, F) and W_hh (4H, H), row-major, and the summed biases (4H), on up to
     /// `threads` cores, a run of 16-unit blocks each.
     public init(wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bias b: UnsafePointer<Float>, F: Int, H: Int,
-         threads: Int = computeThreads, kernels: VectorKernels) {
+                threads: Int = computeThreads, kernels: VectorKernels) {
         precondition(F > 0 && H > 0, "bad LSTM shape")
         (self.F, self.H, self.kernels) = (F, H, kernels)
         let blocks = (H + 15) / 16
