@@ -26,6 +26,81 @@ struct CellWeights<Scalar: TensorScalar> {
     var whh: Tensor<Scalar>  // (gH, H)
     var bih: Tensor<Scalar>  // (gH)
     var bhh: Tensor<Scalar>  // (gH)
+
+    /// Sets every weight gradient of an LSTM or simple RNN layer (whose dG_ih and dG_hh are the same
+    /// dG) from one product over all `rows` = T·B rows: [dW_ih, dW_hh, db] (gH, F + H + 1) =
+    /// dGᵀ · [X, H_prev, 1], with dG (rows, gH) and `stepInputs` (rows, F + H + 1) as the trace keeps
+    /// them. Both bias gradients get the last column.
+    ///
+    /// On oneDNN, from 1024 gate rows (LSTM from 256 units), the product runs the other way round,
+    /// [X, H_prev, 1]ᵀ · dG (F + H + 1, gH), and is transposed into place. Measured with
+    /// `benchmarks/products.py`'s shapes on AMD EPYC (Zen 5, AVX-512), 2 threads: oneDNN's sgemm ran
+    /// that orientation 4–20% faster for the char model's layers (399–411 → 481–483 and 466 →
+    /// 493–498 GFLOP/s) and LSTM 256 × 2's (399–428 → 417–455 and 394–404 → 469–480), and within 2%
+    /// for LSTM 128's and LSTM 100's, where the transposition then made training 2% slower. OpenBLAS
+    /// ran both orientations within 4%. (BLAS also measured faster here than packing [X, H_prev, 1]
+    /// for the step kernel, which it is used in only once.)
+    mutating func setFromStepInputProduct(dG: Tensor<Scalar>, stepInputs: Tensor<Scalar>, rows: Int, F: Int, H: Int,
+                                          threads: Int) {
+        let gH = wih.shape[0], XW = F + H + 1
+        let flipped = Scalar.self == Float.self && ProductLibrary.active == .onednn && gH >= 1024
+        var combined = Tensor<Scalar>(unfilled: flipped ? [XW, gH] : [gH, XW])
+        dG.withUnsafeBufferPointer { dg in
+            stepInputs.withUnsafeBufferPointer { si in
+                combined.withUnsafeMutableBufferPointer { cb in
+                    if flipped {
+                        Scalar.parallelGemm(transposeA: true, transposeB: false, m: XW, n: gH, k: rows,
+                                            alpha: 1, a: si.baseAddress!, lda: XW, b: dg.baseAddress!, ldb: gH,
+                                            beta: 0, c: cb.baseAddress!, ldc: gH, threads: threads)
+                    } else {
+                        Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: XW, k: rows,
+                                            alpha: 1, a: dg.baseAddress!, lda: gH, b: si.baseAddress!, ldb: XW,
+                                            beta: 0, c: cb.baseAddress!, ldc: XW, threads: threads)
+                    }
+                }
+            }
+        }
+        combined.withUnsafeBufferPointer { cb in
+        wih.withUnsafeMutableBufferPointer { dwi in
+        whh.withUnsafeMutableBufferPointer { dwh in
+        bih.withUnsafeMutableBufferPointer { dbi in
+        bhh.withUnsafeMutableBufferPointer { dbh in
+            let (c, dwi, dwh) = (cb.baseAddress!, dwi.baseAddress!, dwh.baseAddress!)
+            if flipped {
+                // Rows of the gradients split across the cores: columns of the product.
+                let (dbi, dbh) = (dbi.baseAddress!, dbh.baseAddress!)
+                parallelRows(gH, minimumRows: 64, threads: threads) { range, _ in
+                    let r0 = range.lowerBound
+                    transposeBlock(c + r0, lda: gH, rows: F, columns: range.count, into: dwi + r0 * F, ldb: F)
+                    transposeBlock(c + F * gH + r0, lda: gH, rows: H, columns: range.count, into: dwh + r0 * H, ldb: H)
+                    (dbi + r0).update(from: c + (F + H) * gH + r0, count: range.count)
+                    (dbh + r0).update(from: c + (F + H) * gH + r0, count: range.count)
+                }
+            } else {
+                for r in 0..<gH {
+                    let row = c + r * XW
+                    (dwi + r * F).update(from: row, count: F)
+                    (dwh + r * H).update(from: row + F, count: H)
+                    dbi[r] = row[F + H]
+                    dbh[r] = row[F + H]
+                }
+            }
+        }}}}}
+    }
+}
+
+/// b (columns, rows) = aᵀ for a (rows, columns), row strides `lda` and `ldb`, in 16 × 16 blocks so
+/// that both sides are read and written a cache line at a time.
+func transposeBlock<Scalar>(_ a: UnsafePointer<Scalar>, lda: Int, rows: Int, columns: Int,
+                            into b: UnsafeMutablePointer<Scalar>, ldb: Int) {
+    for i0 in stride(from: 0, to: rows, by: 16) {
+        let i1 = min(i0 + 16, rows)
+        for j0 in stride(from: 0, to: columns, by: 16) {
+            for j in j0..<min(j0 + 16, columns) {
+                for i in i0..<i1 { b[j * ldb + i] = a[i * lda + j] }
+            }
+        }
+    }
 }
 
 /// What the forward pass of one direction keeps for its backward pass.
@@ -695,34 +770,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         }
         if let stepInputs = trace.stepInputs {
             // LSTM and simple RNN: dG_ih = dG_hh, so one product gives every weight gradient:
-            // [dW_ih, dW_hh, db] (gH, F + H + 1) = dGᵀ · [X, H_prev, 1], its rows split across the cores.
-            let XW = F + H + 1
-            // (BLAS measured faster here than packing [X, H_prev, 1] for the step kernel, which it is used
-            // in only once.)
-            var combined = Tensor<Scalar>(unfilled: [gH, XW])
-            dGih.withUnsafeBufferPointer { dg in
-                stepInputs.withUnsafeBufferPointer { si in
-                    combined.withUnsafeMutableBufferPointer { cb in
-                        Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: XW, k: T * B,
-                                            alpha: 1, a: dg.baseAddress!, lda: gH, b: si.baseAddress!, ldb: XW,
-                                            beta: 0, c: cb.baseAddress!, ldc: XW, threads: threads)
-                    }
-                }
-            }
-            combined.withUnsafeBufferPointer { cb in
-                grads.wih.withUnsafeMutableBufferPointer { dwi in
-                grads.whh.withUnsafeMutableBufferPointer { dwh in
-                grads.bih.withUnsafeMutableBufferPointer { dbi in
-                grads.bhh.withUnsafeMutableBufferPointer { dbh in
-                    for r in 0..<gH {
-                        let row = cb.baseAddress! + r * XW
-                        (dwi.baseAddress! + r * F).update(from: row, count: F)
-                        (dwh.baseAddress! + r * H).update(from: row + F, count: H)
-                        dbi[r] = row[F + H]
-                        dbh[r] = row[F + H]
-                    }
-                }}}}
-            }
+            // [dW_ih, dW_hh, db] (gH, F + H + 1) = dGᵀ · [X, H_prev, 1].
+            grads.setFromStepInputProduct(dG: dGih, stepInputs: stepInputs, rows: T * B, F: F, H: H, threads: threads)
             return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
         }
         // GRU: the recurrent products see r ⊙ (·) in the n gate, so dG_hh differs from dG_ih.
