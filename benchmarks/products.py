@@ -10,8 +10,9 @@ never need it.
     python3 benchmarks/products.py [--threads 2] [--seconds 1] [--only lstm128 ...]
 
 Per recurrent layer (and direction, which share shapes): the weight gradient dGᵀ · [X, H, 1] (LSTM,
-simple RNN) or dGᵀ · X and dGᵀ · H (GRU), A transposed; the input gradient dG · W_ih of layers whose
-input needs one; and the GRU's input projection X · W_ihᵀ. For the own kernel, packing B and
+simple RNN; also the other way round, [X, H, 1]ᵀ · dG) or dGᵀ · X and dGᵀ · H (GRU), A transposed;
+the input gradient dG · W_ih of layers whose input needs one; and the GRU's input projection
+X · W_ihᵀ. For the own kernel, packing B and
 transposing A are inside the timing, as they would be in a training step.
 """
 import argparse, json, os, subprocess, sys
@@ -71,6 +72,8 @@ def products(name):
                       (f"{where} input projection X·W_ihᵀ", rows, gh, width, 0)]
         else:
             found.append((f"{where} dW = dGᵀ·[X, H, 1]", gh, width + hidden + 1, rows, 1))
+            # The other orientation, which RNNKit runs on oneDNN from 1024 gate rows (then transposed).
+            found.append((f"{where} dWᵀ = [X, H, 1]ᵀ·dG", width + hidden + 1, gh, rows, 1))
         if layer > 0 or charlm:  # the first layer's input is data, except the char model's embedding
             found.append((f"{where} dX = dG·W_ih", rows, width, gh, 0))
     unique, seen = [], set()
