@@ -57,6 +57,10 @@ import Testing
         Shape(transposeA: false, transposeB: true, m: 300, n: 33, k: 129, threads: 1),
         Shape(transposeA: true, transposeB: true, m: 97, n: 130, k: 90, threads: 2),
         Shape(transposeA: true, transposeB: false, m: 513, n: 29, k: 77, threads: 1),
+        // Over a million multiply-adds and 256 columns: oneDNN's columns split across the cores,
+        // the last block a partial one.
+        Shape(transposeA: false, transposeB: true, m: 40, n: 263, k: 100, threads: 2),
+        Shape(transposeA: true, transposeB: false, m: 37, n: 300, k: 97, threads: 2),
     ]
 
     static var libraries: [ProductLibrary] { ProductLibrary.oneDNNUnavailable == nil ? [.blas, .onednn] : [.blas] }

@@ -176,8 +176,9 @@ func parallelRows(_ count: Int, minimumRows: Int = 16, threads: Int = parallelCh
 extension TensorScalar {
     /// `gemm` on up to `threads` cores, through `library` for Float (`ProductLibrary.active` unless
     /// told): through BLAS, C's `m` rows split across the cores, each chunk one single-threaded call;
-    /// through oneDNN, one call that oneDNN threads itself. Products under about a million
-    /// multiply-adds stay in one single-threaded BLAS call, as do all Double products.
+    /// through oneDNN, C's columns split across the cores from 256 columns, else one call that
+    /// oneDNN threads itself. Products under about a million multiply-adds stay in one
+    /// single-threaded BLAS call, as do all Double products.
     @_spi(Testing) public static func parallelGemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
@@ -187,12 +188,26 @@ extension TensorScalar {
     ) {
         if Self.self == Float.self, library == .onednn, m * n * k >= 1_000_000 {
             precondition(m > 0 && n > 0 && k > 0, "gemm with an empty dimension")
-            let status = rnnkit_onednn_sgemm(Int32(threads), transposeA ? 84 : 78, transposeB ? 84 : 78,  // "T", "N"
-                                             Int64(m), Int64(n), Int64(k), Float(alpha),
-                                             UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), Int64(lda),
-                                             UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), Int64(ldb), Float(beta),
-                                             UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), Int64(ldc))
-            precondition(status == 0, "oneDNN's sgemm refused a product (status \(status))")
+            func call(threads: Int, m: Int, n: Int, a: UnsafePointer<Self>, b: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>) {
+                let status = rnnkit_onednn_sgemm(Int32(threads), transposeA ? 84 : 78, transposeB ? 84 : 78,  // "T", "N"
+                                                 Int64(m), Int64(n), Int64(k), Float(alpha),
+                                                 UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), Int64(lda),
+                                                 UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), Int64(ldb), Float(beta),
+                                                 UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), Int64(ldc))
+                precondition(status == 0, "oneDNN's sgemm refused a product (status \(status))")
+            }
+            if threads > 1, n >= 256 {
+                // C's columns split across the cores in blocks of 16, each chunk one single-threaded
+                // oneDNN call: training LSTM 256 × 2 ran 2–3% faster than with oneDNN threading the
+                // whole product itself, the other configurations within the noise (AMD EPYC, Zen 5,
+                // AVX-512, 2 cores; `rnnkit bench`, alternating).
+                parallelRows(n / 16, minimumRows: 1, threads: threads) { blocks, _ in
+                    let j0 = blocks.lowerBound * 16, j1 = blocks.upperBound == n / 16 ? n : blocks.upperBound * 16
+                    call(threads: 1, m: m, n: j1 - j0, a: a, b: b + (transposeB ? j0 * ldb : j0), c: c + j0)
+                }
+            } else {
+                call(threads: threads, m: m, n: n, a: a, b: b, c: c)
+            }
             return
         }
         let rowsPerMillion = max(8, 1_000_000 / max(n * k, 1))
