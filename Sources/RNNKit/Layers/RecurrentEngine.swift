@@ -32,18 +32,20 @@ struct CellWeights<Scalar: TensorScalar> {
     /// dGᵀ · [X, H_prev, 1], with dG (rows, gH) and `stepInputs` (rows, F + H + 1) as the trace keeps
     /// them. Both bias gradients get the last column.
     ///
-    /// On oneDNN, from 1024 gate rows (LSTM from 256 units), the product runs the other way round,
-    /// [X, H_prev, 1]ᵀ · dG (F + H + 1, gH), and is transposed into place. Measured with
+    /// On oneDNN, from 1024 gate rows (LSTM from 256 units) and 2048 rows, the product runs the
+    /// other way round, [X, H_prev, 1]ᵀ · dG (F + H + 1, gH), and is transposed into place. Measured with
     /// `benchmarks/products.py`'s shapes on AMD EPYC (Zen 5, AVX-512), 2 threads: oneDNN's sgemm ran
     /// that orientation 4–20% faster for the char model's layers (399–411 → 481–483 and 466 →
     /// 493–498 GFLOP/s) and LSTM 256 × 2's (399–428 → 417–455 and 394–404 → 469–480), and within 2%
-    /// for LSTM 128's and LSTM 100's, where the transposition then made training 2% slower. OpenBLAS
+    /// for LSTM 128's and LSTM 100's, where the transposition then made training 2% slower. At
+    /// batch 8 (224 and 800 rows) the transposition costs as much as the product, and LSTM 256 × 2
+    /// trained 12% slower. OpenBLAS
     /// ran both orientations within 4%. (BLAS also measured faster here than packing [X, H_prev, 1]
     /// for the step kernel, which it is used in only once.)
     mutating func setFromStepInputProduct(dG: Tensor<Scalar>, stepInputs: Tensor<Scalar>, rows: Int, F: Int, H: Int,
                                           threads: Int) {
         let gH = wih.shape[0], XW = F + H + 1
-        let flipped = Scalar.self == Float.self && ProductLibrary.active == .onednn && gH >= 1024
+        let flipped = Scalar.self == Float.self && ProductLibrary.active == .onednn && gH >= 1024 && rows >= 2048
         var combined = Tensor<Scalar>(unfilled: flipped ? [XW, gH] : [gH, XW])
         dG.withUnsafeBufferPointer { dg in
             stepInputs.withUnsafeBufferPointer { si in
@@ -89,14 +91,16 @@ struct CellWeights<Scalar: TensorScalar> {
     }
 }
 
-/// b (columns, rows) = aᵀ for a (rows, columns), row strides `lda` and `ldb`, in 16 × 16 blocks so
-/// that both sides are read and written a cache line at a time.
+/// b (columns, rows) = aᵀ for a (rows, columns), row strides `lda` and `ldb`, in blocks of 8 rows ×
+/// 32 columns: both sides are read and written a cache line at a time, and 8 rows of a
+/// power-of-two stride stay within an L1 set's ways (16 × 16 blocks ran 0.35–0.45 ns an element,
+/// 8 × 32 0.26, on AMD EPYC Zen 5 for the char model's shapes).
 func transposeBlock<Scalar>(_ a: UnsafePointer<Scalar>, lda: Int, rows: Int, columns: Int,
                             into b: UnsafeMutablePointer<Scalar>, ldb: Int) {
-    for i0 in stride(from: 0, to: rows, by: 16) {
-        let i1 = min(i0 + 16, rows)
-        for j0 in stride(from: 0, to: columns, by: 16) {
-            for j in j0..<min(j0 + 16, columns) {
+    for i0 in stride(from: 0, to: rows, by: 8) {
+        let i1 = min(i0 + 8, rows)
+        for j0 in stride(from: 0, to: columns, by: 32) {
+            for j in j0..<min(j0 + 32, columns) {
                 for i in i0..<i1 { b[j * ldb + i] = a[i * lda + j] }
             }
         }
