@@ -758,8 +758,10 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         }}}}}}}}}}}
 
         // Weight gradients, products over all T·B rows.
-        var grads = CellWeights(wih: Tensor<Scalar>(zeros: w.wih.shape), whh: Tensor<Scalar>(zeros: w.whh.shape),
-                                bih: Tensor<Scalar>(zeros: [gH]), bhh: Tensor<Scalar>(zeros: [gH]))
+        // LSTM and simple RNN: setFromStepInputProduct writes every entry, so nothing is zeroed first.
+        let setInFull = trace.stepInputs != nil
+        func gradient(_ shape: [Int]) -> Tensor<Scalar> { setInFull ? Tensor(unfilled: shape) : Tensor(zeros: shape) }
+        var grads = CellWeights(wih: gradient(w.wih.shape), whh: gradient(w.whh.shape), bih: gradient([gH]), bhh: gradient([gH]))
         var dx = Tensor<Scalar>(unfilled: inputGradient ? [T, B, F] : [0])
         if inputGradient {
             dGih.withUnsafeBufferPointer { dgi in
