@@ -71,6 +71,18 @@ struct RepeatedOperand<Scalar: TensorScalar> {
     }
 }
 
+extension RepeatedOperand {
+    /// `accumulate` on A's rows split across up to `threads` cores (a run of at least `minimumRows`
+    /// rows each): C (m, n) += A (m, k) · B, or C = base + A · B with `base`.
+    func accumulate(rowsAcrossCores m: Int, _ a: UnsafePointer<Scalar>, lda: Int, into c: UnsafeMutablePointer<Scalar>,
+                    ldc: Int, base: UnsafePointer<Scalar>? = nil, minimumRows: Int = 16, threads: Int) {
+        parallelRows(m, minimumRows: minimumRows, threads: threads) { rows, _ in
+            accumulate(m: rows.count, a + rows.lowerBound * lda, lda: lda, into: c + rows.lowerBound * ldc, ldc: ldc,
+                       base: base)
+        }
+    }
+}
+
 extension Float {
     /// `C (m, n) += A (m, k) · B` (or `C = base + A · B` with `base`) through a `RepeatedOperand`,
     /// the way the recurrent engine calls it, with `kernels` (nil: BLAS); returns whether the packed
