@@ -55,13 +55,14 @@ CPU_FLAGS := $(shell cat /proc/cpuinfo 2>/dev/null | grep -m1 '^flags')
 OTHER_PATHS := $(if $(and $(findstring avx512f,$(CPU_FLAGS)),$(findstring avx512bw,$(CPU_FLAGS)),$(findstring avx512dq,$(CPU_FLAGS)),$(findstring avx512vl,$(CPU_FLAGS))),avx2 portable,$(if $(and $(findstring avx2,$(CPU_FLAGS)),$(findstring fma,$(CPU_FLAGS))),avx512-logic portable))
 PATH_INDEPENDENT := GradientCheckTests|Seq2SeqModelTests|Seq2SeqDecodingTests|PackedProduct|CellKernelTests|ColumnSumKernelTests|MalformedInputTests|FuzzCorpusTests|IDXTests|PairsTests|SafeTensorsTests|SequenceFileTests|TextTests|ForecastSeriesTests|ErrorTests|DistributedTrainingTests|ReadmeExampleTests|BenchCommandTests|benchNamesThePath
 
-# The tests write their scratch files under a temporary folder of their own (TMPDIR), removed when
-# they end, pass or fail, so that runs leave nothing behind in /tmp.
+# The build and the tests write their scratch files (the tests' data and outputs, SwiftPM's
+# TemporaryDirectory.*) under a temporary folder of their own (TMPDIR), removed when they end, pass
+# or fail, so that runs leave nothing behind in /tmp.
 test: deps
-	swift build $(SWIFT_FLAGS)
 	@scratch=$$(mktemp -d -t rnnkit-tests-XXXXXX) && trap 'rm -rf "$$scratch"' EXIT && export TMPDIR="$$scratch" && \
-	echo "swift test --disable-xctest $(SWIFT_FLAGS)   (TMPDIR=$$scratch)" && \
-	swift test --disable-xctest $(SWIFT_FLAGS) && \
+	echo "TMPDIR=$$scratch" && \
+	echo "swift build $(SWIFT_FLAGS)" && swift build $(SWIFT_FLAGS) && \
+	echo "swift test --disable-xctest $(SWIFT_FLAGS)" && swift test --disable-xctest $(SWIFT_FLAGS) && \
 	for isa in $(OTHER_PATHS); do \
 	  echo "== the kernel-dependent suites again with RNNKIT_ISA=$$isa"; \
 	  RNNKIT_ISA=$$isa swift test --disable-xctest --skip-build --skip '$(PATH_INDEPENDENT)' $(SWIFT_FLAGS) || exit 1; \
