@@ -773,9 +773,9 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                         // another run 468 against OpenBLAS SkylakeX's 310; its second (6400 × 512 × 2048)
                         // 516 against 507, and 472 against 473. The AVX2 path keeps BLAS: no AVX2 machine
                         // has measured the change.
-                        let onAVX512 = [KernelISA.avx512, .avx512Logic].contains(KernelISA.active)
                         let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: false, k: gH, n: F,
-                                                           uses: onAVX512 && T * B >= 64 ? 2 : 1, threads: threads)
+                                                           uses: KernelISA.active.isAVX512Build && T * B >= 64 ? 2 : 1,
+                                                           threads: threads)
                         if inputWeights.isPacked {
                             [Scalar](repeating: 0, count: F).withUnsafeBufferPointer { zeros in
                                 inputWeights.accumulate(rowsAcrossCores: T * B, dgi.baseAddress!, lda: gH, into: dxb.baseAddress!,

@@ -103,7 +103,7 @@ public enum ProductLibrary: String, CaseIterable, Sendable {
     public static func choose(request: String?, isa: KernelISA,
                               oneDNNUnavailable: () -> String?) throws(RNNKitError) -> ProductLibrary {
         guard let request, !request.isEmpty else {
-            return [.avx512, .avx512Logic].contains(isa) && oneDNNUnavailable() == nil ? .onednn : .blas
+            return isa.isAVX512Build && oneDNNUnavailable() == nil ? .onednn : .blas
         }
         guard let wanted = ProductLibrary(rawValue: request.lowercased()) else {
             throw .invalidValue(argument: variable, expected: "blas or onednn", found: request,

@@ -151,6 +151,11 @@ public enum KernelISA: String, CaseIterable, Sendable {
         return "SkylakeX"
     }
 
+    /// Whether this path runs the AVX-512 build's logic (`avx512`, or `avx512-logic` on AVX2), and so
+    /// takes the choices measured for AVX-512 (oneDNN for the large products, the packed kernel for
+    /// the input gradients).
+    var isAVX512Build: Bool { self == .avx512 || self == .avx512Logic }
+
     /// The C kernels of this path (nil: portable).
     @_spi(Testing) public var kernels: VectorKernels? {
         switch self {
