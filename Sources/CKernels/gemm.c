@@ -27,23 +27,26 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
     }
 }
 
-long rnnkit_lstm_packed_size(long k, long H) { return (H + 15) / 16 * 64 * k; }
+long rnnkit_lstm_packed_size(long k, long H) {
+    long blocks = (H + 15) / 16;
+    return ((blocks - 1) * 4 + rnnkit_lstm_block_panels(H, blocks - 1)) * 16 * k;
+}
 
 void rnnkit_pack_lstm(const float *wih, long F, const float *whh, long H, long firstBlock, long blocks, float *packed) {
     long k = F + H;
-    for (long u = firstBlock; u < firstBlock + blocks; u++)
-        for (long gate = 0; gate < 4; gate++) {
-            float *panel = packed + (u * 4 + gate) * k * 16;
-            for (long c = 0; c < 16; c++) {
-                long unit = u * 16 + c;
-                if (unit >= H) {
-                    for (long p = 0; p < k; p++) panel[p * 16 + c] = 0;
-                    continue;
-                }
-                // Row gate·H + unit of [W_ih, W_hh]: read once, written down the panel.
-                const float *ri = wih + (gate * H + unit) * F, *rh = whh + (gate * H + unit) * H;
-                for (long p = 0; p < F; p++) panel[p * 16 + c] = ri[p];
-                for (long p = 0; p < H; p++) panel[(F + p) * 16 + c] = rh[p];
+    for (long u = firstBlock; u < firstBlock + blocks; u++) {
+        long w = H - 16 * u < 16 ? H - 16 * u : 16, panels = rnnkit_lstm_block_panels(H, u);
+        for (long column = 0; column < panels * 16; column++) {
+            float *panel = packed + (u * 4 + column / 16) * k * 16;
+            long c = column % 16, gate = column / w, unit = 16 * u + column % w;
+            if (gate >= 4) {
+                for (long p = 0; p < k; p++) panel[p * 16 + c] = 0;
+                continue;
             }
+            // Row gate·H + unit of [W_ih, W_hh]: read once, written down the panel.
+            const float *ri = wih + (gate * H + unit) * F, *rh = whh + (gate * H + unit) * H;
+            for (long p = 0; p < F; p++) panel[p * 16 + c] = ri[p];
+            for (long p = 0; p < H; p++) panel[(F + p) * 16 + c] = rh[p];
         }
+    }
 }

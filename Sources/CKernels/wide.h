@@ -424,17 +424,25 @@ FN void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1,
     float gates[TILE_ROWS * 64];  // one tile's pre-activations of 16 units: i, f, g, o side by side
     for (long u = 0; u < blocks; u++) {
         const float *panels = packed + u * 64 * k, *b = bias + u * 64;
-        long first = 16 * u, units = H - first < 16 ? H - first : 16;
+        // The block's units, and the panels their 4 × units columns fill (rnnkit_pack_lstm): a last
+        // block of 4 units takes one 16-column panel where 16 would take four.
+        long first = 16 * u, units = H - first < 16 ? H - first : 16, used = (4 * units + 15) / 16;
         // Tiles of at most TILE_ROWS rows, as even as possible (as rnnkit_sgemm_packed).
         for (long t = 0; t < tiles; t++) {
             long i = m * t / tiles, rows = m * (t + 1) / tiles - i;
-            for (int q = 0; q < 4; q += TILE_PANELS)
+            for (int q = 0; q < used; q += TILE_PANELS)
                 stepTileOfRows((int)rows, k1, a1 + i * lda1, lda1, k - k1, a2 + i * lda2, lda2, panels + q * 16 * k,
                                16 * k, gates + q * 16, 64, b + q * 16);
             for (long r = 0; r < rows; r++) {
                 const float *gr = gates + r * 64;
                 float *cr = c + (i + r) * ldc + first;
-                v16 gi = load16(gr), gf = load16(gr + 16), gg = load16(gr + 32), go = load16(gr + 48);
+                v16 gi, gf, gg, go;
+                if (units == 16) {
+                    gi = load16(gr), gf = load16(gr + 16), gg = load16(gr + 32), go = load16(gr + 48);
+                } else {  // gates `units` apart
+                    gi = loadPart(gr, units), gf = loadPart(gr + units, units);
+                    gg = loadPart(gr + 2 * units, units), go = loadPart(gr + 3 * units, units);
+                }
                 v16 cNew = loadPart(cr, units), tc;
                 v16 hNew = lstmUnits(&gi, &gf, &gg, &go, &cNew, &tc);
                 storePart(cr, cNew, units);

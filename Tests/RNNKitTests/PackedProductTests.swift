@@ -99,13 +99,15 @@ import Testing
 
 /// Whole LSTM inference steps (`rnnkit_lstm_step`, PackedLSTMStep), every build this CPU runs,
 /// against the step computed in Double from the unpacked weights: tiles of 1–17 rows, hidden sizes
-/// that end inside a 16-unit block, inputs of one feature, and row strides wider than the rows, whose
+/// that end inside a 16-unit block (a last block of 1, 4, 8 or 12 units: narrower panels up to 8),
+/// inputs of one feature, and row strides wider than the rows, whose
 /// padding must stay as it was. And each row's result, to the bit, whichever rows it runs with (what
 /// lets StepPool move samples between cores).
 @Suite struct LSTMStepKernelTests {
     static let sentinel: Float = 12345
 
-    @Test(arguments: [(1, 1, 1), (5, 3, 17), (8, 28, 16), (9, 7, 40), (17, 20, 33), (13, 1, 100), (3, 64, 64)])
+    @Test(arguments: [(1, 1, 1), (5, 3, 17), (8, 28, 16), (9, 7, 40), (17, 20, 33), (13, 1, 100), (3, 64, 64),
+                      (7, 5, 4), (6, 9, 12), (10, 3, 24), (11, 6, 44)])
     func matchesDoubleStep(shape: (Int, Int, Int)) {
         let (m, F, H) = shape
         let (ldx, ldh, ldc, ldo, ldy) = (F + 2, H + 3, H + 1, H + 4, 2 * H + 5)

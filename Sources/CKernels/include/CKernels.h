@@ -19,13 +19,18 @@ long rnnkit_packed_size(long k, long n);
 void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
 
 /// Floats rnnkit_pack_lstm's layout of an LSTM layer's weights takes: 4 panels of k = F + H rows
-/// for every 16 units.
+/// for every 16 units, 2 for a last block of 8 units or fewer.
 long rnnkit_lstm_packed_size(long k, long H);
 /// Packs [W_ih, W_hh] of an LSTM layer (W_ih (4H, F) and W_hh (4H, H), row-major, gates i f g o)
-/// for rnnkit_lstm_step_*, the unit blocks [firstBlock, firstBlock + blocks) of it: for each 16
-/// units u, four panels of the layout of rnnkit_pack (gates i, f, g, o of those units), so that the
-/// columns of one register tile belong to the same units. Zeros past H. Plain C, any CPU.
+/// for rnnkit_lstm_step_*, the unit blocks [firstBlock, firstBlock + blocks) of it: for each block
+/// of w = 16 units (fewer in the last, w = H − 16·u), panels of the layout of rnnkit_pack whose
+/// columns are gates i, f, g, o of those units, w columns each (4 panels; 2 where w ≤ 8), so that
+/// the columns of one register tile belong to the same units and a short last block costs no more
+/// columns than it needs, rounded up to 32. Block u starts u · 64 · k floats in. Zeros past 4w.
+/// Plain C, any CPU.
 void rnnkit_pack_lstm(const float *wih, long F, const float *whh, long H, long firstBlock, long blocks, float *packed);
+/// The 16-column panels rnnkit_pack_lstm writes for unit block u of an LSTM of H units.
+static inline long rnnkit_lstm_block_panels(long H, long u) { return H - 16 * u <= 8 ? 2 : 4; }
 
 // The kernels of wide.h, one set per build:
 //   avx512        AVX-512 F/BW/DQ/VL (needs RNNKIT_ISA_AVX512): register tiles of 8 × 32;
@@ -60,7 +65,7 @@ void rnnkit_pack_lstm(const float *wih, long F, const float *whh, long H, long f
 // A · B instead, without reading C.
 // rnnkit_lstm_step_*: one step of an LSTM layer for m samples: the gates bias + A · [W_ih, W_hh]ᵀ
 // (packed by rnnkit_pack_lstm, k = F + H rows; `bias` 64 values per 16 units, laid out like one row
-// of the packed columns), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a time on a
+// of that block's packed columns), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a time on a
 // register tile's results, so that the gates never leave the cache's nearest level. A's rows are
 // the k1 values at a1 followed by the k − k1 at a2 (inference: x_t and h where they are; training:
 // the trace's [x_t, h] rows, k1 = k). c, hOut and y are row-major with their row strides; hOut must

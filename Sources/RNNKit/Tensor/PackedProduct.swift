@@ -107,7 +107,7 @@ extension Float {
 @_spi(Testing) public struct PackedLSTMStep {
     let F: Int, H: Int
     private let panels: [Float]
-    private let bias: [Float]  // 64 values per 16 units: i, f, g, o of those units, zeros past H
+    private let bias: [Float]  // 64 values per 16 units: i, f, g, o of those units (w apart in a short last block), zeros past
     private let kernels: VectorKernels
 
     /// Packs W_ih (4H, F) and W_hh (4H, H), row-major, and the summed biases (4H), on up to
@@ -124,9 +124,13 @@ extension Float {
             }
             count = rnnkit_lstm_packed_size(F + H, H)
         }
+        // Laid out like the packed columns: block u's gates side by side, w = min(16, H − 16u) apart.
         var bias = [Float](repeating: 0, count: blocks * 64)
         for gate in 0..<4 {
-            for unit in 0..<H { bias[unit / 16 * 64 + gate * 16 + unit % 16] = b[gate * H + unit] }
+            for unit in 0..<H {
+                let block = unit / 16, w = min(16, H - 16 * block)
+                bias[block * 64 + gate * w + unit % 16] = b[gate * H + unit]
+            }
         }
         self.bias = bias
     }
