@@ -280,40 +280,40 @@ FN void NAME(rnnkit_column_sums)(long rows, long columns, const float *m, long l
 #endif
 enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_BLOCK, interleaveFrom = INTERLEAVE_FROM };
 
-/// C[0..<R][0..<cols] += A[0..<R][0..<k + k2] · the TILE_PANELS panels at `panel` (`stride` floats
-/// apart); with `base`, C's rows are set to base[0..<cols] + A · panels (C not read). A's element
+/// C[0..<R][0..<cols] += A[0..<R][0..<k + k2] · the P ≤ TILE_PANELS panels at `panel` (`stride` floats
+/// apart; one where a product's last columns fill only one); with `base`, C's rows are set to base[0..<cols] + A · panels (C not read). A's element
 /// (r, p) is at a[r * lda + p] for p < k, or at a[p * R + r] when `interleaved` (packRows's layout:
 /// each step's R values side by side, one pointer and constant offsets for the broadcasts); and at
 /// a2[r * lda2 + p − k] for the k2 after them (a second operand beside the first: an LSTM step's
-/// [x_t, h] without copying the two together). R, `interleaved` and (where there is no a2) k2 are
+/// [x_t, h] without copying the two together). R, P, `interleaved` and (where there is no a2) k2 are
 /// constants at every call and the loops over rows and panels are unrolled in full (the compiler's
 /// own limit leaves 11 and 12 rows rolled, with the accumulators on the stack), so the accumulators
 /// live in registers.
-INLINE void tile(const int R, const int interleaved, long k, const float *a, long lda, long k2, const float *a2,
+INLINE void tile(const int R, const int P, const int interleaved, long k, const float *a, long lda, long k2, const float *a2,
                  long lda2, const float *panel, long stride, float *c, long ldc, long cols, const float *base) {
     v16 acc[TILE_ROWS][TILE_PANELS];
     UNROLL for (int r = 0; r < R; r++)
-        UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = splat(0);
+        UNROLL for (int q = 0; q < P; q++) acc[r][q] = splat(0);
     for (long p = 0; p < k; p++) {
         v16 b[TILE_PANELS];
-        UNROLL for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
+        UNROLL for (int q = 0; q < P; q++) b[q] = load16(panel + q * stride + p * 16);
         UNROLL for (int r = 0; r < R; r++) {
             v16 av = splat(interleaved ? a[p * R + r] : a[r * lda + p]);
-            UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
+            UNROLL for (int q = 0; q < P; q++) acc[r][q] = acc[r][q] + av * b[q];
         }
     }
     panel += k * 16;
     for (long p = 0; p < k2; p++) {
         v16 b[TILE_PANELS];
-        UNROLL for (int q = 0; q < TILE_PANELS; q++) b[q] = load16(panel + q * stride + p * 16);
+        UNROLL for (int q = 0; q < P; q++) b[q] = load16(panel + q * stride + p * 16);
         UNROLL for (int r = 0; r < R; r++) {
             v16 av = splat(a2[r * lda2 + p]);
-            UNROLL for (int q = 0; q < TILE_PANELS; q++) acc[r][q] = acc[r][q] + av * b[q];
+            UNROLL for (int q = 0; q < P; q++) acc[r][q] = acc[r][q] + av * b[q];
         }
     }
     for (int r = 0; r < R; r++) {
         float *row = c + r * ldc;
-        for (int q = 0; q < TILE_PANELS; q++) {
+        for (int q = 0; q < P; q++) {
             long first = q * 16, width = cols - first;
             if (width > 0) storePart(row + first, acc[r][q] + loadPart(base ? base + first : row + first, width), width);
         }
@@ -350,12 +350,20 @@ INLINE void packRows(const int R, long k, const float *a, long lda, float *out) 
 #endif
 #define EACH_TILE_HEIGHT ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS_7_8 ROWS_9_10 ROWS_11_12 ROWS_13_14
 
+/// Tiles of `rows` rows of a product. Where a tile's columns fit in one panel (n = 100 ends on 4
+/// columns), a two-panel build runs a one-panel tile instead of multiplying a panel of zeros.
 static FN void tileOfRows(int rows, int interleaved, long k, const float *a, long lda, const float *panel, long stride,
                           float *c, long ldc, long cols, const float *base) {
 #define ROWS(R)                                                                                     \
     case R:                                                                                         \
-        if (interleaved) tile(R, 1, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);        \
-        else tile(R, 0, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);                     \
+        if (TILE_PANELS > 1 && cols <= 16) {                                                        \
+            if (interleaved) tile(R, 1, 1, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);  \
+            else tile(R, 1, 0, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);              \
+        } else if (interleaved) {                                                                   \
+            tile(R, TILE_PANELS, 1, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);         \
+        } else {                                                                                    \
+            tile(R, TILE_PANELS, 0, k, a, lda, 0, 0, 0, panel, stride, c, ldc, cols, base);         \
+        }                                                                                           \
         return;
     switch (rows) { EACH_TILE_HEIGHT }
 #undef ROWS
@@ -409,10 +417,17 @@ FN void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long l
 
 // MARK: - A whole LSTM step (product and cell; inference and training)
 
-/// Tiles of `rows` rows of an LSTM step: two operands, x (k values a row) and h (k2), no interleaving.
-static FN void stepTileOfRows(int rows, long k, const float *x, long ldx, long k2, const float *h, long ldh,
+/// Tiles of `rows` rows of an LSTM step: two operands, x (k values a row) and h (k2), no interleaving,
+/// `panels` (1 or TILE_PANELS) panels wide.
+static FN void stepTileOfRows(int rows, int panels, long k, const float *x, long ldx, long k2, const float *h, long ldh,
                               const float *panel, long stride, float *c, long ldc, const float *base) {
-#define ROWS(R) case R: tile(R, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16 * TILE_PANELS, base); return;
+#define ROWS(R)                                                                                     \
+    case R:                                                                                         \
+        if (TILE_PANELS > 1 && panels == 1)                                                         \
+            tile(R, 1, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16, base);                  \
+        else                                                                                        \
+            tile(R, TILE_PANELS, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16 * TILE_PANELS, base); \
+        return;
     switch (rows) { EACH_TILE_HEIGHT }
 #undef ROWS
 }
@@ -431,7 +446,7 @@ FN void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1,
         for (long t = 0; t < tiles; t++) {
             long i = m * t / tiles, rows = m * (t + 1) / tiles - i;
             for (int q = 0; q < used; q += TILE_PANELS)
-                stepTileOfRows((int)rows, k1, a1 + i * lda1, lda1, k - k1, a2 + i * lda2, lda2, panels + q * 16 * k,
+                stepTileOfRows((int)rows, used - q < TILE_PANELS ? 1 : TILE_PANELS, k1, a1 + i * lda1, lda1, k - k1, a2 + i * lda2, lda2, panels + q * 16 * k,
                                16 * k, gates + q * 16, 64, b + q * 16);
             for (long r = 0; r < rows; r++) {
                 const float *gr = gates + r * 64;
