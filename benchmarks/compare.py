@@ -16,7 +16,7 @@ sides moves by tens of percent over tens of seconds, and a round's two runs shar
 more than the medians do. Plus each process's peak resident memory. Run through benchmarks/compare.sh,
 which makes the virtual environment with torch on first use. The tests never need any of this.
 
-    python3 benchmarks/compare.py [--seconds 3] [--rounds 2] [--threads 2] [--batch N] [--only lstm128 ...]
+    python3 benchmarks/compare.py [--seconds 3] [--rounds 2] [--threads 2] [--batch N] [--isa avx2] [--only lstm128 ...]
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
 
@@ -162,8 +162,17 @@ def main():
     p.add_argument("--only", nargs="*", default=list(CONFIGS))
     p.add_argument("--batch", type=int, help="every configuration at this batch size instead of its own "
                    "(small batches: inference then splits each step's units across the cores)")
+    p.add_argument("--isa", choices=["avx2"], help="limit every side to these vector instructions on a CPU that "
+                   "has wider ones (an AVX2 machine's table on an AVX-512 one): RNNKit through RNNKIT_ISA, PyTorch "
+                   "through ATEN_CPU_CAPABILITY, oneDNN (PyTorch's and the raw column) through ONEDNN_MAX_CPU_ISA, "
+                   "MKL through MKL_ENABLE_INSTRUCTIONS")
     p.add_argument("--worker")
     a = p.parse_args()
+    if a.isa:
+        # Set here, so that every process started below (RNNKit, the PyTorch workers, the raw oneDNN
+        # program) inherits them. oneDNN 2.x reads DNNL_MAX_CPU_ISA, 3.x ONEDNN_MAX_CPU_ISA.
+        os.environ.update(RNNKIT_ISA=a.isa, ATEN_CPU_CAPABILITY=a.isa, ONEDNN_MAX_CPU_ISA=a.isa.upper(),
+                          DNNL_MAX_CPU_ISA=a.isa.upper(), MKL_ENABLE_INSTRUCTIONS=a.isa.upper())
     if a.batch is not None:
         if a.batch < 1:
             sys.exit(f"--batch: expected a positive number of samples, found {a.batch}")
@@ -173,10 +182,13 @@ def main():
         return pytorch_worker(a.worker, a.seconds, a.threads)
     # torch is imported by the workers only: Linux carries a parent's peak memory into the children it
     # starts, so a parent holding torch would inflate RNNKit's figure.
-    version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, torch.backends.mkldnn.is_available())"],
+    version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, torch.backends.mkldnn.is_available(), "
+                              "torch.backends.cpu.get_cpu_capability())"],
                              capture_output=True, text=True, check=True).stdout.split()
     print(cpu_description())
-    print(f"PyTorch {version[0]} (oneDNN {version[1]}), {a.threads} threads, "
+    if a.isa:
+        print(f"every side limited to {a.isa.upper()} (--isa); eff is still against the CPU's widest peak")
+    print(f"PyTorch {version[0]} (oneDNN {version[1]}, kernels {version[2]}), {a.threads} threads, "
           f"{a.seconds:g} s per measurement, {a.rounds} rounds A B B A ..., medians; ratio: median of the rounds' ratios")
     skipped = build_onednn()
     if skipped:
@@ -222,8 +234,8 @@ def main():
     for r in ratios:
         geo *= r
     print(f"geometric mean of the ratios: {geo ** (1 / len(ratios)):.2f}")
-    # Which of its paths RNNKit ran (the widest the CPU has, or RNNKIT_ISA's: `RNNKIT_ISA=avx2 bash
-    # benchmarks/compare.sh` on an AVX-512 CPU gives the AVX2 kernels' table beside the default one).
+    # Which of its paths RNNKit ran (the widest the CPU has, or RNNKIT_ISA's: `--isa avx2` on an AVX-512
+    # CPU gives every side's AVX2 table beside the default one).
     print(f"RNNKit kernels: {', '.join(sorted(k or '?' for k in kernels))}")
 
 
