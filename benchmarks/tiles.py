@@ -44,10 +44,15 @@ def shipped(isa):
         header = f.read()
     rows = int(re.search(r"#define TILE_ROWS (\d+)", text).group(1))
     panels = int(re.search(r"#define TILE_PANELS (\d+)", text).group(1))
-    row_block = int(re.search(r"#define ROW_BLOCK (\d+)", header).group(1))
-    depth = int(re.search(r"#define DEPTH_BLOCK \((\d+) / TILE_PANELS\)", header).group(1)) // panels
-    factor = int(re.search(r"#define INTERLEAVE_FROM \((\d+) \* TILE_ROWS\)", header).group(1))
-    return rows, panels, row_block, depth, factor * rows
+    # The build's own settings where it has them (wide_avx512.c sets depth and interleaving), else
+    # wide.h's defaults.
+    own = lambda name: re.search(rf"#define {name} (\d+)", text)
+    row_block = int((own("ROW_BLOCK") or re.search(r"#define ROW_BLOCK (\d+)", header)).group(1))
+    depth = int(own("DEPTH_BLOCK").group(1)) if own("DEPTH_BLOCK") else \
+        int(re.search(r"#define DEPTH_BLOCK \((\d+) / TILE_PANELS\)", header).group(1)) // panels
+    interleave = int(own("INTERLEAVE_FROM").group(1)) if own("INTERLEAVE_FROM") else \
+        int(re.search(r"#define INTERLEAVE_FROM \((\d+) \* TILE_ROWS\)", header).group(1)) * rows
+    return rows, panels, row_block, depth, interleave
 
 
 def shapes(name, threads):
