@@ -182,8 +182,8 @@ def main():
         return pytorch_worker(a.worker, a.seconds, a.threads)
     # torch is imported by the workers only: Linux carries a parent's peak memory into the children it
     # starts, so a parent holding torch would inflate RNNKit's figure.
-    version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, torch.backends.mkldnn.is_available(), "
-                              "torch.backends.cpu.get_cpu_capability())"],
+    version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, "
+                              "torch.backends.mkldnn.is_available(), torch.backends.cpu.get_cpu_capability())"],
                              capture_output=True, text=True, check=True).stdout.split()
     print(cpu_description())
     if a.isa:

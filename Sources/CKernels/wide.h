@@ -280,8 +280,9 @@ FN void NAME(rnnkit_column_sums)(long rows, long columns, const float *m, long l
 #endif
 enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_BLOCK, interleaveFrom = INTERLEAVE_FROM };
 
-/// C[0..<R][0..<cols] += A[0..<R][0..<k + k2] · the P ≤ TILE_PANELS panels at `panel` (`stride` floats
-/// apart; one where a product's last columns fill only one); with `base`, C's rows are set to base[0..<cols] + A · panels (C not read). A's element
+/// C[0..<R][0..<cols] += A[0..<R][0..<k + k2] · the P ≤ TILE_PANELS panels at `panel` (`stride`
+/// floats apart; P = 1 where a product's last columns fill only one); with `base`, C's rows are set
+/// to base[0..<cols] + A · panels (C not read). A's element
 /// (r, p) is at a[r * lda + p] for p < k, or at a[p * R + r] when `interleaved` (packRows's layout:
 /// each step's R values side by side, one pointer and constant offsets for the broadcasts); and at
 /// a2[r * lda2 + p − k] for the k2 after them (a second operand beside the first: an LSTM step's
@@ -289,8 +290,9 @@ enum { tileColumns = 16 * TILE_PANELS, rowBlock = ROW_BLOCK, depthBlock = DEPTH_
 /// constants at every call and the loops over rows and panels are unrolled in full (the compiler's
 /// own limit leaves 11 and 12 rows rolled, with the accumulators on the stack), so the accumulators
 /// live in registers.
-INLINE void tile(const int R, const int P, const int interleaved, long k, const float *a, long lda, long k2, const float *a2,
-                 long lda2, const float *panel, long stride, float *c, long ldc, long cols, const float *base) {
+INLINE void tile(const int R, const int P, const int interleaved, long k, const float *a, long lda, long k2,
+                 const float *a2, long lda2, const float *panel, long stride, float *c, long ldc, long cols,
+                 const float *base) {
     v16 acc[TILE_ROWS][TILE_PANELS];
     UNROLL for (int r = 0; r < R; r++)
         UNROLL for (int q = 0; q < P; q++) acc[r][q] = splat(0);
@@ -426,7 +428,7 @@ static FN void stepTileOfRows(int rows, int panels, long k, const float *x, long
         if (TILE_PANELS > 1 && panels == 1)                                                         \
             tile(R, 1, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16, base);                  \
         else                                                                                        \
-            tile(R, TILE_PANELS, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16 * TILE_PANELS, base); \
+            tile(R, TILE_PANELS, 0, k, x, ldx, k2, h, ldh, panel, stride, c, ldc, 16 * TILE_PANELS, base);  \
         return;
     switch (rows) { EACH_TILE_HEIGHT }
 #undef ROWS
@@ -436,18 +438,18 @@ FN void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1,
                                const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
                                float *y, long ldy, float *gatesOut, float *tanhC) {
     long blocks = (H + 15) / 16, tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
-    float gates[TILE_ROWS * 64];  // one tile's pre-activations of 16 units: i, f, g, o side by side
+    float gates[TILE_ROWS * 64];  // one tile's pre-activations of 16 units: i, f, g, o side by side (units apart)
     for (long u = 0; u < blocks; u++) {
         const float *panels = packed + u * 64 * k, *b = bias + u * 64;
         // The block's units, and the panels their 4 × units columns fill (rnnkit_pack_lstm): a last
-        // block of 4 units takes one 16-column panel where 16 would take four.
+        // block of 4 units takes one 16-column panel where a full block takes four.
         long first = 16 * u, units = H - first < 16 ? H - first : 16, used = (4 * units + 15) / 16;
         // Tiles of at most TILE_ROWS rows, as even as possible (as rnnkit_sgemm_packed).
         for (long t = 0; t < tiles; t++) {
             long i = m * t / tiles, rows = m * (t + 1) / tiles - i;
             for (int q = 0; q < used; q += TILE_PANELS)
-                stepTileOfRows((int)rows, used - q < TILE_PANELS ? 1 : TILE_PANELS, k1, a1 + i * lda1, lda1, k - k1, a2 + i * lda2, lda2, panels + q * 16 * k,
-                               16 * k, gates + q * 16, 64, b + q * 16);
+                stepTileOfRows((int)rows, used - q < TILE_PANELS ? 1 : TILE_PANELS, k1, a1 + i * lda1, lda1, k - k1,
+                               a2 + i * lda2, lda2, panels + q * 16 * k, 16 * k, gates + q * 16, 64, b + q * 16);
             for (long r = 0; r < rows; r++) {
                 const float *gr = gates + r * 64;
                 float *cr = c + (i + r) * ldc + first;

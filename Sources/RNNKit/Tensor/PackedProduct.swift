@@ -107,7 +107,7 @@ extension Float {
 @_spi(Testing) public struct PackedLSTMStep {
     let F: Int, H: Int
     private let panels: [Float]
-    private let bias: [Float]  // 64 values per 16 units: i, f, g, o of those units (w apart in a short last block), zeros past
+    private let bias: [Float]  // 64 per 16 units: their i, f, g, o (w apart in a short last block), zeros past
     private let kernels: VectorKernels
 
     /// Packs W_ih (4H, F) and W_hh (4H, H), row-major, and the summed biases (4H), on up to
