@@ -435,8 +435,8 @@ static FN void stepTileOfRows(int rows, int panels, long k, const float *x, long
 }
 
 FN void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1, long lda1, const float *a2, long lda2,
-                               const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
-                               float *y, long ldy, float *gatesOut, float *tanhC) {
+                               const float *packed, const float *bias, const long *ids, long ldb, float *c, long ldc,
+                               float *hOut, long ldo, float *y, long ldy, float *gatesOut, float *tanhC) {
     long blocks = (H + 15) / 16, tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
     float gates[TILE_ROWS * 64];  // one tile's pre-activations of 16 units: i, f, g, o side by side (units apart)
     for (long u = 0; u < blocks; u++) {
@@ -447,9 +447,16 @@ FN void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1,
         // Tiles of at most TILE_ROWS rows, as even as possible (as rnnkit_sgemm_packed).
         for (long t = 0; t < tiles; t++) {
             long i = m * t / tiles, rows = m * (t + 1) / tiles - i;
+            // With ids, each row's own bias row (a token's input part folded in): the tile adds onto
+            // the rows copied into `gates` instead of onto one shared base.
+            if (ids)
+                for (long r = 0; r < rows; r++)
+                    for (int q = 0; q < used; q++)
+                        store16(gates + r * 64 + q * 16, load16(bias + ids[i + r] * ldb + u * 64 + q * 16));
             for (int q = 0; q < used; q += TILE_PANELS)
                 stepTileOfRows((int)rows, used - q < TILE_PANELS ? 1 : TILE_PANELS, k1, a1 + i * lda1, lda1, k - k1,
-                               a2 + i * lda2, lda2, panels + q * 16 * k, 16 * k, gates + q * 16, 64, b + q * 16);
+                               a2 + i * lda2, lda2, panels + q * 16 * k, 16 * k, gates + q * 16, 64,
+                               ids ? 0 : b + q * 16);
             for (long r = 0; r < rows; r++) {
                 const float *gr = gates + r * 64;
                 float *cr = c + (i + r) * ldc + first;
@@ -569,9 +576,10 @@ void NAME(rnnkit_sgemm_packed)(long m, long n, long k, const float *a, long lda,
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)base; (void)c; (void)ldc;
 }
 void NAME(rnnkit_lstm_step)(long m, long H, long k, long k1, const float *a1, long lda1, const float *a2, long lda2,
-                            const float *packed, const float *bias, float *c, long ldc, float *hOut, long ldo,
-                            float *y, long ldy, float *gatesOut, float *tanhC) {
+                            const float *packed, const float *bias, const long *ids, long ldb, float *c, long ldc,
+                            float *hOut, long ldo, float *y, long ldy, float *gatesOut, float *tanhC) {
     (void)m; (void)H; (void)k; (void)k1; (void)a1; (void)lda1; (void)a2; (void)lda2; (void)packed; (void)bias; (void)c;
+    (void)ids; (void)ldb;
     (void)ldc; (void)hOut; (void)ldo; (void)y; (void)ldy; (void)gatesOut; (void)tanhC;
 }
 void NAME(rnnkit_adam)(long count, float *w, const float *g, float *m, float *v, float b1, float b2, float stepSize,

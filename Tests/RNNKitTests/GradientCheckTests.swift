@@ -136,6 +136,36 @@ import Testing
         }
     }
 
+    /// The token input (the first layer reads each token's row of E · W_ihᵀ, or column of W_ih for
+    /// one-hot vectors): gradients with respect to the embedding, the initial states and every
+    /// parameter, every cell, two layers, both directions, with lengths, ids repeated and a token
+    /// never used (whose embedding row gets zero).
+    @Test(arguments: [(RecurrentCell.lstm, true), (.lstm, false), (.gru, true), (.gru, false), (.rnnTanh, true)])
+    func recurrentTokens(cell: RecurrentCell, embedded: Bool) throws {
+        let (B, T, V, E, H) = (3, 5, 7, 4, 6)
+        var g = SeededGenerator(seed: 23)
+        let F = embedded ? E : V
+        let layer = try RecurrentLayer<Double>(RecurrentConfiguration(cell: cell, inputSize: F, hiddenSize: H, numLayers: 2,
+                                                                      isBidirectional: true), generator: &g)
+        let embedding = Variable<Double>(try randomTensor([V, E], &g), requiresGrad: true)
+        let ids = (0..<(B * T)).map { [0, 3, 5, 3, 1, 2, 0, 4, 5][$0 % 9] }  // 6 never appears
+        let h0 = Variable<Double>(try randomTensor([4, B, H], &g, low: -0.5, high: 0.5), requiresGrad: true)
+        let c0 = Variable<Double>(try randomTensor([4, B, H], &g, low: -0.5, high: 0.5), requiresGrad: true)
+        let state = RecurrentState(h: h0, c: cell == .lstm ? c0 : nil)
+        let checked = (embedded ? [("embedding", embedding)] : []) + [("h0", h0)] + (cell == .lstm ? [("c0", c0)] : [])
+            + layer.namedParameters
+        var none: SeededGenerator? = nil
+        let report = try checkGradients(checked) {
+            let r = try layer(tokens: ids, batch: B, steps: T, embedding: embedded ? embedding : nil, initialState: state,
+                              lengths: [T, 1, 3], training: &none)
+            var loss = try (try projection(r.output, seed: 24)) + (try projection(r.state.h, seed: 25))
+            if let cN = r.state.c { loss = try loss + (try projection(cN, seed: 26)) }
+            return loss
+        }
+        #expect(report.worstRelativeError < Self.tolerance, "\(report)")
+        if embedded { for j in 0..<E { #expect(try #require(embedding.grad)[6, j] == 0) } }
+    }
+
     /// Bidirectional stacks that sum the last layer's directions (Keras `merge_mode="sum"`).
     @Test(arguments: [RecurrentCell.lstm, .gru])
     func bidirectionalSum(cell: RecurrentCell) throws {

@@ -165,6 +165,46 @@ import Testing
         }
     }
 
+    /// Steps of a layer reading tokens (F = 0, an input table, each row's token id): each row's gates
+    /// start from the bias plus its token's table row, every build this CPU runs, against Double;
+    /// training's form (rows [h, 1]) gives the same bits; tokens repeat and rows skip some.
+    @Test(arguments: [(1, 1), (9, 40), (13, 100), (7, 4), (17, 33), (6, 12), (10, 16)])
+    func tokenRowsStartFromTheirTableRows(shape: (Int, Int)) {
+        let (m, H, V) = (shape.0, shape.1, 5)
+        var g = SeededGenerator(seed: UInt64(m * 131 + H))
+        func uniform(_ count: Int, _ scale: Float) -> [Float] { (0..<count).map { _ in Float.random(in: -scale...scale, using: &g) } }
+        let whh = uniform(4 * H * H, 0.5), bias = uniform(4 * H, 1), table = uniform(V * 4 * H, 1)
+        let h = uniform(m * H, 1), c0 = uniform(m * H, 2)
+        let ids = (0..<m).map { [3, 0, 4, 3, 1][$0 % 5] }
+        for kernels in VectorKernels.runnable {
+            let step = PackedLSTMStep(wih: whh, whh: whh, bias: bias, F: 0, H: H, inputTable: table, tokens: V, kernels: kernels)
+            var c = c0, hOut = [Float](repeating: 0, count: m * H), y = [Float](repeating: 0, count: m * H)
+            step.step(m: m, x: h, ldx: 0, h: h, ldh: H, c: &c, ldc: H, hOut: &hOut, ldo: H, y: &y, ldy: H, ids: ids)
+            var rows = [Float](repeating: 1, count: m * (H + 1))
+            for r in 0..<m { for p in 0..<H { rows[r * (H + 1) + p] = h[r * H + p] } }
+            var cRecorded = c0, hRecorded = [Float](repeating: 0, count: m * H), yRecorded = hRecorded
+            var gates = [Float](repeating: 0, count: m * 4 * H), tanhC = [Float](repeating: 0, count: m * H)
+            step.recordedStep(m: m, rows: rows, lda: H + 1, c: &cRecorded, ldc: H, hOut: &hRecorded, ldo: H, y: &yRecorded,
+                              ldy: H, gates: &gates, tanhC: &tanhC, ids: ids)
+            #expect(cRecorded == c && hRecorded == hOut && yRecorded == y, "\(kernels) \(shape): recorded step differs")
+            var worst = 0.0
+            for r in 0..<m {
+                for u in 0..<H {
+                    func gate(_ k: Int) -> Double {
+                        var sum = Double(bias[k * H + u]) + Double(table[ids[r] * 4 * H + k * H + u])
+                        for p in 0..<H { sum += Double(h[r * H + p]) * Double(whh[(k * H + u) * H + p]) }
+                        return sum
+                    }
+                    func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+                    let cNew = sigmoid(gate(1)) * Double(c0[r * H + u]) + sigmoid(gate(0)) * Foundation.tanh(gate(2))
+                    let hNew = sigmoid(gate(3)) * Foundation.tanh(cNew)
+                    worst = max(worst, abs(Double(c[r * H + u]) - cNew) / max(1, abs(cNew)), abs(Double(hOut[r * H + u]) - hNew))
+                }
+            }
+            #expect(worst <= 2e-5, "\(kernels) \(shape): off by \(worst)")
+        }
+    }
+
     @Test func rowsDoNotDependOnTheirNeighbours() {
         let (m, F, H) = (23, 28, 48)
         var g = SeededGenerator(seed: 5)

@@ -65,8 +65,9 @@ static inline long rnnkit_lstm_block_panels(long H, long u) { return H - 16 * u 
 // A · B instead, without reading C.
 // rnnkit_lstm_step_*: one step of an LSTM layer for m samples: the gates bias + A · [W_ih, W_hh]ᵀ
 // (packed by rnnkit_pack_lstm, k = F + H rows; `bias` 64 values per 16 units, laid out like one row
-// of that block's packed columns), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a time on a
-// register tile's results, so that the gates never leave the cache's nearest level. A's rows are
+// of that block's packed columns; with `ids`, row r's own bias row, at bias + ids[r]·ldb, which may
+// hold a token's part of the product), then c ← f·c + i·g and hOut, y ← o·tanh(c), 16 units at a
+// time on a register tile's results, so that the gates never leave the cache's nearest level. A's rows are
 // the k1 values at a1 followed by the k − k1 at a2 (inference: x_t and h where they are; training:
 // the trace's [x_t, h] rows, k1 = k). c, hOut and y are row-major with their row strides; hOut must
 // not overlap what A reads. With gatesOut (training), the activated gates go there too, (m, 4H)
@@ -90,8 +91,9 @@ static inline long rnnkit_lstm_block_panels(long H, long u) { return H - 16 * u 
     void rnnkit_sgemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
                                       const float *base, float *c, long ldc);                               \
     void rnnkit_lstm_step_##suffix(long m, long H, long k, long k1, const float *a1, long lda1, const float *a2, \
-                                   long lda2, const float *packed, const float *bias, float *c, long ldc,      \
-                                   float *hOut, long ldo, float *y, long ldy, float *gatesOut, float *tanhC);  \
+                                   long lda2, const float *packed, const float *bias, const long *ids, long ldb, \
+                                   float *c, long ldc, float *hOut, long ldo, float *y, long ldy,              \
+                                   float *gatesOut, float *tanhC);                                             \
     void rnnkit_adam_##suffix(long count, float *w, const float *g, float *m, float *v, float b1, float b2,     \
                               float stepSize, float rootCorrection2, float eps);                              \
     double rnnkit_fma_peak_##suffix(long iterations, float *sink);

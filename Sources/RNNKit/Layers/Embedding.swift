@@ -34,8 +34,13 @@ public final class Embedding<Scalar: TensorScalar>: ParameterContainer {
     /// Looks up `ids` and records the lookup for `backward()`.
     public func callAsFunction(ids: [Int], shape: [Int]) throws(RNNKitError) -> Variable<Scalar> {
         try check(ids: ids, shape: shape)
+        return Self.recordedLookup(ids: ids, shape: shape, weight: weight)
+    }
+
+    /// The lookup of valid `ids` in `weight` (V, E), recorded for `backward()`.
+    static func recordedLookup(ids: [Int], shape: [Int], weight: Variable<Scalar>) -> Variable<Scalar> {
         let out = Self.forward(ids: ids, shape: shape, weight: weight.value)
-        let (v, e) = (vocabularySize, embeddingSize)
+        let (v, e) = (weight.shape[0], weight.shape[1])
         return TapeNode.record(inputs: [weight], outputs: [out]) { grads in
             guard let dy = grads[0] else { return [nil] }
             // dW[id] += dy row, for every position that looked id up.

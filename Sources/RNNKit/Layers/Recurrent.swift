@@ -275,6 +275,171 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                                state: result.state)
     }
 
+    // MARK: token input
+
+    /// Runs the stack on tokens and records it for `backward()`: the same numbers, up to rounding, as
+    /// running it on the tokens' embeddings (row `id` of `embedding` for token `id`, or one-hot
+    /// vectors of `inputSize` when `embedding` is nil), without multiplying them step by step. For a
+    /// token, x_t · W_ihᵀ is row `id` of E · W_ihᵀ (or column `id` of W_ih), a table made once per
+    /// call, so each step of the first layer multiplies h alone. Gradients reach `embedding` and
+    /// W_ih as through the lookup. In training with input dropout, which needs the embeddings
+    /// themselves, it looks them up and runs the stack on them.
+    /// - Parameters:
+    ///   - ids: `(B, T)` token ids, row-major, each in `0..<V`.
+    ///   - embedding: `(V, inputSize)`; nil reads one-hot vectors, V = `inputSize`.
+    ///   - initialState: `h` (and `c` for an LSTM) of shape `(L·D, B, H)`; zeros when nil.
+    ///   - lengths: valid steps per sample, each in `0...T`; all `T` when nil.
+    ///   - generator: training mode (dropout masks drawn from it) when given, else evaluation mode.
+    public func callAsFunction(
+        tokens ids: [Int], batch: Int, steps: Int, embedding: Variable<Scalar>?,
+        initialState: RecurrentState<Variable<Scalar>>? = nil, lengths: [Int]? = nil,
+        training generator: inout SeededGenerator?
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        try recordedTokens(ids, batch: batch, steps: steps, embedding: embedding, initialState: initialState,
+                           lengths: lengths, generator: &generator, split: .automatic)
+    }
+
+    /// The token input in evaluation mode, recorded, with each step divided among the cores as
+    /// `split` says: for the tests.
+    @_spi(Testing) public func callAsFunction(
+        tokens ids: [Int], batch: Int, steps: Int, embedding: Variable<Scalar>?,
+        initialState: RecurrentState<Variable<Scalar>>? = nil, lengths: [Int]? = nil, split: StepSplit
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        var none: SeededGenerator? = nil
+        return try recordedTokens(ids, batch: batch, steps: steps, embedding: embedding, initialState: initialState,
+                                  lengths: lengths, generator: &none, split: split)
+    }
+
+    /// Runs the stack on tokens in evaluation mode, recording nothing (inference); as the recorded
+    /// token input above.
+    public func callAsFunction(
+        tokens ids: [Int], batch: Int, steps: Int, embedding: Tensor<Scalar>?,
+        initialState: RecurrentState<Tensor<Scalar>>? = nil, lengths: [Int]? = nil
+    ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
+        try self(tokens: ids, batch: batch, steps: steps, embedding: embedding, initialState: initialState,
+                 lengths: lengths, split: .automatic)
+    }
+
+    /// Token inference with each step divided among the cores as `split` says: for the tests.
+    @_spi(Testing) public func callAsFunction(
+        tokens ids: [Int], batch: Int, steps: Int, embedding: Tensor<Scalar>?,
+        initialState: RecurrentState<Tensor<Scalar>>? = nil, lengths: [Int]? = nil, split: StepSplit
+    ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
+        let V = try checkTokens(ids, batch: batch, steps: steps, embedding: embedding?.shape)
+        let lengths = try checkInputs([batch, steps, configuration.inputSize], h: initialState?.h.shape,
+                                      c: initialState?.c?.shape, lengths: lengths)
+        var none: SeededGenerator? = nil
+        let result = run(Tensor(unfilled: [batch, steps, 0]), h0: initialState?.h, c0: initialState?.c, lengths: lengths,
+                         generator: &none, record: false, split: split,
+                         tokens: stackTokens(ids, batch: batch, steps: steps, count: V, embedding: embedding))
+        return RecurrentOutput(output: result.output, state: RecurrentState(h: result.h, c: result.c))
+    }
+
+    private func recordedTokens(
+        _ ids: [Int], batch: Int, steps: Int, embedding: Variable<Scalar>?, initialState: RecurrentState<Variable<Scalar>>?,
+        lengths: [Int]?, generator: inout SeededGenerator?, split: StepSplit
+    ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
+        let V = try checkTokens(ids, batch: batch, steps: steps, embedding: embedding?.shape)
+        if generator != nil && configuration.inputDropout > 0 {  // dropout on the embeddings themselves
+            let x = embedding.map { Embedding.recordedLookup(ids: ids, shape: [batch, steps], weight: $0) }
+                ?? Variable(oneHotVectors(ids, count: V, shape: [batch, steps]))
+            return try recordedForward(x, initialState: initialState, lengths: lengths, generator: &generator, split: split)
+        }
+        let lengths = try checkInputs([batch, steps, configuration.inputSize], h: initialState?.h.shape,
+                                      c: initialState?.c?.shape, lengths: lengths)
+        let tokens = stackTokens(ids, batch: batch, steps: steps, count: V, embedding: embedding?.value)
+        let result = run(Tensor(unfilled: [batch, steps, 0]), h0: initialState?.h.value, c0: initialState?.c?.value,
+                         lengths: lengths, generator: &generator, record: true, split: split, tokens: tokens)
+        let trace = result.trace!
+        let stateInputs = [initialState?.h, initialState?.c].compactMap { $0 }
+        let params = cellParameters.flatMap { $0.flatMap { $0 } }
+        let hasH = initialState != nil, hasC = initialState?.c != nil
+        let E = embedding?.value, gH = cellParameters[0][0][0].shape[0], F = configuration.inputSize
+        let outputs = [result.output, result.h] + (result.c.map { [$0] } ?? [])
+        let variables = TapeNode.record(inputs: (embedding.map { [$0] } ?? []) + stateInputs + params,
+                                        outputs: outputs) { [self] grads in
+            let g = backward(trace, dOutput: grads[0], dh: grads[1], dc: grads.count > 2 ? grads[2] : nil,
+                             inputGradient: false)
+            // Through the tables: dW_ih = dTableᵀ · E (or dTableᵀ), dE = Σ over directions of dTable · W_ih.
+            var weights = g.weights
+            var dE = E.map { Tensor<Scalar>(zeros: $0.shape) }
+            for (d, dTable) in g.dTables.enumerated() {
+                var dW = Tensor<Scalar>(unfilled: [gH, F])
+                dTable.withUnsafeBufferPointer { dt in
+                    dW.withUnsafeMutableBufferPointer { dw in
+                        if let E {
+                            E.withUnsafeBufferPointer { e in
+                                Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: F, k: V, alpha: 1,
+                                                    a: dt.baseAddress!, lda: gH, b: e.baseAddress!, ldb: F,
+                                                    beta: 0, c: dw.baseAddress!, ldc: F)
+                            }
+                        } else {
+                            transposeBlock(dt.baseAddress!, lda: gH, rows: V, columns: gH, into: dw.baseAddress!, ldb: V)
+                        }
+                    }
+                    trace.tokens!.inputWeights[d].withUnsafeBufferPointer { w in
+                        dE?.withUnsafeMutableBufferPointer { de in
+                            Scalar.parallelGemm(transposeA: false, transposeB: false, m: V, n: F, k: gH, alpha: 1,
+                                                a: dt.baseAddress!, lda: gH, b: w.baseAddress!, ldb: F,
+                                                beta: 1, c: de.baseAddress!, ldc: F)
+                        }
+                    }
+                }
+                weights[4 * d] = dW
+            }
+            return (E != nil ? [dE] : []) + (hasH ? [g.dh0] : []) + (hasC ? [g.dc0] : []) + weights
+        }
+        return RecurrentOutput(output: variables[0],
+                               state: RecurrentState(h: variables[1], c: variables.count > 2 ? variables[2] : nil))
+    }
+
+    /// The token input's tables, one per direction of the first layer: E · W_ihᵀ (V, gH), or W_ihᵀ
+    /// for one-hot vectors.
+    private func stackTokens(_ ids: [Int], batch: Int, steps: Int, count V: Int, embedding E: Tensor<Scalar>?) -> StackTokens {
+        var timeMajor = [Int](repeating: 0, count: ids.count)
+        for b in 0..<batch { for t in 0..<steps { timeMajor[t * batch + b] = ids[b * steps + t] } }
+        let F = configuration.inputSize
+        let inputWeights = cellParameters[0].map { $0[0].value }
+        let tables = inputWeights.map { w in
+            let gH = w.shape[0]
+            var table = Tensor<Scalar>(unfilled: [V, gH])
+            w.withUnsafeBufferPointer { w in
+                table.withUnsafeMutableBufferPointer { table in
+                    if let E {
+                        E.withUnsafeBufferPointer { e in
+                            Scalar.parallelGemm(transposeA: false, transposeB: true, m: V, n: gH, k: F, alpha: 1,
+                                                a: e.baseAddress!, lda: F, b: w.baseAddress!, ldb: F,
+                                                beta: 0, c: table.baseAddress!, ldc: gH)
+                        }
+                    } else {
+                        transposeBlock(w.baseAddress!, lda: F, rows: gH, columns: F, into: table.baseAddress!, ldb: gH)
+                    }
+                }
+            }
+            return table
+        }
+        return StackTokens(ids: timeMajor, count: V, tables: tables, inputWeights: inputWeights)
+    }
+
+    /// Checks a token input's ids and embedding and returns the number of tokens, V.
+    private func checkTokens(_ ids: [Int], batch: Int, steps: Int, embedding: [Int]?) throws(RNNKitError) -> Int {
+        let F = configuration.inputSize
+        guard batch > 0, steps > 0, ids.count == batch * steps else {
+            throw .shapeMismatch(argument: "ids", expected: "(\(batch), \(steps)) with both ≥ 1", found: [ids.count],
+                                 hint: "Pass one id per step of every sequence, row-major (batch, steps).")
+        }
+        if let embedding, embedding.count != 2 || embedding[1] != F || embedding[0] < 1 {
+            throw .shapeMismatch(argument: "embedding", expected: "(V, \(F))", found: embedding,
+                                 hint: "The stack reads inputSize = \(F) features: an embedding of that many columns.")
+        }
+        let V = embedding?[0] ?? F
+        if let (n, id) = ids.enumerated().first(where: { $0.element < 0 || $0.element >= V }) {
+            throw .invalidValue(argument: "ids[\(n)]", expected: "an id in 0..<\(V)", found: "\(id)",
+                                hint: "Ids index the embedding's rows (or the one-hot vectors' \(F) features).")
+        }
+        return V
+    }
+
     // MARK: validation
 
     /// Checks the shapes of a call and returns the lengths to use.
@@ -327,6 +492,16 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         var directions: [[DirectionTrace<Scalar>]]
         var lengths: [Int]
         var split: StepSplit
+        var tokens: StackTokens? = nil
+    }
+
+    /// The stack's input as tokens (`callAsFunction(tokens:…)`): the first layer reads row id of
+    /// each direction's table instead of multiplying x_t.
+    private struct StackTokens {
+        var ids: [Int]                 // (T, B), time-major
+        var count: Int                 // V
+        var tables: [Tensor<Scalar>]   // per direction, (V, gH): E · W_ihᵀ, or W_ihᵀ for one-hot vectors
+        var inputWeights: [Tensor<Scalar>]  // per direction, W_ih (gH, F) as the tables were made from
     }
 
     private struct StackResult {
@@ -363,18 +538,23 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     }
 
     /// The forward pass of the whole stack on validated inputs.
+    /// With `tokens`, `input` is (B, T, 0): the first layer reads the tokens' table rows.
     private func run(
         _ input: Tensor<Scalar>, h0: Tensor<Scalar>?, c0: Tensor<Scalar>?, lengths: [Int],
-        generator: inout SeededGenerator?, record: Bool, split: StepSplit = .automatic
+        generator: inout SeededGenerator?, record: Bool, split: StepSplit = .automatic, tokens: StackTokens? = nil
     ) -> StackResult {
         let cfg = configuration
         let (B, H, D, L) = (input.shape[0], cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
         let isLSTM = cfg.cell == .lstm
-        let weights = currentWeights()
+        var weights = currentWeights()
+        if tokens != nil {  // the first layer multiplies h alone
+            precondition(input.shape[2] == 0 && (generator == nil || cfg.inputDropout == 0), "bad token input")
+            for d in 0..<D { weights[0][d].wih = Tensor(unfilled: [weights[0][d].wih.shape[0], 0]) }
+        }
         let stateCount = B * H
         var hFinal = [Scalar](), cFinal = [Scalar]()  // (L·D, B, H)
         var trace = StackTrace(layerInputs: [], inputMasks: [], outputMask: nil, weights: weights,
-                               directions: [], lengths: lengths, split: split)
+                               directions: [], lengths: lengths, split: split, tokens: tokens)
 
         var layerInput = swapLeadingAxes(input)  // (T, B, F)
         let T = layerInput.shape[0]
@@ -382,7 +562,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         for l in 0..<L {
             let rate = l == 0 ? cfg.inputDropout : cfg.dropout
             var mask: Tensor<Scalar>? = nil
-            if rate > 0, generator != nil {
+            if rate > 0, generator != nil, l > 0 || tokens == nil {
                 let m: Tensor<Scalar> = dropoutMask(rate: rate, shape: layerInput.shape, variational: cfg.variationalDropout,
                                     generator: &generator!)
                 layerInput = multiply(layerInput, m)
@@ -403,11 +583,15 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                         ?? Array(repeating: 0, count: stateCount)
                     let c = isLSTM ? (c0.map { Array($0.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]) }
                         ?? Array(repeating: 0, count: stateCount)) : nil
+                    // Tokens: the first layer's weights packed apart from those for vectors (slot past the stack's).
+                    let layerTokens = l == 0 ? tokens.map { TokenRows(ids: $0.ids, table: $0.tables[d]) } : nil
                     return RecurrentEngine.forward(cell: cfg.cell, forgetBias: Scalar(cfg.forgetBias), reverse: d == 1,
                                                    input: input, weights: weights[l][d], h0: h, c0: c,
                                                    lengths: lengths, record: record, output: out + d * H, outputRows: rows,
                                                    threads: threads, split: split, pool: pool,
-                                                   packedSteps: (packedSteps, slot, cellParameters[l][d].map(\.version)))
+                                                   packedSteps: (packedSteps, layerTokens == nil ? slot : L * D + d,
+                                                                 cellParameters[l][d].map(\.version)),
+                                                   tokens: layerTokens)
                 }
             }
             for r in results {
@@ -444,7 +628,7 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     /// `namedParameters` order.
     private func backward(
         _ trace: StackTrace, dOutput: Tensor<Scalar>?, dh: Tensor<Scalar>?, dc: Tensor<Scalar>?, inputGradient: Bool
-    ) -> (dx: Tensor<Scalar>?, dh0: Tensor<Scalar>, dc0: Tensor<Scalar>, weights: [Tensor<Scalar>]) {
+    ) -> (dx: Tensor<Scalar>?, dh0: Tensor<Scalar>, dc0: Tensor<Scalar>, weights: [Tensor<Scalar>], dTables: [Tensor<Scalar>]) {
         let cfg = configuration
         let (H, D, L) = (cfg.hiddenSize, cfg.numDirections, cfg.numLayers)
         let B = trace.layerInputs[0].shape[1]
@@ -463,9 +647,11 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         var rows: StepRows = .batchFirst(steps: T, width: summed ? H : D * H)
 
         var dx: Tensor<Scalar>? = nil
+        var dTables = [Tensor<Scalar>]()  // token input: per direction, (V, gH)
         for l in (0..<L).reversed() {
             let x = trace.layerInputs[l]
-            let needsDInput = l > 0 || inputGradient
+            let needsDInput = l > 0 || (inputGradient && trace.tokens == nil)
+            let tokens = l == 0 ? trace.tokens.map { (ids: $0.ids, count: $0.count) } : nil
             var dInput = Tensor<Scalar>(zeros: [0])  // the first direction's dX, plus the second's
             let shared = summed && l == L - 1  // both directions read the same H features
             let gradients = withOptionalBuffer(dLayerOutput) { dOut in
@@ -477,7 +663,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                                                     lengths: trace.lengths, trace: trace.directions[l][d],
                                                     dOutput: dOut.map { $0 + (shared ? 0 : d * H) }, outputRows: rows,
                                                     dhFinal: dhSlice, dcFinal: dcSlice,
-                                                    inputGradient: needsDInput, threads: threads, split: trace.split, pool: pool)
+                                                    inputGradient: needsDInput, threads: threads, split: trace.split, pool: pool,
+                                                    tokens: tokens)
                 }
             }
             for (d, g) in gradients.enumerated() {
@@ -492,13 +679,21 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
                     }
                 }
                 weightGrads[slot] = [g.weights.wih, g.weights.whh, g.weights.bih, g.weights.bhh]
+                if let t = g.dTable { dTables.append(t) }
             }
             guard needsDInput else { break }
             if let m = trace.inputMasks[l] { dInput = multiply(dInput, m) }
             if l == 0 { dx = swapLeadingAxes(dInput) } else { (dLayerOutput, rows) = (dInput, .timeMajor(batch: B, width: D * H)) }
         }
-        return (dx, dh0, dc0, weightGrads.flatMap { $0 })
+        return (dx, dh0, dc0, weightGrads.flatMap { $0 }, dTables)
     }
+}
+
+/// One-hot vectors of `count` features for valid `ids`: a tensor of `shape + [count]`.
+func oneHotVectors<S: TensorScalar>(_ ids: [Int], count: Int, shape: [Int]) -> Tensor<S> {
+    var values = [S](repeating: 0, count: ids.count * count)
+    for (n, id) in ids.enumerated() { values[n * count + id] = 1 }
+    return Tensor(validShape: shape + [count], scalars: values)
 }
 
 /// `body(d, threads, pool)` for each of `count` directions: with two directions and at least two

@@ -128,6 +128,7 @@ struct DirectionGradients<Scalar: TensorScalar> {
     var weights: CellWeights<Scalar> // gradients in the weights' layout
     var dh0: [Scalar]                // (B, H)
     var dc0: [Scalar]?               // (B, H)
+    var dTable: Tensor<Scalar>? = nil // (V, gH) with token input: each token's rows of dG_ih summed
 }
 
 /// Where one direction's (T, B, H) output, or its gradient, sits inside the layer's tensor: the
@@ -149,6 +150,19 @@ struct StepRows: Equatable {
 func withOptionalBuffer<S: TensorScalar, R>(_ tensor: Tensor<S>?, _ body: (UnsafePointer<S>?) -> R) -> R {
     guard let tensor else { return body(nil) }
     return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// `body` with a pointer to `array`'s elements, or nil.
+func withOptionalBuffer<R>(_ array: [Int]?, _ body: (UnsafePointer<Int>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// A layer's input given as tokens (`RecurrentLayer`'s token input): sample b's input part at step
+/// t, x_t · W_ihᵀ, is row ids[t·B + b] of `table`, so that the step product multiplies h alone.
+struct TokenRows<Scalar: TensorScalar> {
+    var ids: [Int]             // (T, B), time-major, each in 0..<V
+    var table: Tensor<Scalar>  // (V, gH)
 }
 
 @inline(__always) private func sigmoid<S: TensorScalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
@@ -175,11 +189,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         threads: Int = parallelChunkLimit,  // cores this call may use
         split: StepSplit = .automatic,      // how each step is divided among the cores
         pool: StepPool? = nil,              // shared with the other direction, whose cores may help with this one
-        packedSteps: (cache: PackedStepCache, slot: Int, versions: [Int])? = nil  // where inference keeps packed weights
+        packedSteps: (cache: PackedStepCache, slot: Int, versions: [Int])? = nil,  // where inference keeps packed weights
+        tokens: TokenRows<Scalar>? = nil    // the input as tokens: x is then (T, B, 0) and W_ih (gH, 0)
     ) -> DirectionResult<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
         let isGRU = cell == .gru, isLSTM = cell == .lstm
+        precondition(tokens == nil || (F == 0 && tokens!.ids.count == T * B && tokens!.table.shape[1] == gH),
+                     "token rows need an input of no features")
 
         // LSTM and simple RNN fuse the two products of a step into one, [x_t, h] · [W_ih, W_hh]ᵀ
         // (k = F + H), written straight onto the step's gates, instead of precomputing X·W_ihᵀ for every
@@ -193,17 +210,22 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         // and [W_ih, W_hh] is more to stream than W_hh alone, while X·W_ihᵀ for all steps at once
         // streams W_ih once. Measured on AMD EPYC (AVX2), 2 cores: the char model (LSTM 512 × 2)
         // +16% at batch 8 and +14% at 16, LSTM 256 × 2 +35% and +21%; at batch 32 and up, slower.
-        let projected = !isGRU && !record && T > 1 && F >= projectFromInputs && B < projectBelowBatch
-        let fused = !isGRU && !projected
+        var projected = !isGRU && !record && T > 1 && F >= projectFromInputs && B < projectBelowBatch
         let FH = F + H
         // Small batches may split each step's units across the cores instead of the samples (StepSplit).
         let unitRanges = split.unitRanges(
-            H: H, stepFLOPs: 2 * B * gH * (fused ? FH : H), batch: B, steps: T, threads: threads,
+            H: H, stepFLOPs: 2 * B * gH * (isGRU || projected ? H : FH), batch: B, steps: T, threads: threads,
             packed: Scalar.self == Float.self && VectorKernels.active != nil)
         // The LSTM split by samples on the vector kernels runs whole steps, product and cell in one
         // kernel (PackedLSTMStep). Inference then keeps no gate block and no [x_t, h] rows, h
         // alternating between two buffers; training records the activated gates straight from it.
-        let wholeSteps = isLSTM && fused && unitRanges == nil && Scalar.self == Float.self && VectorKernels.active != nil
+        let wholeSteps = isLSTM && !projected && unitRanges == nil && Scalar.self == Float.self
+            && VectorKernels.active != nil
+        // Tokens: the whole-step kernel starts each sample's gates from its token's bias row; every
+        // other path gathers the bias plus the tokens' rows for all steps first and adds h · W_hhᵀ
+        // to them, as a projected input does (training too: the trace then keeps h, as the GRU's).
+        if tokens != nil && !isGRU && !wholeSteps { projected = true }
+        let fused = !isGRU && !projected
         // Gates: b_ih + b_hh + the products (the GRU's b_hn sits inside r ⊙ (·), so it gets b_ih only).
         let gatesPerStep = record || !fused  // one (B, gH) block per step, else one block reused
         // Every buffer below is written in full, step by step, before it is read.
@@ -240,7 +262,20 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var hw = [Scalar](unfilled: isGRU ? B * gH : 1)  // GRU: (B, gH) h · W_hhᵀ + b_hh of one step (else unused)
         var scratchBuffer = [Scalar](repeating: 0, count: wholeSteps ? 0 : parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
-        if !fused { gates.withUnsafeMutableBufferPointer { g in
+        if let tokens, !fused { gates.withUnsafeMutableBufferPointer { g in
+            tokens.table.withUnsafeBufferPointer { table in
+                (projected ? biasSum : w.bih.scalars).withUnsafeBufferPointer { base in
+                    // G (T·B, gH) = base + each step's token row, rows split across the cores.
+                    let (g, table, base) = (g.baseAddress!, table.baseAddress!, base.baseAddress!)
+                    parallelRows(T * B, minimumRows: 64, threads: threads) { rows, _ in
+                        for r in rows {
+                            let row = table + tokens.ids[r] * gH, out = g + r * gH
+                            for j in 0..<gH { out[j] = base[j] + row[j] }
+                        }
+                    }
+                }
+            }
+        } } else if !fused { gates.withUnsafeMutableBufferPointer { g in
             x.withUnsafeBufferPointer { x in
                 w.wih.withUnsafeBufferPointer { wih in
                     (projected ? biasSum : w.bih.scalars).withUnsafeBufferPointer { bih in
@@ -286,18 +321,25 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             if wholeSteps {
                 func pack() -> PackedLSTMStep {
                     w.wih.withUnsafeBufferPointer { wih in
-                        PackedLSTMStep(wih: floats(wih.baseAddress!), whh: floats(whh.baseAddress!),
-                                       bias: floats(biasBuf.baseAddress!), F: F, H: H, threads: threads,
-                                       kernels: VectorKernels.active!)
+                        withOptionalBuffer(tokens?.table) { table in
+                            PackedLSTMStep(wih: floats(F > 0 ? wih.baseAddress! : whh.baseAddress!),
+                                           whh: floats(whh.baseAddress!), bias: floats(biasBuf.baseAddress!), F: F, H: H,
+                                           inputTable: table.map(floats), tokens: tokens?.table.shape[0] ?? 0,
+                                           threads: threads, kernels: VectorKernels.active!)
+                        }
                     }
                 }
-                // Inference keeps them while the weights stay the same; training changes them every step.
-                let lstm = record ? pack() : packedSteps.map { $0.cache.packed(slot: $0.slot, versions: $0.versions, make: pack) } ?? pack()
+                // Inference keeps them while the weights (and a token table) stay the same; training
+                // changes them every step.
+                let lstm = record ? pack() : packedSteps.map {
+                    $0.cache.packed(slot: $0.slot, versions: $0.versions, table: tokens?.table, make: pack)
+                } ?? pack()
                 // Inference: step s reads h from states[s % 2] and writes the other. Training: the rows
                 // [x_t, h, 1] go to the trace first, and the kernel reads them there, so h is updated in
                 // place. Each sample's steps run in order, on whichever core has them (StepPool), as below.
                 let states = [h, record ? h : nextBuf.baseAddress!], cells = cBuf.baseAddress!, xs = xBuf.baseAddress!
                 let gates = gBuf.baseAddress!, sides = sBuf.baseAddress, cPrevs = cpBuf.baseAddress, traceRows = siBuf.baseAddress
+                withOptionalBuffer(tokens?.ids) { tokenIDs in
                 StepPool.run(rows: B, steps: T, minimumRows: stepMinimumRows, threads: threads, splittable: true,
                              pool: pool) { rows, s, _ in
                     let t = reverse ? T - 1 - s : s
@@ -322,12 +364,12 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                                               c: floats(cells + b * H), ldc: H, hOut: floats(h + b * H), ldo: H,
                                               y: floats(y), ldy: outputRows.sample,
                                               gates: floats(gates + (t * B + b) * gH),
-                                              tanhC: floats(sides! + (t * B + b) * H))
+                                              tanhC: floats(sides! + (t * B + b) * H), ids: tokenIDs.map { $0 + t * B + b })
                             b = end
                         } else if end > b {
                             lstm.step(m: end - b, x: floats(xt + b * F), ldx: F, h: floats(UnsafePointer(hIn + b * H)),
                                       ldh: H, c: floats(cells + b * H), ldc: H, hOut: floats(hOut + b * H), ldo: H,
-                                      y: floats(y), ldy: outputRows.sample)
+                                      y: floats(y), ldy: outputRows.sample, ids: tokenIDs.map { $0 + t * B + b })
                             b = end
                         } else {  // past this sample's end: zero output (and trace), state kept
                             if hOut != hIn { (hOut + b * H).update(from: hIn + b * H, count: H) }
@@ -339,6 +381,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                             b += 1
                         }
                     }
+                }
                 }
                 return
             }
@@ -627,7 +670,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         inputGradient: Bool = true,       // false: the input is data, skip dX = dG_ih · W_ih
         threads: Int = parallelChunkLimit,  // cores this call may use
         split: StepSplit = .automatic,      // how each step is divided among the cores
-        pool: StepPool? = nil               // shared with the other direction, whose cores may help with this one
+        pool: StepPool? = nil,              // shared with the other direction, whose cores may help with this one
+        tokens: (ids: [Int], count: Int)? = nil  // token input (F = 0): the ids (T, B) of V = count tokens
     ) -> DirectionGradients<Scalar> {
         let (T, B, F) = (x.shape[0], x.shape[1], x.shape[2])
         let gH = w.whh.shape[0], H = w.whh.shape[1]
@@ -790,16 +834,37 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 }
             }
         }
+        // Token input: dTable (V, gH), each token's rows of dG_ih summed, split across the cores by columns.
+        let dTable = tokens.map { tokens in
+            var dTable = Tensor<Scalar>(zeros: [tokens.count, gH])
+            dGih.withUnsafeBufferPointer { dgi in
+                dTable.withUnsafeMutableBufferPointer { dt in
+                    let (dgi, dt) = (dgi.baseAddress!, dt.baseAddress!)
+                    parallelRows((gH + 63) / 64, minimumRows: 1, threads: threads) { blocks, _ in
+                        let columns = (blocks.lowerBound * 64)..<min(gH, blocks.upperBound * 64)
+                        for (r, id) in tokens.ids.enumerated() {
+                            let row = dgi + r * gH, out = dt + id * gH
+                            for j in columns { out[j] += row[j] }
+                        }
+                    }
+                }
+            }
+            return dTable
+        }
         if let stepInputs = trace.stepInputs {
             // LSTM and simple RNN: dG_ih = dG_hh, so one product gives every weight gradient:
             // [dW_ih, dW_hh, db] (gH, F + H + 1) = dGᵀ · [X, H_prev, 1].
             grads.setFromStepInputProduct(dG: dGih, stepInputs: stepInputs, rows: T * B, F: F, H: H, threads: threads)
-            return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
+            return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil,
+                                      dTable: dTable)
         }
-        // GRU: the recurrent products see r ⊙ (·) in the n gate, so dG_hh differs from dG_ih.
+        // GRU: the recurrent products see r ⊙ (·) in the n gate, so dG_hh differs from dG_ih. (And an
+        // LSTM or simple RNN whose input was projected or read as tokens, whose trace keeps H_prev:
+        // its dG_hh is dG_ih.)
         dGih.withUnsafeBufferPointer { dgi in
             x.withUnsafeBufferPointer { xb in
                 grads.wih.withUnsafeMutableBufferPointer { dw in   // dW_ih (gH, F) = dG_ihᵀ · X
+                    guard F > 0 else { return }
                     Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: F, k: T * B,
                                 alpha: 1, a: dgi.baseAddress!, lda: gH, b: xb.baseAddress!, ldb: F,
                                 beta: 0, c: dw.baseAddress!, ldc: F, threads: threads)
@@ -809,7 +874,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 addColumnSums(dgi.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
         }
-        dGhhStorage.withUnsafeBufferPointer { dgh in
+        (isGRU ? dGhhStorage : dGih).withUnsafeBufferPointer { dgh in
             trace.hPrev!.withUnsafeBufferPointer { hp in
                 grads.whh.withUnsafeMutableBufferPointer { dw in   // dW_hh (gH, H) = dG_hhᵀ · H_prev
                     Scalar.parallelGemm(transposeA: true, transposeB: false, m: gH, n: H, k: T * B,
@@ -821,7 +886,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 addColumnSums(dgh.baseAddress!, rows: T * B, columns: gH, into: db.baseAddress!, threads: threads)
             }
         }
-        return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil)
+        return DirectionGradients(dx: inputGradient ? dx : nil, weights: grads, dh0: dh, dc0: isLSTM ? dc : nil,
+                                  dTable: dTable)
     }
 }
 

@@ -73,27 +73,23 @@ public final class CharLanguageModel<Scalar: TensorScalar>: ParameterContainer {
     public func callAsFunction(
         ids: [Int], batch: Int, steps: Int, state: RecurrentState<Variable<Scalar>>?, training generator: inout SeededGenerator?
     ) throws(RNNKitError) -> (logits: Variable<Scalar>, state: RecurrentState<Variable<Scalar>>) {
-        let x: Variable<Scalar>
-        if let embedding { x = try embedding(ids: ids, shape: [batch, steps]) } else { x = Variable(try oneHot(ids, batch: batch, steps: steps)) }
-        let r: RecurrentOutput<Variable<Scalar>>
-        if generator != nil {
-            r = try rnn(x, initialState: state, training: &generator!)
-        } else {
-            r = try rnn(x, initialState: state)
-        }
+        // The stack reads the tokens: its first layer adds each token's row of E · W_ihᵀ instead of
+        // multiplying its embedding every step.
+        let r = try rnn(tokens: ids, batch: batch, steps: steps, embedding: embedding?.weight, initialState: state,
+                        training: &generator)
         return (try fc(r.output), r.state)
     }
 
     /// Logits `(B, T, V)` for inference: no dropout, nothing recorded.
     public func logits(ids: [Int], batch: Int, steps: Int, state: RecurrentState<Tensor<Scalar>>?) throws(RNNKitError)
         -> (logits: Tensor<Scalar>, state: RecurrentState<Tensor<Scalar>>) {
-        let x: Tensor<Scalar>
-        if let embedding { x = try embedding.lookup(ids: ids, shape: [batch, steps]) } else { x = try oneHot(ids, batch: batch, steps: steps) }
-        let r = try rnn(x, initialState: state)
+        let r = try rnn(tokens: ids, batch: batch, steps: steps, embedding: embedding?.weight.value, initialState: state)
         return (try fc(r.output), r.state)
     }
 
     /// One step for each of B streams, through the recurrent layer's one-step API: logits `(B, V)`.
+    /// The embeddings are multiplied here: a table of the tokens' input parts would cost more than
+    /// a step of a few streams. So its logits match `logits`' up to rounding.
     public func step(ids: [Int], state: RecurrentState<Tensor<Scalar>>?) throws(RNNKitError)
         -> (logits: Tensor<Scalar>, state: RecurrentState<Tensor<Scalar>>) {
         let x: Tensor<Scalar>
@@ -111,14 +107,10 @@ public final class CharLanguageModel<Scalar: TensorScalar>: ParameterContainer {
         guard ids.count == batch * steps else {
             throw .shapeMismatch(argument: "ids", expected: "(\(batch), \(steps))", found: [ids.count], hint: "One id per step of every stream.")
         }
-        var values = [Scalar](repeating: 0, count: ids.count * v)
-        for (n, id) in ids.enumerated() {
-            guard id >= 0 && id < v else {
-                throw .invalidValue(argument: "ids[\(n)]", expected: "an id in 0..<\(v)", found: "\(id)", hint: "Encode text with the model's vocabulary.")
-            }
-            values[n * v + id] = 1
+        for (n, id) in ids.enumerated() where id < 0 || id >= v {
+            throw .invalidValue(argument: "ids[\(n)]", expected: "an id in 0..<\(v)", found: "\(id)", hint: "Encode text with the model's vocabulary.")
         }
-        return try Tensor(shape: [batch, steps, v], scalars: values)
+        return oneHotVectors(ids, count: v, shape: [batch, steps])
     }
 }
 

@@ -195,7 +195,8 @@ public enum KernelISA: String, CaseIterable, Sendable {
     /// One step of an LSTM layer, inference or training: the step product on weights packed by
     /// `rnnkit_pack_lstm` with the cell on each register tile's results (CKernels.h).
     let lstmStep: @convention(c) (Int, Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
-                                  UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int,
+                                  UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Int>?, Int,
+                                  UnsafeMutablePointer<Float>?, Int,
                                   UnsafeMutablePointer<Float>?, Int, UnsafeMutablePointer<Float>?, Int,
                                   UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
     /// Adam's update of some parameters, bit for bit as the portable loop (CKernels.h).

@@ -104,17 +104,27 @@ extension Float {
 /// of the same 16 units) going straight into the cell instead of through a (B, 4H) block in memory
 /// and a second pass over it. Inference reads x_t and h where they are, not copied side by side
 /// first. Float with vector kernels only.
+///
+/// A layer reading tokens (`RecurrentLayer`'s token input) has F = 0 and an input table instead: row
+/// `v` of it, (4H), is token v's x_t · W_ihᵀ, and each sample's step starts from the bias plus the
+/// row of its token (`ids`).
 @_spi(Testing) public struct PackedLSTMStep {
     let F: Int, H: Int
     private let panels: [Float]
-    private let bias: [Float]  // 64 per 16 units: their i, f, g, o (w apart in a short last block), zeros past
+    // 64 per 16 units: their i, f, g, o (w apart in a short last block), zeros past; one such row
+    // per token, the token's table row added, when there is an input table.
+    private let bias: [Float]
+    private let biasRow: Int  // floats from one token's bias row to the next
+    private let hasTable: Bool
     private let kernels: VectorKernels
 
     /// Packs W_ih (4H, F) and W_hh (4H, H), row-major, and the summed biases (4H), on up to
-    /// `threads` cores, a run of 16-unit blocks each.
+    /// `threads` cores, a run of 16-unit blocks each; with `inputTable` (`tokens` rows of 4H values,
+    /// row-major), one bias row per token, the bias plus the token's row.
     public init(wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bias b: UnsafePointer<Float>, F: Int, H: Int,
+                inputTable: UnsafePointer<Float>? = nil, tokens: Int = 0,
                 threads: Int = computeThreads, kernels: VectorKernels) {
-        precondition(F > 0 && H > 0, "bad LSTM shape")
+        precondition(F >= 0 && H > 0 && (inputTable == nil || tokens > 0), "bad LSTM shape")
         (self.F, self.H, self.kernels) = (F, H, kernels)
         let blocks = (H + 15) / 16
         panels = [Float](unsafeUninitializedCapacity: rnnkit_lstm_packed_size(F + H, H)) { out, count in
@@ -125,11 +135,16 @@ extension Float {
             count = rnnkit_lstm_packed_size(F + H, H)
         }
         // Laid out like the packed columns: block u's gates side by side, w = min(16, H − 16u) apart.
-        var bias = [Float](repeating: 0, count: blocks * 64)
-        for gate in 0..<4 {
-            for unit in 0..<H {
-                let block = unit / 16, w = min(16, H - 16 * block)
-                bias[block * 64 + gate * w + unit % 16] = b[gate * H + unit]
+        (biasRow, hasTable) = (blocks * 64, inputTable != nil)
+        let rows = inputTable == nil ? 1 : tokens
+        var bias = [Float](repeating: 0, count: rows * biasRow)
+        for row in 0..<rows {
+            let added = inputTable.map { $0 + row * 4 * H }
+            for gate in 0..<4 {
+                for unit in 0..<H {
+                    let block = unit / 16, w = min(16, H - 16 * block), j = gate * H + unit
+                    bias[row * biasRow + block * 64 + gate * w + unit % 16] = b[j] + (added?[j] ?? 0)
+                }
             }
         }
         self.bias = bias
@@ -137,12 +152,13 @@ extension Float {
 
     /// One inference step of `m` samples: from rows x (F values, `ldx` apart) and h (H values, `ldh`
     /// apart), updates their cells c in place and writes the new state to hOut and y (which may be
-    /// one buffer, but not h's).
+    /// one buffer, but not h's). With an input table, `ids` holds the m samples' tokens.
     @inline(__always)
     public func step(m: Int, x: UnsafePointer<Float>, ldx: Int, h: UnsafePointer<Float>, ldh: Int,
                      c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
-                     y: UnsafeMutablePointer<Float>, ldy: Int) {
-        run(m: m, k1: F, x, ldx, h, ldh, c: c, ldc: ldc, hOut: hOut, ldo: ldo, y: y, ldy: ldy, gates: nil, tanhC: nil)
+                     y: UnsafeMutablePointer<Float>, ldy: Int, ids: UnsafePointer<Int>? = nil) {
+        run(m: m, k1: F, x, ldx, h, ldh, c: c, ldc: ldc, hOut: hOut, ldo: ldo, y: y, ldy: ldy, gates: nil, tanhC: nil,
+            ids: ids)
     }
 
     /// One training step of `m` samples from their rows [x_t, h] (F + H values, `lda` apart, as the
@@ -151,20 +167,23 @@ extension Float {
     @inline(__always)
     public func recordedStep(m: Int, rows a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                              hOut: UnsafeMutablePointer<Float>, ldo: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-                             gates: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>) {
-        run(m: m, k1: F + H, a, lda, a, lda, c: c, ldc: ldc, hOut: hOut, ldo: ldo, y: y, ldy: ldy, gates: gates, tanhC: tanhC)
+                             gates: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+                             ids: UnsafePointer<Int>? = nil) {
+        run(m: m, k1: F + H, a, lda, a, lda, c: c, ldc: ldc, hOut: hOut, ldo: ldo, y: y, ldy: ldy, gates: gates, tanhC: tanhC,
+            ids: ids)
     }
 
     @inline(__always)
     private func run(m: Int, k1: Int, _ a1: UnsafePointer<Float>, _ lda1: Int, _ a2: UnsafePointer<Float>, _ lda2: Int,
                      c: UnsafeMutablePointer<Float>, ldc: Int, hOut: UnsafeMutablePointer<Float>, ldo: Int,
                      y: UnsafeMutablePointer<Float>, ldy: Int, gates: UnsafeMutablePointer<Float>?,
-                     tanhC: UnsafeMutablePointer<Float>?) {
+                     tanhC: UnsafeMutablePointer<Float>?, ids: UnsafePointer<Int>?) {
         guard m > 0 else { return }
+        precondition((ids != nil) == hasTable, "token ids go with an input table")
         panels.withUnsafeBufferPointer { p in
             bias.withUnsafeBufferPointer { b in
-                kernels.lstmStep(m, H, F + H, k1, a1, lda1, a2, lda2, p.baseAddress!, b.baseAddress!, c, ldc, hOut, ldo,
-                                 y, ldy, gates, tanhC)
+                kernels.lstmStep(m, H, F + H, k1, a1, lda1, a2, lda2, p.baseAddress!, b.baseAddress!, ids, biasRow, c, ldc,
+                                 hOut, ldo, y, ldy, gates, tanhC)
             }
         }
     }
@@ -175,19 +194,23 @@ extension Float {
 /// inference call of LSTM 256 × 2 or the char model (AMD EPYC, Zen 5, 2 cores). Safe to use from
 /// several threads at once (a layer may serve more than one caller, and its directions run side by side).
 final class PackedStepCache: @unchecked Sendable {
-    private var entries: [Int: (versions: [Int], packed: PackedLSTMStep)] = [:]
+    private var entries: [Int: (versions: [Int], table: [Float]?, packed: PackedLSTMStep)] = [:]
     private let lock = NSLock()
 
-    /// The packed weights of `slot` made from weights at `versions`: the kept ones when they match,
-    /// else `make()`'s, kept for the next call.
-    func packed(slot: Int, versions: [Int], make: () -> PackedLSTMStep) -> PackedLSTMStep {
+    /// The packed weights of `slot` made from weights at `versions` (and from the token table
+    /// `table`, compared by value: it is made from another layer's weights): the kept ones when they
+    /// match, else `make()`'s, kept for the next call.
+    func packed<Scalar: TensorScalar>(slot: Int, versions: [Int], table: Tensor<Scalar>?,
+                                      make: () -> PackedLSTMStep) -> PackedLSTMStep {
+        precondition(Scalar.self == Float.self, "packed steps are Float")
+        let values = table.map { unsafeBitCast($0.scalars, to: [Float].self) }
         lock.lock()
         let kept = entries[slot]
         lock.unlock()
-        if let kept, kept.versions == versions { return kept.packed }
+        if let kept, kept.versions == versions, kept.table == values { return kept.packed }
         let packed = make()
         lock.lock()
-        entries[slot] = (versions, packed)
+        entries[slot] = (versions, values, packed)
         lock.unlock()
         return packed
     }
