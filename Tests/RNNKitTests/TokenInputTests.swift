@@ -109,6 +109,27 @@ import Testing
         }
     }
 
+    /// The packed weights inference keeps (whole LSTM steps) follow the token table too: after the
+    /// embedding changes in place, the output is that of a layer that never ran before; calls on
+    /// vectors in between do not disturb the token calls' packed weights, nor these theirs.
+    @Test func keptPackedWeightsFollowTheEmbedding() throws {
+        let (B, T, V, E, H) = (32, 4, 9, 6, 20)
+        let configuration = RecurrentConfiguration(cell: .lstm, inputSize: E, hiddenSize: H, numLayers: 2)
+        var g = SeededGenerator(seed: 8), same = SeededGenerator(seed: 8)
+        let layer = try RecurrentLayer<Float>(configuration, generator: &g)
+        let fresh = try RecurrentLayer<Float>(configuration, generator: &same)
+        var embedding: Tensor<Float> = try randomTensor([V, E], &g)
+        let ids = (0..<(B * T)).map { $0 * 7 % V }, x: Tensor<Float> = try randomTensor([B, T, E], &g)
+        let first = try layer(tokens: ids, batch: B, steps: T, embedding: embedding).output
+        let vectors = try layer(x).output
+        #expect(try layer(tokens: ids, batch: B, steps: T, embedding: embedding).output == first)
+        embedding.withUnsafeMutableBufferPointer { e in e[3] += 0.5 }
+        let changed = try layer(tokens: ids, batch: B, steps: T, embedding: embedding).output
+        #expect(changed != first)
+        #expect(changed == (try fresh(tokens: ids, batch: B, steps: T, embedding: embedding).output))
+        #expect(try layer(x).output == vectors)
+    }
+
     @Test func badTokensThrow() throws {
         var g = SeededGenerator(seed: 1)
         let layer = try RecurrentLayer<Float>(RecurrentConfiguration(cell: .gru, inputSize: 3, hiddenSize: 4), generator: &g)
