@@ -9,7 +9,9 @@ struct Bench: ParsableCommand {
         Trains (forward, backward, Adam step) and runs inference for a fixed time after a warm-up, on random data of \
         the given shape: an image-row classifier by default, or with --charlm an embedding → recurrent → per-step \
         logits model. FLOPs count 2 per multiply-add: forward = T·D·Σ_layers 2·(F_l + H)·gH + the output layer, \
-        where g is the gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. Efficiencies \
+        where g is the gate count (1, 3 or 4) and F_l the layer's input size; training = 3 × forward. The char \
+        model's first layer reads its tokens' rows of E·W_ihᵀ (RecurrentLayer's token input), so its F_l counts 0 \
+        and each sequence adds its share of the batch's table, D·2·V·E·gH / batch. Efficiencies \
         are against the machine's peak: register-only multiply-adds at the widest vector width the CPU has, on every \
         thread (each thread's best few milliseconds, before and after the runs). The best large product (2048×2048 \
         float32, through BLAS, oneDNN where it is installed, and RNNKit's own kernel) is printed beside it. Threads: \
@@ -68,7 +70,10 @@ struct Bench: ParsableCommand {
                                                isBidirectional: bidirectional)
         let D = recurrent.numDirections, gH = cell.cell.gateCount * hidden
         var recurrentFLOPs = 0.0
-        for l in 0..<layers { recurrentFLOPs += Double(seqLen * D) * 2 * Double((l == 0 ? input : D * hidden) + hidden) * Double(gH) }
+        // The char model's first layer multiplies no input: it reads its tokens' rows of a table made once a batch.
+        let firstInput = charlm ? 0 : input
+        for l in 0..<layers { recurrentFLOPs += Double(seqLen * D) * 2 * Double((l == 0 ? firstInput : D * hidden) + hidden) * Double(gH) }
+        if charlm { recurrentFLOPs += Double(D) * 2 * Double(vocabulary * input * gH) / Double(batch) }
         let outputFLOPs = charlm ? Double(seqLen) * 2 * Double(hidden * vocabulary) : 2 * Double(recurrent.outputSize * 10)
         let forwardFLOPs = recurrentFLOPs + outputFLOPs  // per sequence
 
