@@ -20,6 +20,7 @@ import Testing
         Case(B: 5, T: 4, H: 17, embedded: true, bidirectional: true, split: .units(cores: 2)),
         Case(B: 3, T: 6, H: 33, embedded: false, bidirectional: true, split: .automatic),
         Case(B: 34, T: 3, H: 24, embedded: true, bidirectional: false, split: .automatic),
+        Case(B: 2, T: 3, H: 8, embedded: true, bidirectional: true, split: .automatic),  // 2·V > B·T: looked up
     ]
 
     /// Outputs, final states and every gradient (embedding, initial states, parameters) of one path,
@@ -92,13 +93,13 @@ import Testing
                                                                               numLayers: 2, inputDropout: inputDropout,
                                                                               dropout: 0.4), generator: &g)
                 let table = try Embedding<Double>(vocabularySize: 6, embeddingSize: 4, generator: &g), embedding = table.weight
-                let ids = [0, 5, 2, 2, 1, 3, 4, 0]
+                let ids = [0, 5, 2, 2, 1, 3, 4, 0, 1, 1, 2, 5]  // 2·V ≤ B·T: the table pays
                 var training: SeededGenerator? = SeededGenerator(seed: 9)
                 let r: RecurrentOutput<Variable<Double>>
                 if tokens {
-                    r = try layer(tokens: ids, batch: 2, steps: 4, embedding: embedding, training: &training)
+                    r = try layer(tokens: ids, batch: 2, steps: 6, embedding: embedding, training: &training)
                 } else {
-                    r = try layer(table(ids: ids, shape: [2, 4]), training: &training!)
+                    r = try layer(table(ids: ids, shape: [2, 6]), training: &training!)
                 }
                 try (r.output * r.output).sum().backward()
                 return [r.output.value, try #require(embedding.grad)] + (try layer.namedParameters.map { try #require($0.variable.grad) })
@@ -128,6 +129,14 @@ import Testing
         #expect(changed != first)
         #expect(changed == (try fresh(tokens: ids, batch: B, steps: T, embedding: embedding).output))
         #expect(try layer(x).output == vectors)
+    }
+
+    /// The table is made where its V rows are at most half the B·T rows of the products it replaces.
+    @Test func tableOnlyWhereItPays() {
+        #expect(RecurrentLayer<Float>.tablePays(tokens: 100, batch: 64, steps: 100))  // the char model
+        #expect(RecurrentLayer<Float>.tablePays(tokens: 7, batch: 2, steps: 7))
+        #expect(!RecurrentLayer<Float>.tablePays(tokens: 8, batch: 2, steps: 7))
+        #expect(!RecurrentLayer<Float>.tablePays(tokens: 2_580, batch: 32, steps: 64))  // a large vocabulary
     }
 
     @Test func badTokensThrow() throws {

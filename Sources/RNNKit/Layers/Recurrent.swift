@@ -282,8 +282,11 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     /// vectors of `inputSize` when `embedding` is nil), without multiplying them step by step. For a
     /// token, x_t · W_ihᵀ is row `id` of E · W_ihᵀ (or column `id` of W_ih), a table made once per
     /// call, so each step of the first layer multiplies h alone. Gradients reach `embedding` and
-    /// W_ih as through the lookup. In training with input dropout, which needs the embeddings
-    /// themselves, it looks them up and runs the stack on them.
+    /// W_ih as through the lookup. It looks the embeddings up and runs the stack on them instead in
+    /// training with input dropout, which needs them, and where the table would cost more than it
+    /// saves: its products have V rows where those it replaces have B·T, so it is made only where
+    /// 2·V ≤ B·T (a character vocabulary over a batch of sequences, not a large vocabulary over a few
+    /// tokens).
     /// - Parameters:
     ///   - ids: `(B, T)` token ids, row-major, each in `0..<V`.
     ///   - embedding: `(V, inputSize)`; nil reads one-hot vectors, V = `inputSize`.
@@ -326,6 +329,11 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         initialState: RecurrentState<Tensor<Scalar>>? = nil, lengths: [Int]? = nil, split: StepSplit
     ) throws(RNNKitError) -> RecurrentOutput<Tensor<Scalar>> {
         let V = try checkTokens(ids, batch: batch, steps: steps, embedding: embedding?.shape)
+        guard Self.tablePays(tokens: V, batch: batch, steps: steps) else {
+            let x = embedding.map { Embedding.forward(ids: ids, shape: [batch, steps], weight: $0) }
+                ?? oneHotVectors(ids, count: V, shape: [batch, steps])
+            return try self(x, initialState: initialState, lengths: lengths, split: split)
+        }
         let lengths = try checkInputs([batch, steps, configuration.inputSize], h: initialState?.h.shape,
                                       c: initialState?.c?.shape, lengths: lengths)
         var none: SeededGenerator? = nil
@@ -340,7 +348,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         lengths: [Int]?, generator: inout SeededGenerator?, split: StepSplit
     ) throws(RNNKitError) -> RecurrentOutput<Variable<Scalar>> {
         let V = try checkTokens(ids, batch: batch, steps: steps, embedding: embedding?.shape)
-        if generator != nil && configuration.inputDropout > 0 {  // dropout on the embeddings themselves
+        // Dropout on the embeddings themselves, or a table dearer than the products it replaces: the lookup.
+        if (generator != nil && configuration.inputDropout > 0) || !Self.tablePays(tokens: V, batch: batch, steps: steps) {
             let x = embedding.map { Embedding.recordedLookup(ids: ids, shape: [batch, steps], weight: $0) }
                 ?? Variable(oneHotVectors(ids, count: V, shape: [batch, steps]))
             return try recordedForward(x, initialState: initialState, lengths: lengths, generator: &generator, split: split)
@@ -392,6 +401,10 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
         return RecurrentOutput(output: variables[0],
                                state: RecurrentState(h: variables[1], c: variables.count > 2 ? variables[2] : nil))
     }
+
+    /// Whether the token input's table (products of V rows) costs less than the products of B·T rows
+    /// it replaces, by half at least.
+    @_spi(Testing) public static func tablePays(tokens V: Int, batch: Int, steps: Int) -> Bool { 2 * V <= batch * steps }
 
     /// The token input's tables, one per direction of the first layer: E · W_ihᵀ (V, gH), or W_ihᵀ
     /// for one-hot vectors.
