@@ -140,9 +140,10 @@ public final class Seq2SeqModel<Scalar: TensorScalar>: ParameterContainer {
                                 hint: "Every source needs a token.")
         }
         let ids = sources.flatMap { $0 + Array(repeating: TokenVocabulary.padding, count: S - $0.count) }
-        let x = try sourceEmbedding(ids: ids, shape: [B, S])
         let lengths = sources.map(\.count)
-        let encoded = generator == nil ? try encoder(x, lengths: lengths) : try encoder(x, lengths: lengths, training: &generator!)
+        // The encoder reads the tokens (each one's row of E · W_ihᵀ where that pays, else the lookup).
+        let encoded = try encoder(tokens: ids, batch: B, steps: S, embedding: sourceEmbedding.weight, lengths: lengths,
+                                  training: &generator)
         let last = try encoded.state.h.lastLayerStates(numDirections: encoder.configuration.numDirections)  // (B, K)
         let L = configuration.layers
         let h0 = try bridge(last).tanh().splittingLayers(L)
