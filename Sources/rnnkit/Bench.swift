@@ -72,7 +72,9 @@ struct Bench: ParsableCommand {
         var recurrentFLOPs = 0.0
         // The char model's first layer multiplies no input: it reads its tokens' rows of a table made once a batch.
         let firstInput = charlm ? 0 : input
-        for l in 0..<layers { recurrentFLOPs += Double(seqLen * D) * 2 * Double((l == 0 ? firstInput : D * hidden) + hidden) * Double(gH) }
+        for l in 0..<layers {
+            recurrentFLOPs += Double(seqLen * D) * 2 * Double((l == 0 ? firstInput : D * hidden) + hidden) * Double(gH)
+        }
         if charlm { recurrentFLOPs += Double(D) * 2 * Double(vocabulary * input * gH) / Double(batch) }
         let outputFLOPs = charlm ? Double(seqLen) * 2 * Double(hidden * vocabulary) : 2 * Double(recurrent.outputSize * 10)
         let forwardFLOPs = recurrentFLOPs + outputFLOPs  // per sequence

@@ -11,7 +11,9 @@ import Testing
 @Suite struct TokenInputTests {
     struct Case: CustomStringConvertible, Sendable {
         var B: Int, T: Int, H: Int, embedded: Bool, bidirectional: Bool, split: StepSplit
-        var description: String { "B \(B) T \(T) H \(H) \(embedded ? "embedded" : "one-hot") \(bidirectional ? "bi" : "uni") \(split)" }
+        var description: String {
+            "B \(B) T \(T) H \(H) \(embedded ? "embedded" : "one-hot") \(bidirectional ? "bi" : "uni") \(split)"
+        }
     }
 
     static let cases: [Case] = [
@@ -102,7 +104,8 @@ import Testing
                     r = try layer(table(ids: ids, shape: [2, 6]), training: &training!)
                 }
                 try (r.output * r.output).sum().backward()
-                return [r.output.value, try #require(embedding.grad)] + (try layer.namedParameters.map { try #require($0.variable.grad) })
+                let parameters = try layer.namedParameters.map { try #require($0.variable.grad) }
+                return [r.output.value, try #require(embedding.grad)] + parameters
             }
             for (a, b) in zip(try run(tokens: true), try run(tokens: false)) {
                 #expect(try a.maxAbsDifference(b) <= (inputDropout > 0 ? 0 : 1e-12), "input dropout \(inputDropout)")

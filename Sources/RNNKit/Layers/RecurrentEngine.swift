@@ -339,7 +339,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 // place. Each sample's steps run in order, on whichever core has them (StepPool), as below.
                 let states = [h, record ? h : nextBuf.baseAddress!], cells = cBuf.baseAddress!, xs = xBuf.baseAddress!
                 let gates = gBuf.baseAddress!, sides = sBuf.baseAddress, cPrevs = cpBuf.baseAddress, traceRows = siBuf.baseAddress
-                withOptionalBuffer(tokens?.ids) { tokenIDs in
+                withOptionalBuffer(tokens?.ids) { tokenIDs in  // each sample's token at each step, or nil
                 StepPool.run(rows: B, steps: T, minimumRows: stepMinimumRows, threads: threads, splittable: true,
                              pool: pool) { rows, s, _ in
                     let t = reverse ? T - 1 - s : s
@@ -382,7 +382,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                         }
                     }
                 }
-                }
+                }  // tokenIDs
                 return
             }
             // The step product's right operand, packed once for all T steps and both chunks.

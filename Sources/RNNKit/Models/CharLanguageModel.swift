@@ -108,7 +108,8 @@ public final class CharLanguageModel<Scalar: TensorScalar>: ParameterContainer {
             throw .shapeMismatch(argument: "ids", expected: "(\(batch), \(steps))", found: [ids.count], hint: "One id per step of every stream.")
         }
         for (n, id) in ids.enumerated() where id < 0 || id >= v {
-            throw .invalidValue(argument: "ids[\(n)]", expected: "an id in 0..<\(v)", found: "\(id)", hint: "Encode text with the model's vocabulary.")
+            throw .invalidValue(argument: "ids[\(n)]", expected: "an id in 0..<\(v)", found: "\(id)",
+                                hint: "Encode text with the model's vocabulary.")
         }
         return oneHotVectors(ids, count: v, shape: [batch, steps])
     }
