@@ -11,7 +11,8 @@ optimizer step). The header names the CPU and its vector extensions.
 Each configuration runs --rounds rounds of RNNKit and PyTorch (A B, then B A, and so on, so that a
 drift in the machine's speed favours neither side), every run in a fresh process with the same
 thread count. The table shows the median of each side, and as the ratio the median of each round's
-RNNKit / PyTorch, with the range of those ratios beneath it: on a shared machine the speed of both
+RNNKit / PyTorch (and RNNKit / oneDNN, the raw run following the round's RNNKit run), with the range
+of those ratios beneath it: on a shared machine the speed of both
 sides moves by tens of percent over tens of seconds, and a round's two runs share its conditions
 more than the medians do. Plus each process's peak resident memory. Run through benchmarks/compare.sh,
 which makes the virtual environment with torch on first use. The tests never need any of this.
@@ -219,17 +220,22 @@ def main():
         paired = [[o[k] / t[k] for o, t in zip(ours, theirs)] for k in (0, 1)]
         qt, qi = statistics.median(paired[0]), statistics.median(paired[1])
         ratios += [qt, qi]
+        # Each round's RNNKit / oneDNN: the oneDNN run follows its round's RNNKit run.
+        anchored = [[o[k] / r[k] for o, r in zip(ours, raw)] for k in (0, 1)] if raw else None
         if raw:
             ot, oi = statistics.median(r[0] for r in raw), statistics.median(r[1] for r in raw)
-            dnn_t, dnn_i = f"{ot:>8,.0f} {rt / ot:>6.2f}", f"{oi:>8,.0f} {ri / oi:>6.2f}"
+            dt, di = (statistics.median(q) for q in anchored)
+            dnn_t, dnn_i = f"{ot:>8,.0f} {dt:>6.2f}", f"{oi:>8,.0f} {di:>6.2f}"
         else:
             dnn_t = dnn_i = f"{'-':>8} {'-':>6}"
         print(f"{name:<12} {rt:>12,.0f} {pt:>13,.0f} {qt:>6.2f} {dnn_t} {ri:>12,.0f} {pi:>13,.0f} {qi:>6.2f} {dnn_i}"
               f" {100 * et:>7.0f}%/{100 * ei:.0f}% {rm:>6.0f}/{pm:.0f}", flush=True)
         if a.rounds > 1:
-            # The range of the rounds' ratios, right-aligned under each ratio column (ending at 46 and 96).
+            # The range of the rounds' ratios, right-aligned under each ratio column (ending at 46, 62,
+            # 96 and 112).
             train, infer = (f"{min(r):.2f}–{max(r):.2f}" for r in paired)
-            print(f"{'  rounds':<12}{train:>34}{infer:>50}", flush=True)
+            dnn_t, dnn_i = (f"{min(r):.2f}–{max(r):.2f}" for r in anchored) if anchored else ("", "")
+            print(f"{'  rounds':<12}{train:>34}{dnn_t:>16}{infer:>34}{dnn_i:>16}", flush=True)
     geo = 1.0
     for r in ratios:
         geo *= r
