@@ -11,4 +11,5 @@
 #define INTERLEAVE_FROM 9999
 #define PEAK_CHAINS 12
 #define MASKED_EDGES 1
+#define AVX512_MATH 1
 #include "wide.h"

@@ -552,6 +552,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
 
     /// The forward pass of the whole stack on validated inputs.
     /// With `tokens`, `input` is (B, T, 0): the first layer reads the tokens' table rows.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func run(
         _ input: Tensor<Scalar>, h0: Tensor<Scalar>?, c0: Tensor<Scalar>?, lengths: [Int],
         generator: inout SeededGenerator?, record: Bool, split: StepSplit = .automatic, tokens: StackTokens? = nil
@@ -639,6 +641,8 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
     /// Backpropagation through the whole stack: returns the gradients of the input `(B, T, F)` (nil
     /// unless `inputGradient`), the initial states `(L·D, B, H)` and every parameter in
     /// `namedParameters` order.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func backward(
         _ trace: StackTrace, dOutput: Tensor<Scalar>?, dh: Tensor<Scalar>?, dc: Tensor<Scalar>?, inputGradient: Bool
     ) -> (dx: Tensor<Scalar>?, dh0: Tensor<Scalar>, dc0: Tensor<Scalar>, weights: [Tensor<Scalar>], dTables: [Tensor<Scalar>]) {
