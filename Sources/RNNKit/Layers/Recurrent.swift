@@ -552,6 +552,9 @@ public final class RecurrentLayer<Scalar: TensorScalar>: ParameterContainer {
 
     /// The forward pass of the whole stack on validated inputs.
     /// With `tokens`, `input` is (B, T, 0): the first layer reads the tokens' table rows.
+    /// Specialized (as `backward`): called from outside the module, the generic body copied each
+    /// scalar of the zero states through a value witness, 1.9% of LSTM 128's inference time on the
+    /// thread the other core then waited for; inference ran 4% faster specialized (AMD EPYC Zen 5).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func run(
