@@ -6,6 +6,7 @@
 // Packed layout: the n columns of B in panels of 16; panel j holds, for p = 0..<k, the 16 values
 // B[p][16j ..< 16j + 16] contiguously (zeros past n), and the panel count is even. Plain C, any CPU.
 #include "CKernels.h"
+#include <string.h>
 
 long rnnkit_packed_size(long k, long n) { return (n + 31) / 32 * 32 * k; }
 
@@ -20,6 +21,9 @@ void rnnkit_pack(const float *b, long ldb, int transposed, long k, long n, float
                 const float *row = b + (j * 16 + c) * ldb;
                 for (long p = 0; p < k; p++) panel[p * 16 + c] = c < cols ? row[p] : 0;
             }
+        } else if (cols == 16) {
+            // A whole panel: 16 floats a row, one copy each.
+            for (long p = 0; p < k; p++) memcpy(panel + p * 16, b + p * ldb + j * 16, 16 * sizeof(float));
         } else {
             for (long p = 0; p < k; p++)
                 for (long c = 0; c < 16; c++) panel[p * 16 + c] = c < cols ? b[p * ldb + j * 16 + c] : 0;
