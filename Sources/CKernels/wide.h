@@ -11,6 +11,7 @@
 //   TILE_PANELS  16-column panels per register tile (1 or 2);
 //   PEAK_CHAINS  independent FMA chains of rnnkit_fma_peak (enough to cover latency × units).
 // and may define MASKED_EDGES and AVX512_MATH (AVX-512's masked moves, vmaxps and vscalefps),
+// PREFETCH_NEXT_SAMPLE (rnnkit_lstm_cell_backward prefetches the next sample's trace),
 // ROW_BLOCK, DEPTH_BLOCK and INTERLEAVE_FROM (rows of a block from which A is
 // interleaved; benchmarks/tiles.py sets them to compare builds).
 // A tile holds TILE_ROWS × TILE_PANELS accumulators, plus TILE_PANELS panel values and one
@@ -221,6 +222,17 @@ FN void NAME(rnnkit_lstm_cell_backward)(long units, const float *g, long stride,
     const v16 one = splat(1.0f);
     for (long j = 0; j < units; j += 16) {
         long n = units - j;
+#if PREFETCH_NEXT_SAMPLE
+        // The next sample's lines of the trace, which the engine lays out (T, B, 4H) and (T, B, H):
+        // its gates 4·stride on, tanh(c) and c before the step `stride` on. A hint only (never
+        // faults); the trace is read once, from L3 or memory, in step order but a sample at a time.
+        __builtin_prefetch(g + 4 * stride + j);
+        __builtin_prefetch(g + 5 * stride + j);
+        __builtin_prefetch(g + 6 * stride + j);
+        __builtin_prefetch(g + 7 * stride + j);
+        __builtin_prefetch(tc + stride + j);
+        __builtin_prefetch(cPrev + stride + j);
+#endif
         v16 i = loadPart(g + j, n), f = loadPart(g + stride + j, n);
         v16 gg = loadPart(g + 2 * stride + j, n), o = loadPart(g + 3 * stride + j, n), t = loadPart(tc + j, n);
         v16 dht = loadPart(dh + j, n) + loadPart(dy + j, n);
