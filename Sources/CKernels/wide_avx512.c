@@ -13,6 +13,6 @@
 #define MASKED_EDGES 1
 #define AVX512_MATH 1
 // The LSTM cell backward waited on the trace's lines (its gate loads took 60% of its samples in
-// `perf annotate`); prefetched a sample ahead, LSTM 256 × 2's backward steps took 2–4% less.
+// `perf annotate`); prefetched a sample ahead, LSTM 256 × 2's backward steps took 1–3% less.
 #define PREFETCH_NEXT_SAMPLE 1
 #include "wide.h"
