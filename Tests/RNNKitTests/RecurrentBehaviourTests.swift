@@ -175,16 +175,22 @@ import Testing
 
     /// The packed weights inference keeps between calls (PackedStepCache) follow the weights: a
     /// second call gives the same bits, and after the weights change, in place as an optimizer
-    /// changes them or by assignment, the output is that of a layer that never ran before.
-    @Test func keptPackedWeightsFollowTheWeights() throws {
-        let (B, T, F, H) = (32, 4, 8, 24)
-        let configuration = RecurrentConfiguration(cell: .lstm, inputSize: F, hiddenSize: H, numLayers: 2, isBidirectional: true)
+    /// changes them or by assignment, the output is that of a layer that never ran before. On every
+    /// path that keeps them: whole LSTM steps; an LSTM's projected input and its steps' W_hh (a
+    /// small batch of wide inputs, both layers); the GRU's and the simple RNN's operands; each core's
+    /// rows of a unit split (LSTM and GRU).
+    @Test(arguments: [(RecurrentCell.lstm, 32, 8, 24, StepSplit.automatic), (.lstm, 8, 64, 32, .automatic),
+                      (.gru, 32, 8, 24, .automatic), (.rnnTanh, 32, 8, 24, .automatic),
+                      (.lstm, 4, 8, 32, .units(cores: 2)), (.gru, 4, 8, 32, .units(cores: 2))])
+    func keptPackedWeightsFollowTheWeights(cell: RecurrentCell, B: Int, F: Int, H: Int, split: StepSplit) throws {
+        let T = 4
+        let configuration = RecurrentConfiguration(cell: cell, inputSize: F, hiddenSize: H, numLayers: 2, isBidirectional: true)
         var g = SeededGenerator(seed: 5), same = SeededGenerator(seed: 5)
         let layer = try RecurrentLayer<Float>(configuration, generator: &g)
         let fresh = try RecurrentLayer<Float>(configuration, generator: &same)
         let x: Tensor<Float> = try randomTensor([B, T, F], &g)
-        let first = try layer(x).output
-        #expect(try layer(x).output == first)
+        let first = try layer(x, split: split).output
+        #expect(try layer(x, split: split).output == first)
         func change(_ layer: RecurrentLayer<Float>) throws {
             for (i, p) in layer.namedParameters.enumerated() {
                 if i % 2 == 0 {
@@ -196,9 +202,9 @@ import Testing
         }
         try change(layer)
         try change(fresh)
-        let changed = try layer(x).output
+        let changed = try layer(x, split: split).output
         #expect(changed != first)
-        #expect(changed == (try fresh(x).output))
+        #expect(changed == (try fresh(x, split: split).output))
     }
 
     /// When inference splits units on its own: small batches of large enough steps, on the packed

@@ -7,7 +7,8 @@ import RealModule
 // Inside the engine everything is time-major, so step t of the batch is one contiguous (B, ·) block.
 //
 // Forward (LSTM, simple RNN): per step one product [x_t, h]·[W_ih, W_hh]ᵀ onto the biases, with the
-// weights packed once per call (RepeatedOperand), and one fused pass of gate arithmetic; on the vector
+// weights packed once per call (RepeatedOperand; inference keeps them across calls, PackedStepCache),
+// and one fused pass of gate arithmetic; on the vector
 // kernels an LSTM split by samples runs both as one kernel per step (PackedLSTMStep). The GRU
 // computes X·W_ihᵀ for all steps first and h·W_hhᵀ apart per step (its n gate takes it through r);
 // so does inference of the others on small batches with wide inputs. Batches too small to spread
@@ -262,6 +263,15 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var hw = [Scalar](unfilled: isGRU ? B * gH : 1)  // GRU: (B, gH) h · W_hhᵀ + b_hh of one step (else unused)
         var scratchBuffer = [Scalar](repeating: 0, count: wholeSteps ? 0 : parallelChunkLimit * H)  // tanh(c) of one sample per chunk when not recording
 
+        // Inference keeps the packed operands below while the weights stay the same (packedSteps);
+        // training changes them every step.
+        func kept(_ role: PackedStepCache.OperandRole, k: Int, n: Int,
+                  _ make: () -> RepeatedOperand<Scalar>) -> RepeatedOperand<Scalar> {
+            guard !record, let packedSteps else { return make() }
+            return packedSteps.cache.operand(slot: packedSteps.slot, role: role, k: k, n: n,
+                                             versions: packedSteps.versions, make: make)
+        }
+
         if let tokens, !fused { gates.withUnsafeMutableBufferPointer { g in
             tokens.table.withUnsafeBufferPointer { table in
                 (projected ? biasSum : w.bih.scalars).withUnsafeBufferPointer { base in
@@ -280,8 +290,9 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 w.wih.withUnsafeBufferPointer { wih in
                     (projected ? biasSum : w.bih.scalars).withUnsafeBufferPointer { bih in
                         // G (T·B, gH) = b_ih + X · W_ihᵀ, rows split across the cores.
-                        let inputWeights = RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH,
-                                                           uses: T, threads: threads)
+                        let inputWeights = kept(.inputWeights, k: F, n: gH) {
+                            RepeatedOperand(wih.baseAddress!, ldb: F, transposed: true, k: F, n: gH, uses: T, threads: threads)
+                        }
                         inputWeights.accumulate(rowsAcrossCores: T * B, x.baseAddress!, lda: F, into: g.baseAddress!,
                                                 ldc: gH, base: bih.baseAddress!, threads: threads)
                     }
@@ -315,7 +326,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 trace: record ? TracePointers(gates: gBuf.baseAddress!, stepInputs: fused ? siBuf.baseAddress! : nil,
                                               hPrev: fused ? nil : hpBuf.baseAddress!, cPrev: isLSTM ? cpBuf.baseAddress! : nil,
                                               side: isLSTM || isGRU ? sBuf.baseAddress! : nil) : nil,
-                threads: threads) {
+                threads: threads, kept: kept) {
                 return  // done by units; else (no threads to be had) by samples below
             }
             if wholeSteps {
@@ -386,9 +397,11 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 return
             }
             // The step product's right operand, packed once for all T steps and both chunks.
-            let stepWeights = fused
-                ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
-                : RepeatedOperand(whh.baseAddress!, ldb: H, transposed: true, k: H, n: gH, uses: T, threads: threads)
+            let stepWeights = kept(.stepWeights, k: fused ? FH : H, n: gH) {
+                fused
+                    ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
+                    : RepeatedOperand(whh.baseAddress!, ldb: H, transposed: true, k: H, n: gH, uses: T, threads: threads)
+            }
             // Each sample's steps run in order, on whichever core has them: the cores start on shares of
             // the batch, and one that runs out takes half of another's samples (StepPool).
             let gates = gBuf.baseAddress!, hPrevs = hpBuf.baseAddress, stepRows = siBuf.baseAddress
@@ -543,7 +556,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
     }
 
     /// The forward pass of one direction with the hidden units split across a team of cores
-    /// (`StepSplit`): each core packs the rows of the step weights for its units (gate by gate); every
+    /// (`StepSplit`): each core packs the rows of the step weights for its units (gate by gate; `kept`
+    /// returns those an earlier inference call packed from the same weights, else makes them); every
     /// step it multiplies the whole batch's step input with them, updates its units' state and writes
     /// them into the next step's input, and meets the others. The next step's input is a second
     /// buffer (no core overwrites what another still reads), or, training a fused cell, the trace's
@@ -558,7 +572,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         cell: RecurrentCell, reverse: Bool, cores: [Range<Int>], T: Int, B: Int, F: Int, H: Int, gH: Int,
         x: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
         inputGates: UnsafeMutablePointer<Scalar>?, lengths: [Int], output: UnsafeMutablePointer<Scalar>, outputRows: StepRows,
-        h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, trace: TracePointers?, threads: Int
+        h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, trace: TracePointers?, threads: Int,
+        kept: (PackedStepCache.OperandRole, _ k: Int, _ n: Int, () -> RepeatedOperand<Scalar>) -> RepeatedOperand<Scalar>
     ) -> Bool {
         let g = gH / H, K = F + H
         // Each core's rows of the weights, gate-major (its operand points into them), and of the bias.
@@ -568,11 +583,14 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         var rowsDone = 0
         for units in cores {
             let first = coreWeights + rowsDone * K
-            for gate in 0..<g {
-                (first + gate * units.count * K).update(from: weights + (gate * H + units.lowerBound) * K, count: units.count * K)
-            }
+            operands.append(kept(.unitWeights(first: units.lowerBound, count: units.count), K, g * units.count) {
+                for gate in 0..<g {
+                    (first + gate * units.count * K).update(from: weights + (gate * H + units.lowerBound) * K,
+                                                            count: units.count * K)
+                }
+                return RepeatedOperand(first, ldb: K, transposed: true, k: K, n: g * units.count, uses: T, threads: threads)
+            })
             rowsDone += g * units.count
-            operands.append(RepeatedOperand(first, ldb: K, transposed: true, k: K, n: g * units.count, uses: T, threads: threads))
             coreBias.append(bias.map { bias in
                 (0..<g).flatMap { gate in UnsafeBufferPointer(start: bias + gate * H + units.lowerBound, count: units.count) }
             } ?? [])

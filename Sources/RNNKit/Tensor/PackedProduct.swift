@@ -10,14 +10,15 @@ import Foundation
 // BLAS with the operand as stored.
 
 /// A right operand B (k, n) of repeated products `C += A · B`, packed on creation where the fast
-/// kernel runs. It points at the caller's storage: use it only while that pointer is valid.
+/// kernel runs. Unpacked, it points at the caller's storage: use it only while that pointer is
+/// valid. Packed, it holds its own copy, which `PackedStepCache` may keep across calls.
 struct RepeatedOperand<Scalar: TensorScalar> {
     let k: Int, n: Int
-    private let source: UnsafePointer<Scalar>
-    private let ldb: Int
-    private let transposed: Bool
-    private let packed: [Float]?
-    private let kernels: VectorKernels?
+    private enum Storage {
+        case packed([Float], VectorKernels)  // 16-column panels for the packed kernel
+        case stored(UnsafePointer<Scalar>, ldb: Int, transposed: Bool)  // the caller's B, for BLAS
+    }
+    private let storage: Storage
 
     /// B (k, n) is `b[p * ldb + j]`, or `b[j * ldb + p]` when `transposed` (the transpose of an
     /// (n, k) row-major matrix, like a weight matrix used as `h · Wᵀ`). `uses` is about how many
@@ -28,9 +29,8 @@ struct RepeatedOperand<Scalar: TensorScalar> {
     init(_ b: UnsafePointer<Scalar>, ldb: Int, transposed: Bool, k: Int, n: Int, uses: Int,
          threads: Int = parallelChunkLimit, kernels: VectorKernels? = VectorKernels.active) {
         precondition(k > 0 && n > 0 && ldb >= (transposed ? k : n), "bad operand shape")
-        (self.k, self.n, self.source, self.ldb, self.transposed) = (k, n, b, ldb, transposed)
+        (self.k, self.n) = (k, n)
         if Scalar.self == Float.self, let kernels, uses > 1 {
-            self.kernels = kernels
             var panels = [Float](unsafeUninitializedCapacity: rnnkit_packed_size(k, n)) { $1 = $0.count }
             let floats = UnsafeRawPointer(b).assumingMemoryBound(to: Float.self)
             panels.withUnsafeMutableBufferPointer { out in
@@ -42,14 +42,14 @@ struct RepeatedOperand<Scalar: TensorScalar> {
                                 out + first * k)
                 }
             }
-            packed = panels
+            storage = .packed(panels, kernels)
         } else {
-            (packed, self.kernels) = (nil, nil)
+            storage = .stored(b, ldb: ldb, transposed: transposed)
         }
     }
 
     /// Whether products run on the packed kernel.
-    var isPacked: Bool { packed != nil }
+    var isPacked: Bool { if case .packed = storage { true } else { false } }
 
     /// C (m, n) += A (m, k) · B, row strides lda and ldc; with `base` (n values), C's rows are set
     /// to `base + A · B` instead (their old values are not read).
@@ -57,13 +57,14 @@ struct RepeatedOperand<Scalar: TensorScalar> {
     func accumulate(m: Int, _ a: UnsafePointer<Scalar>, lda: Int, into c: UnsafeMutablePointer<Scalar>, ldc: Int,
                     base: UnsafePointer<Scalar>? = nil) {
         guard m > 0 else { return }
-        if let packed, let kernels {
+        switch storage {
+        case .packed(let packed, let kernels):
             packed.withUnsafeBufferPointer { panels in
                 kernels.product(m, n, k, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda,
                                 panels.baseAddress!, base.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) },
                                 UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc)
             }
-        } else {
+        case .stored(let source, let ldb, let transposed):
             if let base { for i in 0..<m { (c + i * ldc).update(from: base, count: n) } }
             Scalar.gemm(transposeA: false, transposeB: transposed, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
                         b: source, ldb: ldb, beta: 1, c: c, ldc: ldc)
@@ -189,13 +190,26 @@ extension Float {
     }
 }
 
-/// A layer's `PackedLSTMStep`s kept across inference calls, one per layer and direction, each with
-/// the versions of the weights it was packed from (`Variable.version`): packing costs 1.5% of an
-/// inference call of LSTM 256 × 2 or the char model (AMD EPYC, Zen 5, 2 cores). Safe to use from
-/// several threads at once (a layer may serve more than one caller, and its directions run side by side).
+/// A layer's packed weights kept across inference calls, one set per layer and direction (`slot`),
+/// each with the versions of the weights it was packed from (`Variable.version`): the
+/// `PackedLSTMStep`s of whole LSTM steps (packing had cost 1.5% of an inference call of LSTM 256 × 2
+/// or the char model), and the `RepeatedOperand`s of the other paths (the projected input's W_ih and
+/// the steps' W_hh of a small batch or a GRU, each core's rows of a unit split), which packing anew
+/// on every call had made 10% of LSTM 256 × 2's inference at batch 8 (AMD EPYC, Zen 5, 2 cores).
+/// Safe to use from several threads at once (a layer may serve more than one caller, and its
+/// directions run side by side).
 final class PackedStepCache: @unchecked Sendable {
     private var entries: [Int: (versions: [Int], table: [Float]?, packed: PackedLSTMStep)] = [:]
+    private var operands: [OperandKey: (versions: [Int], operand: RepeatedOperand<Float>)] = [:]
     private let lock = NSLock()
+
+    /// Which of a layer's repeated operands a kept packing is.
+    enum OperandRole: Hashable {
+        case inputWeights                        // W_ihᵀ of the projection X · W_ihᵀ
+        case stepWeights                         // the steps' W_hhᵀ, or [W_ih, W_hh]ᵀ where fused
+        case unitWeights(first: Int, count: Int) // a unit split core's rows of the step weights
+    }
+    private struct OperandKey: Hashable { let slot: Int, role: OperandRole, k: Int, n: Int }
 
     /// The packed weights of `slot` made from weights at `versions` (and from the token table
     /// `table`, compared by value: it is made from another layer's weights): the kept ones when they
@@ -213,5 +227,26 @@ final class PackedStepCache: @unchecked Sendable {
         entries[slot] = (versions, values, packed)
         lock.unlock()
         return packed
+    }
+
+    /// The operand `role` (k, n) of `slot` made from weights at `versions`: the kept one when they
+    /// match, else `make()`'s, kept for the next call when it is packed (an unpacked operand points
+    /// at its caller's storage, so it is never kept).
+    func operand<Scalar: TensorScalar>(slot: Int, role: OperandRole, k: Int, n: Int, versions: [Int],
+                                       make: () -> RepeatedOperand<Scalar>) -> RepeatedOperand<Scalar> {
+        guard Scalar.self == Float.self else { return make() }
+        let key = OperandKey(slot: slot, role: role, k: k, n: n)
+        lock.lock()
+        let kept = operands[key]
+        lock.unlock()
+        if let kept, kept.versions == versions, let operand = kept.operand as? RepeatedOperand<Scalar> { return operand }
+        let operand = make()
+        precondition(operand.k == k && operand.n == n, "the operand made is not the one named")
+        if operand.isPacked, let floats = operand as? RepeatedOperand<Float> {
+            lock.lock()
+            operands[key] = (versions, floats)
+            lock.unlock()
+        }
+        return operand
     }
 }
