@@ -229,6 +229,15 @@ import Testing
         #expect(StepSplit.units(cores: 3).unitRanges(H: 40, stepFLOPs: 0, batch: 100, steps: 1, threads: 1, packed: false)
                 == [0..<16, 16..<40])
         #expect(StepSplit.samples.unitRanges(H: 512, stepFLOPs: big, batch: 4, steps: 100, threads: 2, packed: true) == nil)
+        // The fewest samples a core, where the caller says it pays: units where the weights are 2 MiB or more.
+        let wide = 2 * 8 * 2048 * 512, narrow = 2 * 8 * 1024 * 256  // LSTM 512 (4 MiB), LSTM 256 (1 MiB) at batch 8
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: wide, batch: 8, steps: 100, threads: 2, packed: true,
+                                              wideWeights: true) == [0..<256, 256..<512])
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: wide, batch: 8, steps: 100, threads: 2, packed: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 256, stepFLOPs: narrow, batch: 8, steps: 28, threads: 2, packed: true,
+                                              wideWeights: true) == nil)
+        #expect(StepSplit.automatic.unitRanges(H: 512, stepFLOPs: wide / 8 * 12, batch: 12, steps: 100, threads: 2,
+                                              packed: true, wideWeights: true) == nil)
     }
 
     /// The Float engine as it runs for speed (AVX2 activations and the packed step kernel where the

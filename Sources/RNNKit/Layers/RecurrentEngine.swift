@@ -216,7 +216,8 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         // Small batches may split each step's units across the cores instead of the samples (StepSplit).
         let unitRanges = split.unitRanges(
             H: H, stepFLOPs: 2 * B * gH * (isGRU || projected ? H : FH), batch: B, steps: T, threads: threads,
-            packed: Scalar.self == Float.self && VectorKernels.active != nil)
+            packed: Scalar.self == Float.self && VectorKernels.active != nil,
+            wideWeights: !record && KernelISA.active == .avx512)
         // The LSTM split by samples on the vector kernels runs whole steps, product and cell in one
         // kernel (PackedLSTMStep). Inference then keeps no gate block and no [x_t, h] rows, h
         // alternating between two buffers; training records the activated gates straight from it.
@@ -925,7 +926,9 @@ let stepMinimumRows = 4
 @_spi(Testing) public enum StepSplit: Sendable, Equatable {
     /// Units when samples would leave cores idle (batches under 8 on two cores) and a step's
     /// product is worth a meeting (`unitSplitFLOPs`), on the packed float kernels, for two steps or
-    /// more; otherwise samples.
+    /// more; also where each core would get only the fewest samples (batches of 8–11 on two cores)
+    /// and the step's weights are 2 MiB or more (`unitSplitRowFLOPs`), when the caller says that pays
+    /// (`wideWeights`: inference on the AVX-512 kernels); otherwise samples.
     case automatic
     /// Samples, whatever the sizes.
     case samples
@@ -936,16 +939,29 @@ let stepMinimumRows = 4
     /// core, where the meeting costs about a microsecond.
     static let unitSplitFLOPs = 1 << 20
 
+    /// The FLOPs of a step's product per sample (twice its weights) from which inference splits
+    /// units where the samples would give each core only the fewest: 1 M, weights of 2 MiB. Each core
+    /// then streams half of them every step instead of all. Measured on AMD EPYC (Zen 5, AVX-512),
+    /// 2 cores, at batch 8 (`rnnkit bench`, old and new alternating): LSTM 384 × 2 inferred 8% faster,
+    /// LSTM 512 18%, GRU 512 23%, the char model (LSTM 512 × 2) 17%; LSTM 256 × 2 (1 MiB a layer)
+    /// the same. Training split so was 2–4% slower for LSTM 384 and 512, and inference on the AVX2
+    /// kernels of the same CPU 8–15% slower (LSTM 512, the char model): those keep the samples.
+    static let unitSplitRowFLOPs = 1 << 20
+
     /// Each core's units, or nil to split the samples. The ranges are whole 16-unit blocks where they
     /// can be, so that each gate block of a core's weights starts a panel.
-    @_spi(Testing) public func unitRanges(H: Int, stepFLOPs: Int, batch: Int, steps: Int, threads: Int, packed: Bool) -> [Range<Int>]? {
+    @_spi(Testing) public func unitRanges(H: Int, stepFLOPs: Int, batch: Int, steps: Int, threads: Int, packed: Bool,
+                                          wideWeights: Bool = false) -> [Range<Int>]? {
         let cores: Int
         switch self {
         case .samples: return nil
         case .units(let n): cores = min(n, H / 16)
         case .automatic:
-            // Where the sample split would leave cores idle.
-            guard packed, steps > 1, batch / stepMinimumRows < threads, stepFLOPs >= Self.unitSplitFLOPs else { return nil }
+            // Where the sample split would leave cores idle, or in inference give each core the
+            // fewest samples against large weights.
+            let idle = batch / stepMinimumRows < threads
+            let thin = wideWeights && batch / stepMinimumRows == threads && stepFLOPs / batch >= Self.unitSplitRowFLOPs
+            guard packed, steps > 1, idle || thin, stepFLOPs >= Self.unitSplitFLOPs else { return nil }
             cores = min(threads, H / 32)
         }
         guard cores > 1 else { return nil }
