@@ -942,10 +942,10 @@ let stepMinimumRows = 4
     /// The FLOPs of a step's product per sample (twice its weights) from which inference splits
     /// units where the samples would give each core only the fewest: 1 M, weights of 2 MiB. Each core
     /// then streams half of them every step instead of all. Measured on AMD EPYC (Zen 5, AVX-512),
-    /// 2 cores, at batch 8 (`rnnkit bench`, old and new alternating): LSTM 384 × 2 inferred 8% faster,
-    /// LSTM 512 18%, GRU 512 23%, the char model (LSTM 512 × 2) 17%; LSTM 256 × 2 (1 MiB a layer)
-    /// the same. Training split so was 2–4% slower for LSTM 384 and 512, and inference on the AVX2
-    /// kernels of the same CPU 8–15% slower (LSTM 512, the char model): those keep the samples.
+    /// 2 cores, at batch 8 (`rnnkit bench`, old and new alternating): LSTM 384 × 2 inferred 8–10%
+    /// faster, LSTM 512 10–25%, GRU 512 21–26%, the char model (LSTM 512 × 2) 17–23%; LSTM 256 × 2
+    /// (1 MiB a layer) the same. Training split so was 1–7% slower for LSTM 384 and 512, and inference
+    /// on the AVX2 kernels of the same CPU 7–16% slower (LSTM 512, the char model): those keep the samples.
     static let unitSplitRowFLOPs = 1 << 20
 
     /// Each core's units, or nil to split the samples. The ranges are whole 16-unit blocks where they
