@@ -242,18 +242,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
                 if isLSTM { for j in H..<(2 * H) { biasSum[j] += forgetBias } }  // TF1's forget bias, with the others
             }
         }
-        if fused && !wholeSteps {
-            w.wih.withUnsafeBufferPointer { wih in
-                w.whh.withUnsafeBufferPointer { whh in
-                    fusedWeights.withUnsafeMutableBufferPointer { wc in
-                        for r in 0..<gH {
-                            (wc.baseAddress! + r * FH).update(from: wih.baseAddress! + r * F, count: F)
-                            (wc.baseAddress! + r * FH + F).update(from: whh.baseAddress! + r * H, count: H)
-                        }
-                    }
-                }
-            }
-        }
+        var fusedReady = false  // fusedWeights assembled (when a packing needs them: inference may have it kept)
         // Training keeps each step's [x_t, h, 1] rows (fused cells) or h (GRU) for the weight gradients.
         let XW = FH + 1
         var stepInputs = Tensor<Scalar>(unfilled: record && fused ? [T, B, XW] : [0])
@@ -314,13 +303,29 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         w.bhh.withUnsafeBufferPointer { bhh in
         x.withUnsafeBufferPointer { xBuf in
         fusedInput.withUnsafeMutableBufferPointer { xhBuf in
-        fusedWeights.withUnsafeBufferPointer { wcBuf in
+        fusedWeights.withUnsafeMutableBufferPointer { wcBuf in
         biasSum.withUnsafeBufferPointer { biasBuf in
         nextState.withUnsafeMutableBufferPointer { nextBuf in
             let h = hBuf.baseAddress!, hw = hwBuf.baseAddress!
+            // [W_ih, W_hh] (gH, F + H) of a fused cell, assembled on first use.
+            let wc = wcBuf.baseAddress
+            func fusedRows() -> UnsafePointer<Scalar> {
+                let wc = wc!
+                if !fusedReady {
+                    w.wih.withUnsafeBufferPointer { wih in
+                        for r in 0..<gH {
+                            (wc + r * FH).update(from: wih.baseAddress! + r * F, count: F)
+                            (wc + r * FH + F).update(from: whh.baseAddress! + r * H, count: H)
+                        }
+                    }
+                    fusedReady = true
+                }
+                return UnsafePointer(wc)
+            }
+            func stepRowsOfWeights() -> UnsafePointer<Scalar> { fused ? fusedRows() : whh.baseAddress! }
             if let unitRanges, forwardSplitByUnits(
                 cell: cell, reverse: reverse, cores: unitRanges, T: T, B: B, F: fused ? F : 0, H: H, gH: gH,
-                x: xBuf.baseAddress!, weights: fused ? wcBuf.baseAddress! : whh.baseAddress!,
+                x: xBuf.baseAddress!, weights: stepRowsOfWeights,
                 bias: fused ? biasBuf.baseAddress! : isGRU ? bhh.baseAddress! : nil,
                 inputGates: fused ? nil : gBuf.baseAddress!, lengths: lengths, output: output, outputRows: outputRows,
                 h: h, c: isLSTM ? cBuf.baseAddress! : nil,
@@ -400,7 +405,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
             // The step product's right operand, packed once for all T steps and both chunks.
             let stepWeights = kept(.stepWeights, k: fused ? FH : H, n: gH) {
                 fused
-                    ? RepeatedOperand(wcBuf.baseAddress!, ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
+                    ? RepeatedOperand(fusedRows(), ldb: FH, transposed: true, k: FH, n: gH, uses: T, threads: threads)
                     : RepeatedOperand(whh.baseAddress!, ldb: H, transposed: true, k: H, n: gH, uses: T, threads: threads)
             }
             // Each sample's steps run in order, on whichever core has them: the cores start on shares of
@@ -571,7 +576,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
     /// Returns false, having written nothing, when the team's threads cannot be made.
     private static func forwardSplitByUnits(
         cell: RecurrentCell, reverse: Bool, cores: [Range<Int>], T: Int, B: Int, F: Int, H: Int, gH: Int,
-        x: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
+        x: UnsafePointer<Scalar>, weights: @escaping () -> UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
         inputGates: UnsafeMutablePointer<Scalar>?, lengths: [Int], output: UnsafeMutablePointer<Scalar>, outputRows: StepRows,
         h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, trace: TracePointers?, threads: Int,
         kept: (PackedStepCache.OperandRole, _ k: Int, _ n: Int, () -> RepeatedOperand<Scalar>) -> RepeatedOperand<Scalar>
@@ -585,6 +590,7 @@ enum RecurrentEngine<Scalar: TensorScalar> {
         for units in cores {
             let first = coreWeights + rowsDone * K
             operands.append(kept(.unitWeights(first: units.lowerBound, count: units.count), K, g * units.count) {
+                let weights = weights()
                 for gate in 0..<g {
                     (first + gate * units.count * K).update(from: weights + (gate * H + units.lowerBound) * K,
                                                             count: units.count * K)
